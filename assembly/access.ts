@@ -1,0 +1,384 @@
+/**
+ * Translate, translate-and-load, translate-and-store, their batch forms, and
+ * range translation for bulk copies: the hot paths.
+ *
+ * Every entry point tries the TLB first (a tag compare, a rights bit and an
+ * add); everything else (walks, faults, page-crossing accesses, frames that
+ * have no storage yet) is on the slow path. A linear address crosses the
+ * JS/wasm boundary as two u32 halves, or as u64 words in a batch buffer.
+ *
+ * A page-crossing access translates the first page (setting its flags), then
+ * the second; only when both are allowed does a store write any byte.
+ */
+
+import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import {
+  STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
+  MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
+} from "../src/arch/abi";
+import { frameHost, frameHostOrAlloc } from "./frames";
+import { walk, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
+import { tlbSlot, tlbFill, tlbGlobalHit, tlbPcid } from "./tlb";
+import { maxPhyAddr } from "./state";
+
+export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
+
+const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
+const OFFSET_MASK: u32 = PAGE_SIZE - 1;
+const PAGE: u32 = PAGE_SIZE;
+
+@inline function sizeOf(acc: u32): u32 {
+  const s = (acc >> ACCESS_SIZE_SHIFT) & 15;
+  return s == 0 ? 1 : s;
+}
+
+@inline function hits(e: usize, la: u64, acc: u32): bool {
+  return load<u64>(e) == ((la & PAGE_MASK) | tlbPcid) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0;
+}
+
+function reportFault(status: i32): void {
+  store<u32>(mailbox, status == WALK_PF ? STATUS_PF : STATUS_GP, MB_STATUS);
+  store<u32>(mailbox, faultCode, MB_ERROR_CODE);
+  store<u64>(mailbox, faultAddr, MB_FAULT_ADDR);
+}
+
+@inline function reportStatus(status: u32): void {
+  store<u32>(mailbox, status, MB_STATUS);
+}
+
+/**
+ * The TLB slot that translates `la` for `acc`, walking and filling it on a
+ * miss; 0 on a fault (reported in the mailbox).
+ */
+export function lookup(la: u64, acc: u32): usize {
+  const e = tlbSlot(la);
+  if (hits(e, la, acc)) return e;
+  const g = tlbGlobalHit(la, acc);
+  if (g != 0) return g;
+  const r = walk(la, acc, true);
+  if (r != WALK_OK) {
+    reportFault(r);
+    return 0;
+  }
+  return tlbFill(la);
+}
+
+/** Storage of the frame an entry maps, remembered in the entry; 0 if never written (and !alloc) or out of memory. */
+function entryHost(e: usize, alloc: bool): usize {
+  let host = load<u32>(e, 16) as usize;
+  if (host != 0) return host;
+  const pfn = load<u64>(e, 8) >> PAGE_SHIFT;
+  host = alloc ? frameHostOrAlloc(pfn) : frameHost(pfn);
+  if (host != 0) store<u32>(e, host as u32, 16);
+  return host;
+}
+
+@inline function readHost(p: usize, size: u32): u64 {
+  if (size == 8) return load<u64>(p);
+  if (size == 4) return load<u32>(p) as u64;
+  if (size == 2) return load<u16>(p) as u64;
+  return load<u8>(p) as u64;
+}
+
+@inline function writeHost(p: usize, size: u32, v: u64): void {
+  if (size == 8) store<u64>(p, v);
+  else if (size == 4) store<u32>(p, v as u32);
+  else if (size == 2) store<u16>(p, v as u16);
+  else store<u8>(p, v as u8);
+}
+
+// ---- Translate ----
+
+/** Second page of an access that crosses a page boundary; 0 on a fault. */
+@inline function crossesPage(la: u64, size: u32): bool {
+  return ((la as u32) & OFFSET_MASK) + size > PAGE;
+}
+
+function translateSlow(la: u64, acc: u32): f64 {
+  const e = lookup(la, acc);
+  if (e == 0) return -1;
+  const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
+  const level = load<u8>(e, 22);
+  if (crossesPage(la, sizeOf(acc)) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return -1;
+  store<u32>(mailbox, level, MB_LEVEL);
+  return <f64>pa;
+}
+
+/**
+ * Translates linear address hi:lo for access `acc` (ACCESS_* bits with the
+ * size): the physical address of its first byte, or -1 with the fault in the
+ * mailbox. A page-crossing access translates both pages.
+ */
+export function translate(lo: u32, hi: u32, acc: u32): f64 {
+  const la = ((hi as u64) << 32) | (lo as u64);
+  const e = tlbSlot(la);
+  if (hits(e, la, acc) && !crossesPage(la, sizeOf(acc))) return <f64>(load<u64>(e, 8) | (lo & OFFSET_MASK));
+  return translateSlow(la, acc);
+}
+
+/**
+ * Translates `n` addresses (u64 words at `inPtr`) for `acc`, writing one u64
+ * per address at `outPtr`: the physical address, or a fault word (abi.ts,
+ * BATCH_FAULT_BIT). Returns the number of faults.
+ */
+export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
+  const size = sizeOf(acc);
+  let faults: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const la = load<u64>(inPtr + ((i as usize) << 3));
+    const e = tlbSlot(la);
+    let out: u64;
+    if (hits(e, la, acc) && !crossesPage(la, size)) {
+      out = load<u64>(e, 8) | (la & ~PAGE_MASK);
+    } else {
+      out = translateOneSlow(la, acc, size);
+      if ((out >> BATCH_FAULT_BIT) != 0) faults++;
+    }
+    store<u64>(outPtr + ((i as usize) << 3), out);
+  }
+  return faults;
+}
+
+function faultWord(second: bool): u64 {
+  const status: u64 = load<u32>(mailbox, MB_STATUS);
+  return ((1 as u64) << BATCH_FAULT_BIT) | (second ? (1 as u64) << BATCH_SECOND_PAGE_BIT : 0) | (status << 32) | (faultCode as u64);
+}
+
+function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
+  const e = lookup(la, acc);
+  if (e == 0) return faultWord(false);
+  const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
+  if (crossesPage(la, size) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return faultWord(true);
+  return pa;
+}
+
+// ---- Translate and load ----
+
+function loadSlow(la: u64, acc: u32): f64 {
+  const size = sizeOf(acc);
+  const e1 = lookup(la, acc);
+  if (e1 == 0) return -1;
+  const off = (la as u32) & OFFSET_MASK;
+  let value: u64;
+  if (off + size <= PAGE) {
+    const host = entryHost(e1, false);
+    value = host == 0 ? 0 : readHost(host + off, size);
+  } else {
+    const host1 = entryHost(e1, false);
+    const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
+    if (e2 == 0) return -1;
+    const host2 = entryHost(e2, false);
+    const first: u32 = PAGE - off;
+    value = 0;
+    for (let i: u32 = 0; i < size; i++) {
+      const b: u64 = i < first
+        ? (host1 == 0 ? 0 : load<u8>(host1 + off + i))
+        : (host2 == 0 ? 0 : load<u8>(host2 + i - first));
+      value |= b << ((i as u64) << 3);
+    }
+  }
+  store<u32>(mailbox, (value >> 32) as u32, MB_VALUE_HI);
+  return <f64>(value as u32);
+}
+
+/**
+ * Translates hi:lo for a read or fetch of `size` bytes (in `acc`) and returns
+ * the value's low 32 bits (its high 32 bits are in the mailbox), or -1 on a
+ * fault (reported in the mailbox).
+ */
+export function loadLinear(lo: u32, hi: u32, acc: u32): f64 {
+  const la = ((hi as u64) << 32) | (lo as u64);
+  const e = tlbSlot(la);
+  const size = sizeOf(acc);
+  if (hits(e, la, acc) && (lo & OFFSET_MASK) + size <= PAGE) {
+    const host = load<u32>(e, 16) as usize;
+    if (host != 0) {
+      const p = host + (lo & OFFSET_MASK);
+      if (size == 8) {
+        store<u32>(mailbox, load<u32>(p, 4), MB_VALUE_HI);
+        return <f64>load<u32>(p);
+      }
+      return <f64>(readHost(p, size) as u32);
+    }
+  }
+  return loadSlow(la, acc);
+}
+
+/**
+ * Loads `n` values of `size` bytes (in `acc`) from the linear addresses at
+ * `inPtr`, writing u64 values at `outPtr`. Stops at the first fault (reported
+ * in the mailbox) and returns how many loads completed.
+ */
+export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
+  const size = sizeOf(acc);
+  for (let i: u32 = 0; i < n; i++) {
+    const la = load<u64>(inPtr + ((i as usize) << 3));
+    const e = tlbSlot(la);
+    const off = (la as u32) & OFFSET_MASK;
+    const host = load<u32>(e, 16) as usize;
+    let v: u64;
+    if (host != 0 && hits(e, la, acc) && off + size <= PAGE) {
+      v = readHost(host + off, size);
+    } else {
+      const lo = loadSlow(la, acc);
+      if (lo < 0) return i;
+      v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
+    }
+    store<u64>(outPtr + ((i as usize) << 3), v);
+  }
+  return n;
+}
+
+// ---- Translate and store ----
+
+function storeSlow(la: u64, acc: u32, value: u64): i32 {
+  const size = sizeOf(acc);
+  const e1 = lookup(la, acc);
+  if (e1 == 0) return load<u32>(mailbox, MB_STATUS);
+  const off = (la as u32) & OFFSET_MASK;
+  if (off + size <= PAGE) {
+    const host = entryHost(e1, true);
+    if (host == 0) return reportNoMemory();
+    writeHost(host + off, size, value);
+    return STATUS_OK;
+  }
+  // Both pages must allow the write before a byte is stored.
+  const frame1 = load<u64>(e1, 8);
+  const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
+  if (e2 == 0) return load<u32>(mailbox, MB_STATUS);
+  const host1 = load<u64>(e1, 8) == frame1 ? entryHost(e1, true) : frameHostOrAlloc(frame1 >> PAGE_SHIFT);
+  if (host1 == 0) return reportNoMemory();
+  const host2 = entryHost(e2, true);
+  if (host2 == 0) return reportNoMemory();
+  const first: u32 = PAGE - off;
+  for (let i: u32 = 0; i < size; i++) {
+    const b = (value >> ((i as u64) << 3)) as u8;
+    if (i < first) store<u8>(host1 + off + i, b);
+    else store<u8>(host2 + i - first, b);
+  }
+  return STATUS_OK;
+}
+
+function reportNoMemory(): i32 {
+  reportStatus(STATUS_NO_MEMORY);
+  return STATUS_NO_MEMORY;
+}
+
+/**
+ * Translates hi:lo for a write of `size` bytes (in `acc`) and stores the low
+ * `size` bytes of vhi:vlo little-endian. Returns a STATUS_* code (faults in
+ * the mailbox); on any failure no byte is written.
+ */
+export function storeLinear(lo: u32, hi: u32, acc: u32, vlo: u32, vhi: u32): i32 {
+  const la = ((hi as u64) << 32) | (lo as u64);
+  const e = tlbSlot(la);
+  const size = sizeOf(acc);
+  if (hits(e, la, acc) && (lo & OFFSET_MASK) + size <= PAGE) {
+    const host = load<u32>(e, 16) as usize;
+    if (host != 0) {
+      const p = host + (lo & OFFSET_MASK);
+      if (size == 8) {
+        store<u32>(p, vlo);
+        store<u32>(p, vhi, 4);
+      } else writeHost(p, size, vlo as u64);
+      return STATUS_OK;
+    }
+  }
+  return storeSlow(la, acc, ((vhi as u64) << 32) | (vlo as u64));
+}
+
+/**
+ * Stores `n` values (u64 words at `valPtr`, low `size` bytes each) at the
+ * linear addresses at `addrPtr`. Stops at the first failure (reported in the
+ * mailbox) and returns how many stores completed.
+ */
+export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32 {
+  const size = sizeOf(acc);
+  for (let i: u32 = 0; i < n; i++) {
+    const la = load<u64>(addrPtr + ((i as usize) << 3));
+    const v = load<u64>(valPtr + ((i as usize) << 3));
+    const e = tlbSlot(la);
+    const off = (la as u32) & OFFSET_MASK;
+    const host = load<u32>(e, 16) as usize;
+    if (host != 0 && hits(e, la, acc) && off + size <= PAGE) {
+      writeHost(host + off, size, v);
+    } else if (storeSlow(la, acc, v) != STATUS_OK) {
+      return i;
+    }
+  }
+  return n;
+}
+
+// ---- Ranges, for bulk copies ----
+
+/**
+ * Translates every page of the linear range [la, la + len) for `acc` and
+ * writes one segment per page at `segPtr` (abi.ts: pa, host, length). For a
+ * write, every page is translated (and allowed) before any frame gets
+ * storage, so a fault or exhausted memory leaves the data untouched. Returns
+ * the number of segments, or -(STATUS_*) on failure (details in the mailbox).
+ */
+export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usize): i32 {
+  let la = ((hi as u64) << 32) | (lo as u64);
+  const write = (acc & ACCESS_OP_MASK) == ACCESS_WRITE;
+  let remaining = len;
+  let n: i32 = 0;
+  // Pass 1: translate (sets A and D as each page is reached, like the processor).
+  while (remaining > 0) {
+    const e = lookup(la, acc);
+    if (e == 0) return -(load<u32>(mailbox, MB_STATUS) as i32);
+    const off = (la as u32) & OFFSET_MASK;
+    const chunk = min(PAGE_SIZE - off, remaining);
+    const s = segPtr + (n as usize) * SEGMENT_BYTES;
+    store<u64>(s, load<u64>(e, 8) | (off as u64));
+    store<u32>(s, chunk, 12);
+    n++;
+    remaining -= chunk;
+    la += chunk;
+  }
+  // Pass 2: find (or, for a write, give) each frame its storage.
+  for (let i = 0; i < n; i++) {
+    const s = segPtr + (i as usize) * SEGMENT_BYTES;
+    const pa = load<u64>(s);
+    const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
+    if (write && base == 0) return -(reportNoMemory());
+    store<u32>(s, base == 0 ? 0 : (base + ((pa as u32) & OFFSET_MASK)) as u32, 8);
+  }
+  reportStatus(STATUS_OK);
+  return n;
+}
+
+/**
+ * Segments of the physical range [pa, pa + len), like translateRange: one per
+ * frame, with storage given to each for a write. Returns the number of
+ * segments or -(STATUS_PHYS_RANGE / STATUS_NO_MEMORY).
+ */
+export function physRange(lo: u32, hi: u32, len: u32, write: bool, segPtr: usize): i32 {
+  let pa = ((hi as u64) << 32) | (lo as u64);
+  const limit: u64 = (1 as u64) << maxPhyAddr;
+  if (pa >= limit || (len as u64) > limit - pa) {
+    reportStatus(STATUS_PHYS_RANGE);
+    return -STATUS_PHYS_RANGE;
+  }
+  let remaining = len;
+  let n: i32 = 0;
+  while (remaining > 0) {
+    const off = (pa as u32) & OFFSET_MASK;
+    const chunk = min(PAGE_SIZE - off, remaining);
+    const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
+    if (write && base == 0) return -(reportNoMemory());
+    const s = segPtr + (n as usize) * SEGMENT_BYTES;
+    store<u64>(s, pa);
+    store<u32>(s, base == 0 ? 0 : (base + off) as u32, 8);
+    store<u32>(s, chunk, 12);
+    n++;
+    remaining -= chunk;
+    pa += chunk;
+  }
+  reportStatus(STATUS_OK);
+  return n;
+}
+
+export function setMailboxPa(pa: u64): void {
+  store<u64>(mailbox, pa, MB_PA);
+}

@@ -1,0 +1,332 @@
+/**
+ * Physical memory: a sparse store of 4 KiB frames in linear memory.
+ *
+ * The guest's physical address space reaches up to 2^MAXPHYADDR (at most
+ * 2^52, i.e. 2^40 frames), far more than wasm32's 4 GiB of linear memory, so a
+ * frame takes linear memory only once something is written to it. A frame never
+ * written reads as zero. A three-level radix tree maps a physical frame number
+ * (PFN) to the linear-memory ("host") offset of its storage:
+ *
+ *     PFN (40 bits):  | 39 ........ 26 | 25 ........ 13 | 12 ......... 0 |
+ *                        root index        node index       leaf index
+ *                        (16384, static)   (8192 / node)    (8192 / leaf)
+ *
+ *     root[i]  -> host offset of a node (u32, 0 = none)
+ *     node[j]  -> host offset of a leaf (u32, 0 = none)
+ *     leaf[k]  -> host offset of the frame's 4 KiB (u32, 0 = never written)
+ *
+ * Host memory above the static data is handed out in 4 KiB units by a bump
+ * pointer with a free list; linear memory grows on demand. Every allocation
+ * reports failure (0) instead of trapping, so callers can refuse an operation
+ * before changing anything.
+ *
+ * A small direct-mapped cache remembers the host offset of recently used
+ * frames: the page walker reads one entry per level, and the cache turns the
+ * three radix loads into one compare on hot page tables.
+ */
+
+import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+
+const ROOT_BITS: u32 = 14;
+const NODE_BITS: u32 = 13;
+const LEAF_BITS: u32 = 13;
+const NODE_MASK: u32 = (1 << NODE_BITS) - 1;
+const LEAF_MASK: u32 = (1 << LEAF_BITS) - 1;
+/** Nodes and leaves are 32 KiB blocks aligned to 32 KiB, so the low 15 bits of
+ *  a pointer to one are free: there the parent keeps the block's live-entry
+ *  count, and an emptied block is given back at once. */
+const BLOCK_BYTES: u32 = 32768;
+const COUNT_MASK: u32 = BLOCK_BYTES - 1;
+
+/** The radix root: 16384 u32 entries, allocated once in static memory. */
+const root: usize = memory.data((1 << ROOT_BITS) * 4, 16);
+
+// ---- Host (linear-memory) allocation ----
+
+const WASM_PAGE: u32 = 65536;
+const MAX_WASM_PAGES: i32 = 65536; // 4 GiB
+const MAX_HOST_UNITS: u32 = 1 << 20; // 4 GiB / 4 KiB
+
+/**
+ * One u64 per 4 KiB unit of linear memory: PFN + 1 when the unit stores a
+ * frame, 0 otherwise. It lets resetMemory() find every frame without a scan
+ * of the radix tree. (8 MiB of linear memory, committed lazily by the host.)
+ */
+const unitPfn: usize = memory.data(MAX_HOST_UNITS * 8, 16);
+
+/** First host byte past what has ever been handed out. */
+let hostTop: usize = 0;
+/** Lists of released 4 KiB units and 32 KiB blocks (linked through their first word). */
+let hostFree: usize = 0;
+let blockFree: usize = 0;
+/** Host bytes handed out and not released. */
+let hostInUse: u64 = 0;
+
+@inline function hostInit(): void {
+  if (hostTop == 0) hostTop = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+/** Makes sure linear memory reaches `end`; false when it cannot grow that far. */
+function ensureMemory(end: u64): bool {
+  const have = (memory.size() as u64) * WASM_PAGE;
+  if (end <= have) return true;
+  const need = <i32>((end - have + WASM_PAGE - 1) / WASM_PAGE);
+  const cur = memory.size();
+  // Grow in steps of at least 16 MiB to keep memory.grow calls rare.
+  let want = max(need, 256);
+  if (cur + want > MAX_WASM_PAGES) want = need;
+  if (cur + want > MAX_WASM_PAGES) return false;
+  if (memory.grow(want) < 0) {
+    if (want == need || memory.grow(need) < 0) return false;
+  }
+  return true;
+}
+
+/** Bump-allocates `bytes` aligned to `align` from never-used memory; 0 when memory is exhausted. */
+function hostBump(bytes: u32, align: u32): usize {
+  hostInit();
+  let p = (hostTop + align - 1) & ~((align as usize) - 1);
+  if (!ensureMemory((p as u64) + bytes)) return 0;
+  // The alignment gap becomes free 4 KiB units.
+  for (let q = hostTop; q < p; q += PAGE_SIZE) {
+    store<usize>(q, hostFree);
+    hostFree = q;
+  }
+  hostTop = p + bytes;
+  return p;
+}
+
+/**
+ * Hands out `bytes` (a multiple of 4 KiB) of zeroed host memory, aligned to
+ * 4 KiB; 0 when linear memory cannot grow.
+ */
+export function hostAlloc(bytes: u32): usize {
+  let p: usize;
+  if (bytes == PAGE_SIZE && hostFree != 0) {
+    p = hostFree;
+    hostFree = load<usize>(p);
+    store<usize>(p, 0);
+  } else {
+    p = hostBump(bytes, PAGE_SIZE);
+    if (p == 0) return 0;
+  }
+  hostInUse += bytes;
+  return p;
+}
+
+/** Gives back one 4 KiB unit from hostAlloc; it is zeroed before reuse. */
+export function hostRelease(p: usize): void {
+  memory.fill(p, 0, PAGE_SIZE);
+  store<usize>(p, hostFree);
+  hostFree = p;
+  hostInUse -= PAGE_SIZE;
+}
+
+/** A zeroed, 32 KiB-aligned radix block; 0 when memory is exhausted. */
+function blockAlloc(): usize {
+  let p: usize;
+  if (blockFree != 0) {
+    p = blockFree;
+    blockFree = load<usize>(p);
+    store<usize>(p, 0);
+  } else {
+    p = hostBump(BLOCK_BYTES, BLOCK_BYTES);
+    if (p == 0) return 0;
+  }
+  hostInUse += BLOCK_BYTES;
+  return p;
+}
+
+/** Releases a radix block whose entries are all zero again. */
+function blockRelease(p: usize): void {
+  store<usize>(p, blockFree);
+  blockFree = p;
+  hostInUse -= BLOCK_BYTES;
+}
+
+/** Bytes of linear memory in use for frames, radix blocks and buffers. */
+export function hostBytesInUse(): u64 {
+  return hostInUse;
+}
+
+// ---- The frame cache ----
+
+const CACHE_BITS: u32 = 12;
+const CACHE_MASK: u32 = (1 << CACHE_BITS) - 1;
+/** Entries of 16 bytes: u64 PFN + 1 (0 = empty), u32 host offset, u32 pad. */
+const cache: usize = memory.data((1 << CACHE_BITS) * 16, 16);
+
+@inline function cacheSlot(pfn: u64): usize {
+  return cache + ((((pfn as u32) ^ ((pfn >> CACHE_BITS) as u32)) & CACHE_MASK) << 4);
+}
+
+// ---- Frame lookup ----
+
+/** Number of 4 KiB frames that hold storage. */
+let framesBacked: u32 = 0;
+/** Highest PFN that was ever given storage, +1 (for MAXPHYADDR changes). */
+let pfnCeiling: u64 = 0;
+
+@inline function rootSlotOf(pfn: u64): usize {
+  return root + (((pfn >> (NODE_BITS + LEAF_BITS)) as usize) << 2);
+}
+@inline function nodeSlotOf(node: usize, pfn: u64): usize {
+  return node + ((((pfn >> LEAF_BITS) as u32) & NODE_MASK) << 2);
+}
+@inline function leafSlotOf(leaf: usize, pfn: u64): usize {
+  return leaf + (((pfn as u32) & LEAF_MASK) << 2);
+}
+
+/** Host offset of frame `pfn`'s storage, or 0 if it was never written. */
+export function frameHost(pfn: u64): usize {
+  const slot = cacheSlot(pfn);
+  if (load<u64>(slot) == pfn + 1) return load<u32>(slot, 8);
+  const node = load<u32>(rootSlotOf(pfn)) & ~COUNT_MASK;
+  if (node == 0) return 0;
+  const leaf = load<u32>(nodeSlotOf(node, pfn)) & ~COUNT_MASK;
+  if (leaf == 0) return 0;
+  const host = load<u32>(leafSlotOf(leaf, pfn));
+  if (host != 0) {
+    store<u64>(slot, pfn + 1);
+    store<u32>(slot, host, 8);
+  }
+  return host;
+}
+
+/**
+ * Host offset of frame `pfn`'s storage, giving it zeroed storage first if it
+ * has none; 0 when linear memory is exhausted (then nothing changed that a
+ * reader could see).
+ */
+export function frameHostOrAlloc(pfn: u64): usize {
+  const host = frameHost(pfn);
+  if (host != 0) return host;
+  const rootSlot = rootSlotOf(pfn);
+  let node = (load<u32>(rootSlot) & ~COUNT_MASK) as usize;
+  let newNode = false;
+  if (node == 0) {
+    node = blockAlloc();
+    if (node == 0) return 0;
+    newNode = true;
+  }
+  const nodeSlot = nodeSlotOf(node, pfn);
+  let leaf = (load<u32>(nodeSlot) & ~COUNT_MASK) as usize;
+  let newLeaf = false;
+  if (leaf == 0) {
+    leaf = blockAlloc();
+    if (leaf == 0) {
+      if (newNode) blockRelease(node);
+      return 0;
+    }
+    newLeaf = true;
+  }
+  const frame = hostAlloc(PAGE_SIZE);
+  if (frame == 0) {
+    if (newLeaf) blockRelease(leaf);
+    if (newNode) blockRelease(node);
+    return 0;
+  }
+  // Nothing can fail from here on: link the blocks and count the entries.
+  if (newNode) store<u32>(rootSlot, node as u32);
+  if (newLeaf) {
+    store<u32>(nodeSlot, leaf as u32);
+    store<u32>(rootSlot, load<u32>(rootSlot) + 1);
+  }
+  store<u32>(leafSlotOf(leaf, pfn), frame as u32);
+  store<u32>(nodeSlot, load<u32>(nodeSlot) + 1);
+  store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
+  framesBacked++;
+  if (pfn + 1 > pfnCeiling) pfnCeiling = pfn + 1;
+  return frame;
+}
+
+/**
+ * Drops frame `pfn`'s storage: it reads as zero again. Returns the host offset
+ * it had (0 if none), so the caller can forget cached pointers to it.
+ */
+export function frameRelease(pfn: u64): usize {
+  const host = frameHost(pfn);
+  if (host == 0) return 0;
+  const rootSlot = rootSlotOf(pfn);
+  const node = (load<u32>(rootSlot) & ~COUNT_MASK) as usize;
+  const nodeSlot = nodeSlotOf(node, pfn);
+  const leaf = (load<u32>(nodeSlot) & ~COUNT_MASK) as usize;
+  store<u32>(leafSlotOf(leaf, pfn), 0);
+  const leafLive = (load<u32>(nodeSlot) & COUNT_MASK) - 1;
+  if (leafLive == 0) {
+    store<u32>(nodeSlot, 0);
+    blockRelease(leaf);
+    const nodeLive = (load<u32>(rootSlot) & COUNT_MASK) - 1;
+    if (nodeLive == 0) {
+      store<u32>(rootSlot, 0);
+      blockRelease(node);
+    } else {
+      store<u32>(rootSlot, (node as u32) | nodeLive);
+    }
+  } else {
+    store<u32>(nodeSlot, (leaf as u32) | leafLive);
+  }
+  const slot = cacheSlot(pfn);
+  if (load<u64>(slot) == pfn + 1) store<u64>(slot, 0);
+  store<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3), 0);
+  hostRelease(host);
+  framesBacked--;
+  return host;
+}
+
+/** Drops every frame's storage: all of physical memory reads as zero. */
+export function framesReset(): void {
+  hostInit();
+  for (let p: usize = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); p < hostTop; p += PAGE_SIZE) {
+    const tag = load<u64>(unitPfn + ((p >> PAGE_SHIFT) << 3));
+    if (tag != 0) frameRelease(tag - 1);
+  }
+  pfnCeiling = 0;
+}
+
+/** Writes the PFN of every frame with storage (u64 each, at most `max`) at `out`; returns how many. */
+export function framesList(out: usize, max: u32): u32 {
+  hostInit();
+  let n: u32 = 0;
+  for (let p: usize = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); p < hostTop && n < max; p += PAGE_SIZE) {
+    const tag = load<u64>(unitPfn + ((p >> PAGE_SHIFT) << 3));
+    if (tag != 0) {
+      store<u64>(out + ((n as usize) << 3), tag - 1);
+      n++;
+    }
+  }
+  return n;
+}
+
+export function framesInUse(): u32 {
+  return framesBacked;
+}
+
+export function highestBackedPfnPlusOne(): u64 {
+  return pfnCeiling;
+}
+
+// ---- Physical reads and writes (little-endian) ----
+
+/** Reads `size` (1, 2, 4 or 8) bytes at physical `pa`; the access must not cross a frame. */
+@inline export function physLoad(pa: u64, size: u32): u64 {
+  const host = frameHost(pa >> PAGE_SHIFT);
+  if (host == 0) return 0;
+  const p = host + ((pa as u32) & (PAGE_SIZE - 1));
+  if (size == 8) return load<u64>(p);
+  if (size == 4) return load<u32>(p) as u64;
+  if (size == 2) return load<u16>(p) as u64;
+  return load<u8>(p) as u64;
+}
+
+/** Writes `size` bytes at physical `pa` (within one frame); false if memory is exhausted. */
+export function physStore(pa: u64, size: u32, value: u64): bool {
+  const host = frameHostOrAlloc(pa >> PAGE_SHIFT);
+  if (host == 0) return false;
+  const p = host + ((pa as u32) & (PAGE_SIZE - 1));
+  if (size == 8) store<u64>(p, value);
+  else if (size == 4) store<u32>(p, value as u32);
+  else if (size == 2) store<u16>(p, value as u16);
+  else store<u8>(p, value as u8);
+  return true;
+}

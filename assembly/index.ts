@@ -1,0 +1,156 @@
+/**
+ * The exports of the x86mmu core. 64-bit quantities cross the boundary as two
+ * u32 halves (lo, hi) or as u64 words in buffers the host reads through the
+ * memory export; results that do not fit a return value go to the mailbox
+ * (src/arch/abi.ts). The host layer is src/core.ts.
+ */
+
+import { PAGE_SHIFT } from "../src/arch/bits";
+import * as F from "./frames";
+import * as S from "./state";
+import * as C from "./control";
+import * as W from "./walk";
+import * as PT from "./pagetable";
+import { mailbox } from "./access";
+
+export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange } from "./access";
+
+@inline function u64of(lo: u32, hi: u32): u64 {
+  return ((hi as u64) << 32) | (lo as u64);
+}
+
+// ---- Layout ----
+
+export function mailboxPtr(): usize {
+  return mailbox;
+}
+export function traceBufPtr(): usize {
+  return W.traceBuf;
+}
+export function traceCount(): u32 {
+  return W.traceCount;
+}
+export function setTrace(on: bool): void {
+  W.setTrace(on);
+}
+export function traceReset(): void {
+  W.traceReset();
+}
+
+// ---- Registers and TLB management ----
+
+export function loadRegisters(c0lo: u32, c0hi: u32, c3lo: u32, c3hi: u32, c4lo: u32, c4hi: u32, eflo: u32, efhi: u32): void {
+  C.loadRegisters(u64of(c0lo, c0hi), u64of(c3lo, c3hi), u64of(c4lo, c4hi), u64of(eflo, efhi));
+}
+export function movCr0(lo: u32, hi: u32): void {
+  C.movCr0(u64of(lo, hi));
+}
+export function movCr3(lo: u32, hi: u32): void {
+  C.movCr3(u64of(lo, hi));
+}
+export function movCr4(lo: u32, hi: u32): void {
+  C.movCr4(u64of(lo, hi));
+}
+export function writeEfer(lo: u32, hi: u32): void {
+  C.writeEfer(u64of(lo, hi));
+}
+export function writePkru(v: u32): void {
+  C.writePkru(v);
+}
+export function writePkrs(v: u32): void {
+  C.writePkrs(v);
+}
+export function setMaxPhyAddr(n: u32): void {
+  S.setMaxPhyAddrValue(n);
+  C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
+}
+export function invlpg(lo: u32, hi: u32): void {
+  C.invlpg(u64of(lo, hi));
+}
+export function invpcid(type: u32, pcid: u32, lo: u32, hi: u32): bool {
+  return C.invpcid(type, pcid, u64of(lo, hi));
+}
+export function flushTlb(): void {
+  C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
+}
+
+/** Walks without touching memory (no accessed/dirty flags): a probe. Returns the STATUS of the walk; frame in the mailbox. */
+export function probe(lo: u32, hi: u32, acc: u32): i32 {
+  const r = W.walk(u64of(lo, hi), acc, false);
+  return finishWalk(r);
+}
+
+/** Walks as the processor does (setting A/D), bypassing and not filling the TLB. */
+export function walkOnce(lo: u32, hi: u32, acc: u32): i32 {
+  const r = W.walk(u64of(lo, hi), acc, true);
+  return finishWalk(r);
+}
+
+function finishWalk(r: i32): i32 {
+  if (r == W.WALK_OK) {
+    store<u32>(mailbox, 0);
+    store<u64>(mailbox, W.walkFrame, 24);
+    store<u32>(mailbox, W.walkLevel, 20);
+    return 0;
+  }
+  store<u32>(mailbox, r == W.WALK_PF ? 1 : 2);
+  store<u32>(mailbox, W.faultCode, 4);
+  store<u64>(mailbox, W.faultAddr, 8);
+  return r;
+}
+
+// ---- Physical memory ----
+
+/** Host offset of frame pa's storage, or 0 when it has none (and `alloc` is false, or memory is exhausted). */
+export function frameHost(lo: u32, hi: u32, alloc: bool): usize {
+  const pfn = u64of(lo, hi) >> PAGE_SHIFT;
+  return alloc ? F.frameHostOrAlloc(pfn) : F.frameHost(pfn);
+}
+export function framesList(out: usize, max: u32): u32 {
+  return F.framesList(out, max);
+}
+export function framesInUse(): u32 {
+  return F.framesInUse();
+}
+export function hostBytesInUse(): f64 {
+  return <f64>F.hostBytesInUse();
+}
+export function highestBackedPfnPlusOne(): f64 {
+  return <f64>F.highestBackedPfnPlusOne();
+}
+export function memoryReset(): void {
+  F.framesReset();
+  C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
+}
+/** Host memory for the host's buffers (a multiple of 4 KiB); 0 when exhausted. */
+export function scratchAlloc(bytes: u32): usize {
+  return F.hostAlloc(bytes);
+}
+
+// ---- Guest frames and page tables ----
+
+export function setAllocBase(lo: u32, hi: u32): void {
+  PT.setAllocBase(u64of(lo, hi) >> PAGE_SHIFT);
+}
+/** A zeroed guest frame: its physical address as f64, or -1 (status in the mailbox). */
+export function allocFrame(): f64 {
+  const f = PT.allocFrame();
+  return f == 0 ? -1 : <f64>((f - 1) << PAGE_SHIFT);
+}
+export function freeFrame(lo: u32, hi: u32): void {
+  PT.freeFrame(u64of(lo, hi) >> PAGE_SHIFT);
+}
+export function mapRange(
+  rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, paLo: u32, paHi: u32,
+  pages: u32, level: u32, flagsLo: u32, flagsHi: u32,
+): i32 {
+  return PT.mapRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(paLo, paHi), pages, level, u64of(flagsLo, flagsHi));
+}
+export function unmapRange(rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, lenLo: u32, lenHi: u32): i32 {
+  return PT.unmapRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(lenLo, lenHi));
+}
+export function protectRange(
+  rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, lenLo: u32, lenHi: u32, flagsLo: u32, flagsHi: u32,
+): i32 {
+  return PT.protectRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(lenLo, lenHi), u64of(flagsLo, flagsHi));
+}

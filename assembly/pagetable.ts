@@ -1,0 +1,274 @@
+/**
+ * Page-table building: a guest frame allocator, and map / unmap / protect
+ * over ranges of a page-table tree in the frame store, as an OS would do
+ * them (the core uses the same entry format the walker reads).
+ *
+ * Each operation first checks its whole range without changing anything, and
+ * takes every frame it may need before writing an entry, so a refused or
+ * failed operation leaves the tables as they were.
+ *
+ * Tables it creates get P, R/W and U/S set: the leaf entries decide the
+ * rights, as most kernels (and Asterinas OSTD) arrange it.
+ */
+
+import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PTE_PK_SHIFT, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import {
+  STATUS_OK, STATUS_NO_MEMORY, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_FRAME, MB_PA,
+} from "../src/arch/abi";
+import { frameHost, frameHostOrAlloc, frameRelease, hostAlloc, hostRelease, physLoad, physStore } from "./frames";
+import { ENTRY_ADDR_MASK, maxPhyAddr } from "./state";
+import { tlbFlushAll, tlbFlushPage, tlbForgetFrame } from "./tlb";
+import { mailbox } from "./access";
+
+const P: u64 = (1 as u64) << PTE_P_BIT;
+const RW: u64 = (1 as u64) << PTE_RW_BIT;
+const US: u64 = (1 as u64) << PTE_US_BIT;
+const PS: u64 = (1 as u64) << PTE_PS_BIT;
+const TABLE_FLAGS: u64 = P | RW | US;
+/** The bits protect() replaces: R/W, U/S, XD and the protection key. */
+const PROTECT_BITS: u64 = RW | US | ((1 as u64) << PTE_XD_BIT) | ((15 as u64) << PTE_PK_SHIFT);
+
+// ---- Guest frame allocator ----
+//
+// Hands out physical frames from `allocNext` upward, skipping frames that
+// already hold data, and reuses freed frames first. Freed frames are kept on
+// a stack in 4 KiB host chunks: +0 u32 previous chunk, +4 u32 count, +8 u64 PFNs.
+
+let allocNext: u64 = 0x100; // 1 MiB: leaves the low megabyte to the user
+let freeChunk: usize = 0;
+const CHUNK_CAPACITY: u32 = (PAGE_SIZE - 8) / 8;
+
+export function setAllocBase(pfn: u64): void {
+  allocNext = pfn;
+}
+
+/** A zeroed frame with storage; returns its PFN + 1, or 0 (STATUS_NO_FRAME / STATUS_NO_MEMORY in the mailbox). */
+export function allocFrame(): u64 {
+  if (freeChunk != 0) {
+    const count = load<u32>(freeChunk, 4);
+    const pfn = load<u64>(freeChunk + 8 + ((count - 1) << 3));
+    if (frameHostOrAlloc(pfn) == 0) return fail(STATUS_NO_MEMORY);
+    if (count == 1) {
+      const prev = load<u32>(freeChunk) as usize;
+      freeChunkRelease(freeChunk);
+      freeChunk = prev;
+    } else store<u32>(freeChunk, count - 1, 4);
+    return pfn + 1;
+  }
+  const limit: u64 = (1 as u64) << (maxPhyAddr - PAGE_SHIFT);
+  while (allocNext < limit && frameHost(allocNext) != 0) allocNext++;
+  if (allocNext >= limit) return fail(STATUS_NO_FRAME);
+  if (frameHostOrAlloc(allocNext) == 0) return fail(STATUS_NO_MEMORY);
+  return ++allocNext;
+}
+
+function freeChunkRelease(c: usize): void {
+  hostRelease(c);
+}
+
+@inline function fail(status: u32): u64 {
+  store<u32>(mailbox, status);
+  return 0;
+}
+
+/** Gives frame `pfn` back: its storage is released (it reads as zero) and the allocator may hand it out again. */
+export function freeFrame(pfn: u64): void {
+  if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
+  if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
+    const c = hostAlloc(PAGE_SIZE);
+    if (c == 0) return; // the frame is released; only its reuse is lost
+    store<u32>(c, freeChunk as u32);
+    freeChunk = c;
+  }
+  const count = load<u32>(freeChunk, 4);
+  store<u64>(freeChunk + 8 + (count << 3), pfn);
+  store<u32>(freeChunk, count + 1, 4);
+}
+
+// ---- Walking a tree for the builder ----
+
+@inline function levelShift(level: u32): u64 {
+  return PAGE_SHIFT + 9 * ((level - 1) as u64);
+}
+
+/** Frames taken before mapping, so the mapping itself cannot run out (a stack of PFNs in a host buffer). */
+let reserve: usize = 0;
+let reserveCap: u32 = 0;
+let reserveCount: u32 = 0;
+
+function takeReserved(): u64 {
+  reserveCount--;
+  return load<u64>(reserve + ((reserveCount as usize) << 3));
+}
+
+function releaseReserve(): void {
+  while (reserveCount > 0) freeFrame(takeReserved());
+}
+
+/** Takes `n` frames for new tables; false (nothing kept) when they cannot be had. */
+function takeFrames(n: u32): bool {
+  if (n > reserveCap) {
+    const bytes = ((n * 8 + PAGE_SIZE - 1) / PAGE_SIZE) * PAGE_SIZE;
+    const buf = hostAlloc(bytes);
+    if (buf == 0) {
+      store<u32>(mailbox, STATUS_NO_MEMORY);
+      return false;
+    }
+    reserve = buf;
+    reserveCap = bytes / 8;
+  }
+  reserveCount = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const f = allocFrame();
+    if (f == 0) {
+      releaseReserve();
+      return false;
+    }
+    store<u64>(reserve + ((reserveCount as usize) << 3), f - 1);
+    reserveCount++;
+  }
+  return true;
+}
+
+const NONE: u64 = 0xffffffffffffffff;
+const SPLITS: u64 = 0xfffffffffffffffe;
+
+/**
+ * Physical address of the table at `target` level that holds `va`'s entry, in
+ * the tree at `root` with `levels` levels. Missing tables are created from the
+ * reserve when `create`, else NONE is returned; SPLITS when a large page is in
+ * the way.
+ */
+function tableFor(root: u64, levels: u32, va: u64, target: u32, create: bool): u64 {
+  let table = root;
+  for (let level = levels; level > target; level--) {
+    const ea = table + ((((va >> levelShift(level)) as u32) & 511) << 3);
+    let e = physLoad(ea, 8);
+    if ((e & P) == 0) {
+      if (!create) return NONE;
+      e = (takeReserved() << PAGE_SHIFT) | TABLE_FLAGS;
+      physStore(ea, 8, e);
+    } else if (level <= 3 && (e & PS) != 0) {
+      return SPLITS;
+    }
+    table = e & ENTRY_ADDR_MASK;
+  }
+  return table;
+}
+
+/**
+ * Maps `pages` pages of level `level` (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) from
+ * linear `va` to physical `pa`, with leaf flags `flags` (PS is added for large
+ * pages), in the tree at `root`. Refuses (changing nothing) when a page of the
+ * range is already mapped or a large page is in the way. Returns a STATUS_*.
+ */
+export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64): i32 {
+  const shift = levelShift(level);
+  const size: u64 = (1 as u64) << shift;
+  // Pass 1: nothing may be mapped there yet.
+  let lastKey: u64 = NONE;
+  let table: u64 = NONE;
+  for (let i: u32 = 0; i < pages; i++) {
+    const v = va + (i as u64) * size;
+    const key = v >> (shift + 9);
+    if (key != lastKey) {
+      table = tableFor(root, levels, v, level, false);
+      lastKey = key;
+      if (table == SPLITS) return status(STATUS_SPLITS_LARGE_PAGE);
+    }
+    if (table != NONE && (physLoad(table + ((((v >> shift) as u32) & 511) << 3), 8) & P) != 0) {
+      store<u64>(mailbox, v, MB_PA);
+      return status(STATUS_ALREADY_MAPPED);
+    }
+  }
+  // Take at most the frames the new tables could need.
+  let need: u32 = 0;
+  for (let l = level + 1; l <= levels; l++) {
+    need += ((pages as u64) >> (9 * (l - level) as u64)) as u32 + 2;
+  }
+  if (!takeFrames(need)) return load<u32>(mailbox);
+  // Pass 2: write the entries.
+  const leafFlags = level > 1 ? flags | PS : flags;
+  lastKey = NONE;
+  for (let i: u32 = 0; i < pages; i++) {
+    const v = va + (i as u64) * size;
+    const key = v >> (shift + 9);
+    if (key != lastKey) {
+      table = tableFor(root, levels, v, level, true);
+      lastKey = key;
+    }
+    physStore(table + ((((v >> shift) as u32) & 511) << 3), 8, (pa + (i as u64) * size) | leafFlags);
+  }
+  releaseReserve();
+  invalidate(va, (pages as u64) * size);
+  return STATUS_OK;
+}
+
+function status(s: i32): i32 {
+  store<u32>(mailbox, s);
+  return s;
+}
+
+function invalidate(va: u64, len: u64): void {
+  if (len > 64 * PAGE_SIZE) {
+    tlbFlushAll();
+    return;
+  }
+  for (let off: u64 = 0; off < len; off += PAGE_SIZE) tlbFlushPage(va + off, -1, true);
+}
+
+/**
+ * Visits the leaves mapped in [va, va + len) of the tree at `root`. `mode`:
+ * 0 check only, 1 unmap (clear the leaf), 2 protect (replace PROTECT_BITS
+ * with `flags`). Returns STATUS_SPLITS_LARGE_PAGE when a leaf reaches outside
+ * the range (nothing is changed then, as mode 0 runs first).
+ */
+function visitLeaves(root: u64, levels: u32, va: u64, len: u64, mode: u32, flags: u64): i32 {
+  const end = va + len;
+  let v = va;
+  while (v < end) {
+    let table = root;
+    let level = levels;
+    let step: u64 = 0;
+    while (true) {
+      const shift = levelShift(level);
+      const ea = table + ((((v >> shift) as u32) & 511) << 3);
+      const e = physLoad(ea, 8);
+      const pageSize: u64 = (1 as u64) << shift;
+      if ((e & P) == 0) {
+        step = pageSize - (v & (pageSize - 1));
+        break;
+      }
+      if (level == 1 || (level <= 3 && (e & PS) != 0)) {
+        if ((v & (pageSize - 1)) != 0 || end - v < pageSize) return status(STATUS_SPLITS_LARGE_PAGE);
+        if (mode == 1) physStore(ea, 8, 0);
+        else if (mode == 2) physStore(ea, 8, (e & ~PROTECT_BITS) | (flags & PROTECT_BITS));
+        step = pageSize;
+        break;
+      }
+      table = e & ENTRY_ADDR_MASK;
+      level--;
+    }
+    if (step > end - v) break;
+    v += step;
+  }
+  return STATUS_OK;
+}
+
+/** Clears every leaf in [va, va + len); refuses when the range splits a large page. Tables are kept. */
+export function unmapRange(root: u64, levels: u32, va: u64, len: u64): i32 {
+  const s = visitLeaves(root, levels, va, len, 0, 0);
+  if (s != STATUS_OK) return s;
+  visitLeaves(root, levels, va, len, 1, 0);
+  invalidate(va, len);
+  return STATUS_OK;
+}
+
+/** Replaces R/W, U/S, XD and the protection key of every leaf in [va, va + len). */
+export function protectRange(root: u64, levels: u32, va: u64, len: u64, flags: u64): i32 {
+  const s = visitLeaves(root, levels, va, len, 0, 0);
+  if (s != STATUS_OK) return s;
+  visitLeaves(root, levels, va, len, 2, flags);
+  invalidate(va, len);
+  return STATUS_OK;
+}

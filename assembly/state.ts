@@ -1,0 +1,92 @@
+/**
+ * The paging-related state of one logical processor: CR0, CR3, CR4, EFER,
+ * PKRU, IA32_PKRS and MAXPHYADDR, plus values derived from them once per
+ * register write so that the walk and the TLB never recompute them.
+ *
+ * (When several virtual CPUs share one frame store, this is the part each of
+ * them owns, together with its TLB; frames.ts is the part they share.)
+ */
+
+import {
+  CR0_PG_BIT, CR0_WP_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, CR4_PKE_BIT, CR4_PKS_BIT,
+  CR4_PGE_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PAE_BIT, EFER_LMA_BIT, EFER_NXE_BIT,
+  PTE_XD_BIT, PTE_ADDR_TOP_BIT,
+} from "../src/arch/bits";
+
+export let cr0: u64 = 0;
+export let cr3: u64 = 0;
+export let cr4: u64 = 0;
+export let efer: u64 = 0;
+export let pkru: u32 = 0;
+export let pkrs: u32 = 0;
+export let maxPhyAddr: u32 = 52;
+
+// ---- Derived state ----
+
+/** Paging mode: 0 = paging off (linear = physical), 4 = 4-level, 5 = 5-level, -1 = 32-bit/PAE (not modelled). */
+export let pagingLevels: i32 = 0;
+/** Bits that are reserved in every paging-structure entry: [51:MAXPHYADDR], and XD when EFER.NXE=0. */
+export let rsvdMask: u64 = 0;
+/** The frame-address field of an entry: bits [MAXPHYADDR-1:12]. */
+export let addrMask: u64 = 0;
+/** The PCID that tags new TLB entries (CR3[11:0] when CR4.PCIDE=1, else 0). */
+export let pcid: u32 = 0;
+export let wp: bool = false;
+export let nxe: bool = false;
+export let smep: bool = false;
+export let smap: bool = false;
+export let pke: bool = false;
+export let pks: bool = false;
+export let pge: bool = false;
+
+/** Bits [51:12] of an entry (QEMU's PG_ADDRESS_MASK): where the next table or frame is. */
+export const ENTRY_ADDR_MASK: u64 = (((1 as u64) << (PTE_ADDR_TOP_BIT + 1)) - 1) & ~(0xfff as u64);
+
+@inline function bit(v: u64, n: i32): bool {
+  return ((v >> n) & 1) != 0;
+}
+
+/** Recomputes everything derived from the registers. Callers flush the TLB as the SDM requires. */
+export function deriveState(): void {
+  const phys: u64 = ((1 as u64) << maxPhyAddr) - 1;
+  addrMask = phys & ~(0xfff as u64);
+  nxe = bit(efer, EFER_NXE_BIT);
+  rsvdMask = ENTRY_ADDR_MASK & ~phys;
+  if (!nxe) rsvdMask |= (1 as u64) << PTE_XD_BIT;
+  wp = bit(cr0, CR0_WP_BIT);
+  smep = bit(cr4, CR4_SMEP_BIT);
+  smap = bit(cr4, CR4_SMAP_BIT);
+  pke = bit(cr4, CR4_PKE_BIT);
+  pks = bit(cr4, CR4_PKS_BIT);
+  pge = bit(cr4, CR4_PGE_BIT);
+  pcid = bit(cr4, CR4_PCIDE_BIT) ? (cr3 as u32) & 0xfff : 0;
+  if (!bit(cr0, CR0_PG_BIT)) pagingLevels = 0;
+  else if (bit(efer, EFER_LMA_BIT) && bit(cr4, CR4_PAE_BIT)) pagingLevels = bit(cr4, CR4_LA57_BIT) ? 5 : 4;
+  else pagingLevels = -1;
+}
+
+export function setRegisters(c0: u64, c3: u64, c4: u64, ef: u64): void {
+  cr0 = c0;
+  cr3 = c3;
+  cr4 = c4;
+  efer = ef;
+  deriveState();
+}
+
+export function setCr3Value(c3: u64): void {
+  cr3 = c3;
+  deriveState();
+}
+
+export function setPkru(v: u32): void {
+  pkru = v;
+}
+
+export function setPkrs(v: u32): void {
+  pkrs = v;
+}
+
+export function setMaxPhyAddrValue(n: u32): void {
+  maxPhyAddr = n;
+  deriveState();
+}

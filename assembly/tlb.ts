@@ -1,0 +1,151 @@
+/**
+ * The TLB: a direct-mapped cache of translations, 4 KiB each (a 2 MiB or
+ * 1 GiB page is cached as the 4 KiB pieces that are used, as QEMU's softmmu
+ * does), tagged with the PCID (SDM 4.10.1, 4.10.2).
+ *
+ * An entry caches what a walk decided, never more: `allow` has one bit per
+ * access kind (the low four bits of an ACCESS_* word: op, CPL 3, EFLAGS.AC)
+ * that this translation permits under the current CR0/CR4/EFER/PKRU/PKRS, and
+ * a write is permitted only when the leaf's dirty flag is already set, so the
+ * first write through an entry walks again and sets D in memory. Any register
+ * write that changes the rights flushes the whole TLB (the processor may
+ * always invalidate more than the SDM requires, 4.10.4.1).
+ *
+ *     entry (32 bytes):
+ *     +0  u64 tag    linear page address | PCID   (a zeroed entry has allow = 0)
+ *     +8  u64 frame  physical address of the 4 KiB frame
+ *     +16 u32 host   linear-memory offset of the frame's storage, 0 = not known yet
+ *     +20 u16 allow  bit (acc & 15) set: that access kind hits without a walk
+ *     +22 u8  level  leaf level of the page (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB)
+ *     +23 u8  global the page is global (G=1, CR4.PGE=1): survives CR3 loads
+ *     +24 u64 spare
+ */
+
+import { ACCESS_WRITE, ACCESS_OP_MASK, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { accessDenied, walkFrame, walkLevel, walkUser, walkWritable, walkXd, walkPkey, walkGlobal, walkDirty } from "./walk";
+
+export const TLB_BITS: u32 = 10;
+export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
+export const TLB_ENTRY: u32 = 32;
+const TLB_MASK: u32 = TLB_ENTRIES - 1;
+
+export const tlb: usize = memory.data(TLB_ENTRIES * TLB_ENTRY, 64);
+
+/** Tag bits of the current context: the PCID that new entries get and lookups compare. */
+export let tlbPcid: u64 = 0;
+export function tlbSetPcid(p: u64): void {
+  tlbPcid = p;
+}
+/** Some entry maps part of a 2 MiB or 1 GiB page (INVLPG must then look further than one slot). */
+let largeCached: bool = false;
+
+const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
+
+/** The slot of linear address `la`. */
+@inline export function tlbSlot(la: u64): usize {
+  return tlb + ((((la >> PAGE_SHIFT) as u32) & TLB_MASK) << 5);
+}
+
+// ---- Rights, cached per combination of page attributes ----
+//
+// The allow mask depends only on the accumulated U/S, R/W, XD, the leaf's D
+// flag and its protection key: 256 combinations, computed on first use after
+// each register change.
+
+const allowTable: usize = memory.data(256 * 4, 16);
+
+/** Forgets the cached rights; call after any change to CR0, CR4, EFER, PKRU or IA32_PKRS. */
+export function allowTableReset(): void {
+  memory.fill(allowTable, 0, 256 * 4);
+}
+
+function allowMaskFor(user: bool, writable: bool, xd: bool, dirty: bool, pkey: u32): u32 {
+  const key = (user ? 1 : 0) | (writable ? 2 : 0) | (xd ? 4 : 0) | (dirty ? 8 : 0) | (pkey << 4);
+  const slot = allowTable + (key << 2);
+  let v = load<u32>(slot);
+  if (v != 0) return v & 0xffff;
+  let mask: u32 = 0;
+  for (let acc: u32 = 0; acc < 16; acc++) {
+    const op = acc & ACCESS_OP_MASK;
+    if (op == 3) continue;
+    if (op == ACCESS_WRITE && !dirty) continue;
+    if (accessDenied(acc, user, writable, xd, pkey) == 0) mask |= 1 << acc;
+  }
+  store<u32>(slot, mask | 0x10000);
+  return mask;
+}
+
+/** Caches the translation the last successful walk of `la` found; returns the slot. */
+export function tlbFill(la: u64): usize {
+  const e = tlbSlot(la);
+  store<u64>(e, (la & PAGE_MASK) | tlbPcid);
+  store<u64>(e, walkFrame, 8);
+  store<u32>(e, 0, 16);
+  store<u16>(e, allowMaskFor(walkUser, walkWritable, walkXd, walkDirty, walkPkey) as u16, 20);
+  store<u8>(e, walkLevel as u8, 22);
+  store<u8>(e, walkGlobal ? 1 : 0, 23);
+  if (walkLevel > 1) largeCached = true;
+  return e;
+}
+
+/**
+ * A global entry for `la` filled under another PCID also hits (SDM 4.10.2.4).
+ * Returns the slot when it does, else 0.
+ */
+export function tlbGlobalHit(la: u64, acc: u32): usize {
+  const e = tlbSlot(la);
+  if (load<u8>(e, 23) != 0 && (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
+  return 0;
+}
+
+// ---- Invalidation (SDM 4.10.4) ----
+
+/** Invalidates every entry, global ones too, for every PCID. */
+export function tlbFlushAll(): void {
+  memory.fill(tlb, 0, TLB_ENTRIES * TLB_ENTRY);
+  largeCached = false;
+}
+
+/**
+ * Invalidates the entries that match: `pcid` < 0 means any PCID; global
+ * entries only when `globalToo`.
+ */
+export function tlbFlushContext(pcid: i32, globalToo: bool): void {
+  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+    if (load<u16>(e, 20) == 0) continue;
+    if (!globalToo && load<u8>(e, 23) != 0) continue;
+    if (pcid >= 0 && ((load<u64>(e) as u32) & 0xfff) != (pcid as u32)) continue;
+    store<u16>(e, 0, 20);
+  }
+}
+
+/**
+ * Invalidates the entries that translate the page containing `la` (whatever
+ * its size). `pcid` < 0 means any PCID; global entries only when `globalToo`.
+ */
+export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool): void {
+  if (!largeCached) {
+    const e = tlbSlot(la);
+    flushIfCovers(e, la, pcid, globalToo);
+    return;
+  }
+  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) flushIfCovers(e, la, pcid, globalToo);
+}
+
+@inline function flushIfCovers(e: usize, la: u64, pcid: i32, globalToo: bool): void {
+  if (load<u16>(e, 20) == 0) return;
+  const level = load<u8>(e, 22) as u64;
+  const pageMask: u64 = ~(((1 as u64) << (PAGE_SHIFT + 9 * (level - 1))) - 1);
+  const tag = load<u64>(e);
+  if ((tag & pageMask) != (la & pageMask)) return;
+  if (!globalToo && load<u8>(e, 23) != 0) return;
+  if (pcid >= 0 && ((tag as u32) & 0xfff) != (pcid as u32)) return;
+  store<u16>(e, 0, 20);
+}
+
+/** Forgets the storage pointer of entries that map the 4 KiB frame at `frame` (its storage was released). */
+export function tlbForgetFrame(frame: u64): void {
+  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+    if (load<u64>(e, 8) == frame) store<u32>(e, 0, 16);
+  }
+}

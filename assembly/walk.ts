@@ -1,0 +1,265 @@
+/**
+ * The page walk of 4-level and 5-level paging, and the decision whether an
+ * access is allowed (Intel SDM Vol. 3A, sections 4.5, 4.6, 4.7 and 4.8).
+ *
+ * Read it top to bottom like the SDM's description: form the linear address's
+ * indices, read one entry per level, check present and reserved bits, set the
+ * accessed flag, accumulate the rights, descend until a leaf; then check the
+ * access against the accumulated rights and the protection key, and either set
+ * accessed/dirty on the leaf or build the page-fault error code.
+ *
+ * Where the SDM leaves a choice, we do what QEMU's TCG does (target/i386/tcg/
+ * sysemu/excp_helper.c, mmu_translate), so that results compare side by side:
+ *  - a non-leaf entry gets its accessed flag as soon as it is present and has
+ *    no reserved bit set, even if the access later faults;
+ *  - a PDPTE gets its accessed flag before PS and a 1 GiB frame's low bits are
+ *    looked at, so a 1 GiB leaf has A set even by a faulting access;
+ *  - a 2 MiB or 4 KiB leaf gets A (and D for a write) only if the access is
+ *    allowed;
+ *  - the protection key is checked before the paging rights, so PK is set
+ *    whenever the key denies a data access, also when the rights deny it too;
+ *    but a user access to a supervisor page faults first, without PK;
+ *  - I/D is reported for a fetch only when EFER.NXE=1 or CR4.SMEP=1.
+ * One difference from QEMU 7.2, where the SDM is explicit (4.7): a reserved-bit
+ * fault has P set in its error code.
+ */
+
+import {
+  ACCESS_FETCH, ACCESS_WRITE, ACCESS_OP_MASK, ACCESS_USER, ACCESS_AC,
+  PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
+  PTE_XD_BIT, PTE_PK_SHIFT, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK,
+  PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PDPT, LEVEL_PML4,
+} from "../src/arch/bits";
+import { physLoad, physStore } from "./frames";
+import {
+  cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs,
+} from "./state";
+
+const P: u64 = (1 as u64) << PTE_P_BIT;
+const RW: u64 = (1 as u64) << PTE_RW_BIT;
+const US: u64 = (1 as u64) << PTE_US_BIT;
+const A: u64 = (1 as u64) << PTE_A_BIT;
+const D: u64 = (1 as u64) << PTE_D_BIT;
+const PS: u64 = (1 as u64) << PTE_PS_BIT;
+const G: u64 = (1 as u64) << PTE_G_BIT;
+const XD: u64 = (1 as u64) << PTE_XD_BIT;
+
+export const WALK_OK: i32 = 0;
+export const WALK_PF: i32 = 1;
+export const WALK_GP: i32 = 2;
+
+// ---- What the last walk found (read by the TLB fill and the host) ----
+
+/** Physical address of the 4 KiB frame holding the translated byte. */
+export let walkFrame: u64 = 0;
+/** Level of the leaf: 1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB. */
+export let walkLevel: i32 = 0;
+/** Rights accumulated over the walk: user (U/S=1 everywhere), writable (R/W=1 everywhere), XD (in any entry). */
+export let walkUser: bool = false;
+export let walkWritable: bool = false;
+export let walkXd: bool = false;
+/** Protection key of the leaf (bits 62:59). */
+export let walkPkey: u32 = 0;
+/** The leaf is global (G=1 with CR4.PGE=1). */
+export let walkGlobal: bool = false;
+/** The leaf's dirty flag after the walk. */
+export let walkDirty: bool = false;
+/** For a fault: the page-fault error code (0 for #GP) and the faulting linear address (CR2). */
+export let faultCode: u32 = 0;
+export let faultAddr: u64 = 0;
+
+// ---- Walk trace, recorded only when traceOn (for `run --trace` and `explain`) ----
+//
+//   24 bytes per level visited, at most 10 (two walks) between traceReset() calls:
+//   +0 u32 level  +4 u32 index  +8 u64 table address  +16 u64 entry value (as read)
+
+export let traceOn: bool = false;
+export let traceCount: u32 = 0;
+export const traceBuf: usize = memory.data(10 * 24, 8);
+
+/** At most two walks (a page-crossing access) are recorded between resets. */
+const TRACE_MAX: u32 = 10;
+
+export function setTrace(on: bool): void {
+  traceOn = on;
+  traceCount = 0;
+}
+
+export function traceReset(): void {
+  traceCount = 0;
+}
+
+/**
+ * Decides whether an access of kind `acc` (ACCESS_* bits) may use a page with
+ * the accumulated rights (`user`, `writable`, `xd`) and protection key `pkey`.
+ * Returns 0 when allowed, else the error-code bits that say why: PFEC_P, with
+ * PFEC_PK when the key denied it. (SDM 4.6: access rights, 4.6.2: keys.)
+ */
+export function accessDenied(acc: u32, user: bool, writable: bool, xd: bool, pkey: u32): u32 {
+  const op = acc & ACCESS_OP_MASK;
+  const cpl3 = (acc & ACCESS_USER) != 0;
+
+  // User-mode accesses (CPL 3) may touch only user-mode pages (4.6.1).
+  if (cpl3 && !user) return PFEC_P;
+
+  // Protection keys govern data accesses: PKRU for user-mode pages (CR4.PKE),
+  // IA32_PKRS for supervisor-mode pages (CR4.PKS). AD forbids reads and writes;
+  // WD forbids writes by user mode, and by supervisor mode when CR0.WP=1 (4.6.2).
+  if (op != ACCESS_FETCH) {
+    const rights = user ? (pke ? pkru : 0) : (pks ? pkrs : 0);
+    const bits = (rights >> (pkey << 1)) & 3;
+    if ((bits & 1) != 0) return PFEC_P | PFEC_PK;
+    if ((bits & 2) != 0 && op == ACCESS_WRITE && (cpl3 || wp)) return PFEC_P | PFEC_PK;
+  }
+
+  if (op == ACCESS_FETCH) {
+    // XD=1 in any entry forbids fetches (EFER.NXE=1); SMEP forbids supervisor
+    // fetches from user-mode pages.
+    if (xd) return PFEC_P;
+    if (!cpl3 && smep && user) return PFEC_P;
+  } else {
+    // SMAP forbids supervisor data accesses to user-mode pages unless EFLAGS.AC=1.
+    if (!cpl3 && smap && user && (acc & ACCESS_AC) == 0) return PFEC_P;
+    // Writes need R/W=1 everywhere: always for user mode, with CR0.WP=1 for supervisor mode.
+    if (op == ACCESS_WRITE && !writable && (cpl3 || wp)) return PFEC_P;
+  }
+  return 0;
+}
+
+/** Records a fault and returns WALK_PF; `bits` is PFEC_P / PFEC_RSVD / PFEC_PK or 0 (not present). */
+function pageFault(la: u64, acc: u32, bits: u32): i32 {
+  const op = acc & ACCESS_OP_MASK;
+  let code = bits;
+  if (op == ACCESS_WRITE) code |= PFEC_W;
+  if ((acc & ACCESS_USER) != 0) code |= PFEC_U;
+  if (op == ACCESS_FETCH && (nxe || smep)) code |= PFEC_ID;
+  faultCode = code;
+  faultAddr = la;
+  return WALK_PF;
+}
+
+/** True when `la` is canonical for the current paging mode (bits 63:47, or 63:56 with LA57, all equal). */
+@inline export function isCanonical(la: u64): bool {
+  const unused: u64 = pagingLevels == 5 ? 7 : 16;
+  return (((la << unused) as i64) >> unused) as u64 == la;
+}
+
+/**
+ * Translates linear address `la` for an access of kind `acc`. With `touch`,
+ * sets accessed and dirty flags in memory as the processor does; without it
+ * the walk changes nothing (a probe). Returns WALK_OK (results in walk*),
+ * WALK_PF or WALK_GP (details in faultCode/faultAddr).
+ */
+export function walk(la: u64, acc: u32, touch: bool): i32 {
+
+  // Paging off: linear addresses are physical (below 4 GiB, outside long mode).
+  if (pagingLevels == 0) {
+    if (la >> 32 != 0) {
+      faultCode = 0;
+      faultAddr = la;
+      return WALK_GP;
+    }
+    walkFrame = la & ~((PAGE_SIZE - 1) as u64);
+    walkLevel = LEVEL_PT;
+    walkUser = true;
+    walkWritable = true;
+    walkXd = false;
+    walkPkey = 0;
+    walkGlobal = false;
+    walkDirty = true;
+    return WALK_OK;
+  }
+
+  // A non-canonical address raises #GP(0) before any paging-structure access (3.3.7.1).
+  if (!isCanonical(la)) {
+    faultCode = 0;
+    faultAddr = la;
+    return WALK_GP;
+  }
+
+  const op = acc & ACCESS_OP_MASK;
+  let table: u64 = cr3 & ENTRY_ADDR_MASK;
+  let level: i32 = pagingLevels;
+  let rights: u64 = RW | US; // AND of R/W and U/S over the walk
+  let xd: u64 = 0; // OR of XD over the walk
+  let entry: u64 = 0;
+  let entryAddr: u64 = 0;
+  let shift: u64 = 0;
+
+  while (true) {
+    // Each level translates 9 bits of the address: PML5 56:48, PML4 47:39,
+    // PDPT 38:30, PD 29:21, PT 20:12.
+    shift = PAGE_SHIFT + 9 * ((level - 1) as u64);
+    const index = ((la >> shift) as u32) & 511;
+    entryAddr = table + ((index as u64) << 3);
+    entry = physLoad(entryAddr, 8);
+    if (traceOn && traceCount < TRACE_MAX) {
+      const t = traceBuf + traceCount * 24;
+      store<u32>(t, level);
+      store<u32>(t, index, 4);
+      store<u64>(t, table, 8);
+      store<u64>(t, entry, 16);
+      traceCount++;
+    }
+
+    // Not present: the walk stops, P=0 in the error code.
+    if ((entry & P) == 0) return pageFault(la, acc, 0);
+
+    // Reserved bits: [51:MAXPHYADDR] at every level, XD when EFER.NXE=0, and
+    // PS in a PML5E or PML4E.
+    let reserved = rsvdMask;
+    if (level >= LEVEL_PML4) reserved |= PS;
+    if ((entry & reserved) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+
+    const leaf = level == LEVEL_PT || (level <= LEVEL_PDPT && (entry & PS) != 0);
+
+    // Accessed flag of a table-referencing entry, and of a PDPTE even when it
+    // maps a 1 GiB page (QEMU sets it before looking at PS).
+    if (touch && (!leaf || level == LEVEL_PDPT) && (entry & A) == 0) {
+      entry |= A;
+      physStore(entryAddr, 8, entry);
+    }
+
+    rights &= entry;
+    xd |= entry & XD;
+
+    if (leaf) {
+      // A large page's frame address starts at bit 21 (2 MiB) or 30 (1 GiB);
+      // the bits between the PAT bit (12) and there are reserved.
+      if (level > LEVEL_PT) {
+        const low: u64 = (((1 as u64) << shift) - 1) & ~((2 * PAGE_SIZE - 1) as u64);
+        if ((entry & low) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+      }
+      break;
+    }
+    table = entry & ENTRY_ADDR_MASK;
+    level--;
+  }
+
+  const user = (rights & US) != 0;
+  const writable = (rights & RW) != 0;
+  const pkey = ((entry >> PTE_PK_SHIFT) as u32) & 15;
+  const denied = accessDenied(acc, user, writable, xd != 0, pkey);
+  if (denied != 0) return pageFault(la, acc, denied);
+
+  // The access is allowed: the leaf gets A, and D for a write.
+  if (touch) {
+    let updated = entry | A;
+    if (op == ACCESS_WRITE) updated |= D;
+    if (updated != entry) {
+      entry = updated;
+      physStore(entryAddr, 8, entry);
+    }
+  }
+
+  const pageMask: u64 = ((1 as u64) << shift) - 1;
+  walkFrame = (entry & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
+  walkLevel = level;
+  walkUser = user;
+  walkWritable = writable;
+  walkXd = xd != 0;
+  walkPkey = pkey;
+  walkGlobal = pge && (entry & G) != 0;
+  walkDirty = (entry & D) != 0;
+  return WALK_OK;
+}

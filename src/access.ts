@@ -1,0 +1,43 @@
+/**
+ * An access as the MMU checks it: the operation, its size, the privilege
+ * level and EFLAGS.AC. The core receives it packed in one integer (see
+ * src/arch/bits.ts); `encodeAccess` builds that once so a hot loop can reuse it.
+ */
+
+import { ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, ACCESS_USER, ACCESS_AC, ACCESS_SIZE_SHIFT } from "./arch/bits.js";
+import { ArgumentError } from "./errors.js";
+
+export type AccessOp = "read" | "write" | "fetch";
+export type AccessSize = 1 | 2 | 4 | 8;
+
+export interface AccessOptions {
+  /** Privilege level: 0 (supervisor, the default) or 3 (user). */
+  cpl?: 0 | 3;
+  /** EFLAGS.AC: lifts SMAP for supervisor data accesses. Default false. */
+  ac?: boolean;
+}
+
+export interface AccessSpec extends AccessOptions {
+  op: AccessOp;
+  /** Bytes, 1 (default), 2, 4 or 8; a fetch is always 1. */
+  size?: AccessSize;
+}
+
+const OPS: Record<AccessOp, number> = { read: ACCESS_READ, write: ACCESS_WRITE, fetch: ACCESS_FETCH };
+
+/** Packs an access for the core. Throws ArgumentError for an unknown op, size or CPL. */
+export function encodeAccess(spec: AccessSpec): number {
+  const op = OPS[spec.op];
+  if (op === undefined) throw new ArgumentError(`access op ${JSON.stringify(spec.op)} is not "read", "write" or "fetch"`);
+  const size = spec.size ?? 1;
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`access size ${String(size)} is not 1, 2, 4 or 8`);
+  if (spec.op === "fetch" && size !== 1) throw new ArgumentError(`a fetch has size 1, not ${size}`);
+  const cpl = spec.cpl ?? 0;
+  if (cpl !== 0 && cpl !== 3) throw new ArgumentError(`cpl ${String(cpl)} is not 0 or 3`);
+  return op | (cpl === 3 ? ACCESS_USER : 0) | (spec.ac ? ACCESS_AC : 0) | (size << ACCESS_SIZE_SHIFT);
+}
+
+/** The same access with another size (the low bits unchanged). */
+export function withSize(access: number, size: AccessSize): number {
+  return (access & ~(15 << ACCESS_SIZE_SHIFT)) | (size << ACCESS_SIZE_SHIFT);
+}

@@ -1,0 +1,51 @@
+/**
+ * The interface between the WebAssembly core and the host layer: status codes
+ * and the layout of the mailbox, the small fixed area of linear memory through
+ * which the core returns what does not fit in one return value (a fault's
+ * error code and address, the high half of an 8-byte value).
+ *
+ * Like bits.ts, this file is valid AssemblyScript and TypeScript alike.
+ *
+ *     mailbox (32 bytes):
+ *     +0  u32 status      one of STATUS_*
+ *     +4  u32 errorCode   page-fault error code (0 for #GP)
+ *     +8  u64 faultAddr   CR2: the linear address that faulted
+ *     +16 u32 valueHi     bits 63:32 of an 8-byte value read
+ *     +20 u32 level       leaf level of the last translation (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB)
+ *     +24 u64 pa          a physical address returned by the last call
+ */
+
+export const STATUS_OK = 0;
+/** A page fault: errorCode and faultAddr say which. */
+export const STATUS_PF = 1;
+/** A general-protection fault (non-canonical linear address). */
+export const STATUS_GP = 2;
+/** Linear memory is exhausted: nothing was written. */
+export const STATUS_NO_MEMORY = 3;
+/** A physical address at or above 2^MAXPHYADDR. */
+export const STATUS_PHYS_RANGE = 4;
+/** A page-table helper found a page already mapped in its range. */
+export const STATUS_ALREADY_MAPPED = 5;
+/** A page-table helper's range splits a larger page. */
+export const STATUS_SPLITS_LARGE_PAGE = 6;
+/** The guest frame allocator has no free frame below 2^MAXPHYADDR. */
+export const STATUS_NO_FRAME = 7;
+
+export const MB_STATUS = 0;
+export const MB_ERROR_CODE = 4;
+export const MB_FAULT_ADDR = 8;
+export const MB_VALUE_HI = 16;
+export const MB_LEVEL = 20;
+export const MB_PA = 24;
+export const MAILBOX_BYTES = 32;
+
+/**
+ * A batch translation's output word for a faulting address: bit 63 set, the
+ * status (STATUS_PF or STATUS_GP) in bits 47:32, the error code in bits 31:0,
+ * and bit 62 set when the fault is on the second page of a crossing access.
+ */
+export const BATCH_FAULT_BIT = 63;
+export const BATCH_SECOND_PAGE_BIT = 62;
+
+/** A range segment, as translateRange/physRange write them: u64 pa, u32 host (0 = never written), u32 length. */
+export const SEGMENT_BYTES = 16;

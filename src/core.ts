@@ -1,0 +1,116 @@
+/**
+ * Loads the WebAssembly core (build/core.wasm, compiled from assembly/) with
+ * @assemblyscript/loader and gives the host layer typed access to its exports
+ * and to its linear memory. Each `Core` is its own instance: its own frame
+ * store, registers and TLB.
+ *
+ * Linear memory grows as frames are touched, and a grown WebAssembly memory
+ * replaces its ArrayBuffer, so views are taken through `u8()`/`view()`, which
+ * re-create them after growth.
+ */
+
+import { readFileSync } from "node:fs";
+import { instantiateSync } from "@assemblyscript/loader";
+
+/** The core's exports, as the host calls them (64-bit values as u32 halves). */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  mailboxPtr(): number;
+  traceBufPtr(): number;
+  traceCount(): number;
+  setTrace(on: boolean): void;
+  traceReset(): void;
+  framesList(out: number, max: number): number;
+  loadRegisters(c0lo: number, c0hi: number, c3lo: number, c3hi: number, c4lo: number, c4hi: number, eflo: number, efhi: number): void;
+  movCr0(lo: number, hi: number): void;
+  movCr3(lo: number, hi: number): void;
+  movCr4(lo: number, hi: number): void;
+  writeEfer(lo: number, hi: number): void;
+  writePkru(v: number): void;
+  writePkrs(v: number): void;
+  setMaxPhyAddr(n: number): void;
+  invlpg(lo: number, hi: number): void;
+  invpcid(type: number, pcid: number, lo: number, hi: number): number;
+  flushTlb(): void;
+  probe(lo: number, hi: number, acc: number): number;
+  walkOnce(lo: number, hi: number, acc: number): number;
+  frameHost(lo: number, hi: number, alloc: boolean): number;
+  framesInUse(): number;
+  hostBytesInUse(): number;
+  highestBackedPfnPlusOne(): number;
+  memoryReset(): void;
+  scratchAlloc(bytes: number): number;
+  setAllocBase(lo: number, hi: number): void;
+  allocFrame(): number;
+  freeFrame(lo: number, hi: number): void;
+  mapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, paLo: number, paHi: number, pages: number, level: number, flagsLo: number, flagsHi: number): number;
+  unmapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number): number;
+  protectRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number, flagsLo: number, flagsHi: number): number;
+  translate(lo: number, hi: number, acc: number): number;
+  translateBatch(inPtr: number, outPtr: number, n: number, acc: number): number;
+  loadLinear(lo: number, hi: number, acc: number): number;
+  loadBatch(inPtr: number, outPtr: number, n: number, acc: number): number;
+  storeLinear(lo: number, hi: number, acc: number, vlo: number, vhi: number): number;
+  storeBatch(addrPtr: number, valPtr: number, n: number, acc: number): number;
+  translateRange(lo: number, hi: number, len: number, acc: number, segPtr: number): number;
+  physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+function module(): WebAssembly.Module {
+  if (!compiled) {
+    const url = new URL("../build/core.wasm", import.meta.url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(readFileSync(url));
+    } catch (e) {
+      throw new Error(`x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+export class Core {
+  readonly x: CoreExports;
+  readonly mailbox: number;
+  private buffer: ArrayBuffer | undefined;
+  private u8view!: Uint8Array;
+  private dv!: DataView;
+
+  constructor() {
+    const { exports } = instantiateSync<Record<string, unknown>>(module(), {});
+    this.x = exports as unknown as CoreExports;
+    this.mailbox = this.x.mailboxPtr() >>> 0;
+  }
+
+  private refresh(): void {
+    const buf = this.x.memory.buffer;
+    if (buf !== this.buffer) {
+      this.buffer = buf;
+      this.u8view = new Uint8Array(buf);
+      this.dv = new DataView(buf);
+    }
+  }
+
+  /** All of linear memory as bytes (re-taken after growth). */
+  u8(): Uint8Array {
+    this.refresh();
+    return this.u8view;
+  }
+
+  /** All of linear memory as a DataView (re-taken after growth). */
+  view(): DataView {
+    this.refresh();
+    return this.dv;
+  }
+
+  mbU32(offset: number): number {
+    return this.view().getUint32(this.mailbox + offset, true);
+  }
+
+  mbU64(offset: number): bigint {
+    return this.view().getBigUint64(this.mailbox + offset, true);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Every error x86mmu throws is an `X86MmuError` with a stable `code`. Faults
+ * the guest would see (#PF, #GP) are their own classes so an emulator can
+ * deliver them; everything else says what was wrong with the call and what to
+ * do. An operation that throws has changed nothing, except where its doc says
+ * so (a faulting access keeps the accessed flags its walk set, as hardware does).
+ */
+
+import { PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK, PFEC_SS } from "./arch/bits.js";
+import { hex } from "./address.js";
+
+export class X86MmuError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The names of the page-fault error-code bits, lowest first (SDM 4.7). */
+const PFEC_NAMES: [number, string][] = [
+  [PFEC_P, "P"], [PFEC_W, "W"], [PFEC_U, "U"], [PFEC_RSVD, "RSVD"], [PFEC_ID, "I/D"], [PFEC_PK, "PK"], [PFEC_SS, "SS"],
+];
+
+/** "P|W|U" for 0x7; "0" for a not-present read in supervisor mode. */
+export function describeErrorCode(code: number): string {
+  const names = PFEC_NAMES.filter(([bit]) => (code & bit) !== 0).map(([, n]) => n);
+  return names.length ? names.join("|") : "0";
+}
+
+/** A page fault (#PF): `errorCode` as the SDM defines it, `cr2` the faulting linear address. */
+export class PageFault extends X86MmuError {
+  constructor(
+    readonly errorCode: number,
+    readonly cr2: bigint,
+  ) {
+    super("PAGE_FAULT", `#PF at ${hex(cr2)}, error code ${hex(BigInt(errorCode))} (${describeErrorCode(errorCode)})`);
+  }
+  get present(): boolean { return (this.errorCode & PFEC_P) !== 0; }
+  get write(): boolean { return (this.errorCode & PFEC_W) !== 0; }
+  get user(): boolean { return (this.errorCode & PFEC_U) !== 0; }
+  get reserved(): boolean { return (this.errorCode & PFEC_RSVD) !== 0; }
+  get fetch(): boolean { return (this.errorCode & PFEC_ID) !== 0; }
+  get protectionKey(): boolean { return (this.errorCode & PFEC_PK) !== 0; }
+}
+
+/** A general-protection fault (#GP(0)): here, a non-canonical linear address. */
+export class GeneralProtection extends X86MmuError {
+  constructor(
+    readonly address: bigint,
+    reason = "non-canonical linear address",
+  ) {
+    super("GENERAL_PROTECTION", `#GP(0) at ${hex(address)}: ${reason}`);
+  }
+  readonly errorCode = 0;
+}
+
+/** A fault the guest would see. */
+export type Fault = PageFault | GeneralProtection;
+
+/** Linear memory (at most 4 GiB in wasm32) could not grow: nothing was written. */
+export class OutOfMemoryError extends X86MmuError {
+  constructor(what: string) {
+    super("OUT_OF_MEMORY", `out of memory: ${what}; the frame store holds at most 4 GiB of touched frames (free frames or reset memory)`);
+  }
+}
+
+/** A physical address at or above 2^MAXPHYADDR. */
+export class PhysicalAddressError extends X86MmuError {
+  constructor(pa: bigint, len: bigint, maxPhyAddr: number) {
+    super("PHYS_RANGE", `physical range ${hex(pa)}+${hex(len)} reaches past 2^${maxPhyAddr} (MAXPHYADDR ${maxPhyAddr})`);
+  }
+}
+
+/** A value that is not a valid address, length or register value for the call. */
+export class ArgumentError extends X86MmuError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+/** A register value the MMU refuses, as the processor would with #GP on the MOV (reserved bits, an unsupported mode). */
+export class RegisterError extends X86MmuError {
+  constructor(message: string) {
+    super("INVALID_REGISTER", message);
+  }
+}
+
+/** A page-table change that conflicts with what is mapped (already mapped, or it would split a large page). */
+export class MappingError extends X86MmuError {
+  constructor(code: "ALREADY_MAPPED" | "SPLITS_LARGE_PAGE" | "NO_FRAME", message: string) {
+    super(code, message);
+  }
+}

@@ -1,0 +1,513 @@
+/**
+ * `Mmu`: the x86-64 memory-management unit an emulator embeds. It owns one
+ * WebAssembly core instance: physical memory (a sparse frame store up to
+ * 2^MAXPHYADDR), the paging registers, the TLB, and the page walker.
+ *
+ * Addresses are `bigint` (the whole 64-bit space, kernel half included) or,
+ * on the number fast paths, safe integers below 2^53. Faults the guest would
+ * see are thrown as `PageFault` / `GeneralProtection` by the bigint API; the
+ * number fast paths return -1 instead and leave the fault in `lastFault()`.
+ *
+ * Register writes behave like the instructions: `cr3 = v` is MOV to CR3 (bit
+ * 63 with CR4.PCIDE=1 keeps the PCID's TLB entries), `cr4 = v` flushes as the
+ * SDM says, `invlpg` and `invpcid` invalidate what the SDM says. Values the
+ * processor would refuse with #GP throw RegisterError and change nothing.
+ */
+
+import {
+  CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LME_BIT, EFER_LMA_BIT,
+  CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
+} from "./arch/bits.js";
+import { STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, BATCH_FAULT_BIT } from "./arch/abi.js";
+import { type Address, toU64, lo32, hi32, splitNumber, hex } from "./address.js";
+import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
+import { Core } from "./core.js";
+import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "./errors.js";
+import { PhysicalMemory, SegmentBuffer, gather, scatter, MAX_RANGE } from "./physical-memory.js";
+import { PageTable, type PageTableOptions } from "./page-table.js";
+
+/** The paging-related processor state. */
+export interface CpuState {
+  cr0: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  efer: bigint;
+  /** PKRU (u32). */
+  pkru?: number;
+  /** IA32_PKRS (u32). */
+  pkrs?: number;
+  /** Physical-address width, 36..52 (default 52). */
+  maxPhyAddr?: number;
+}
+
+/** The outcome of a translation that does not throw. */
+export type Translation =
+  | { ok: true; pa: bigint; /** 1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB */ level: number }
+  | { ok: false; fault: Fault };
+
+/** An access given as a spec, or pre-encoded with `encodeAccess` for hot loops. */
+export type AccessArg = AccessSpec | number;
+
+const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
+const U32 = (v: number, what: string): number => {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RegisterError(`${what} ${String(v)} is not a u32`);
+  return v;
+};
+
+/** Long mode with 4-level paging, WP and NXE: what most 64-bit kernels run with. */
+export const LONG_MODE: Readonly<Pick<CpuState, "cr0" | "cr4" | "efer">> = {
+  cr0: 0x80010033n, // PG | WP | NE | ET | MP | PE
+  cr4: 0x20n, // PAE
+  efer: 0xd00n, // NXE | LMA | LME
+};
+
+export class Mmu {
+  /** Physical memory: direct access, frame allocation, usage. */
+  readonly memory: PhysicalMemory;
+  private readonly core: Core;
+  private readonly segs: SegmentBuffer;
+  private regs: Required<CpuState>;
+
+  constructor(state?: Partial<CpuState>) {
+    this.core = new Core();
+    this.segs = new SegmentBuffer(this.core);
+    this.memory = new PhysicalMemory(this.core, () => this.regs.maxPhyAddr);
+    this.regs = { cr0: 0x60000010n, cr3: 0n, cr4: 0n, efer: 0n, pkru: 0, pkrs: 0, maxPhyAddr: 52 };
+    this.core.x.setMaxPhyAddr(52);
+    if (state) this.loadState({ ...this.regs, ...state });
+  }
+
+  // ---- Registers ----
+
+  /** The current register values. */
+  get state(): Required<CpuState> {
+    return { ...this.regs };
+  }
+
+  /**
+   * Loads every register at once, as a fresh processor state (e.g. a
+   * scenario's `cpu`), and flushes the TLB entirely. Checks the combination
+   * first: throws RegisterError (changing nothing) for reserved bits or a
+   * paging mode other than off or long mode.
+   */
+  loadState(state: CpuState): void {
+    const next: Required<CpuState> = {
+      cr0: toU64(state.cr0, "CR0"),
+      cr3: toU64(state.cr3, "CR3") & ~(1n << BigInt(CR3_NOFLUSH_BIT)),
+      cr4: toU64(state.cr4, "CR4"),
+      efer: toU64(state.efer, "EFER"),
+      pkru: U32(state.pkru ?? 0, "PKRU"),
+      pkrs: U32(state.pkrs ?? 0, "IA32_PKRS"),
+      maxPhyAddr: state.maxPhyAddr ?? this.regs.maxPhyAddr,
+    };
+    this.checkMaxPhyAddr(next.maxPhyAddr);
+    this.checkMode(next);
+    this.regs = next;
+    const x = this.core.x;
+    x.setMaxPhyAddr(next.maxPhyAddr);
+    x.writePkru(next.pkru);
+    x.writePkrs(next.pkrs);
+    x.loadRegisters(lo32(next.cr0), hi32(next.cr0), lo32(next.cr3), hi32(next.cr3), lo32(next.cr4), hi32(next.cr4), lo32(next.efer), hi32(next.efer));
+  }
+
+  private checkMaxPhyAddr(n: number): void {
+    if (!Number.isInteger(n) || n < MAXPHYADDR_MIN || n > MAXPHYADDR_MAX) {
+      throw new RegisterError(`MAXPHYADDR ${String(n)} is not an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}`);
+    }
+    const ceiling = this.core.x.highestBackedPfnPlusOne();
+    if (ceiling > 2 ** (n - 12)) {
+      throw new RegisterError(`MAXPHYADDR ${n} is too small: physical memory holds frames up to ${hex(BigInt(ceiling - 1) << 12n)} (reset memory first)`);
+    }
+  }
+
+  private checkMode(s: Required<CpuState>): void {
+    const pg = bit(s.cr0, CR0_PG_BIT);
+    if (pg && !bit(s.cr0, CR0_PE_BIT)) throw new RegisterError("CR0.PG=1 needs CR0.PE=1");
+    if (pg && bit(s.efer, EFER_LME_BIT) && !bit(s.cr4, CR4_PAE_BIT)) throw new RegisterError("long mode (EFER.LME=1, CR0.PG=1) needs CR4.PAE=1");
+    if (pg && !(bit(s.efer, EFER_LMA_BIT) && bit(s.efer, EFER_LME_BIT))) {
+      throw new RegisterError("32-bit and PAE paging are not modelled: with CR0.PG=1, set EFER.LME and EFER.LMA (long mode)");
+    }
+    const phys = (1n << BigInt(s.maxPhyAddr)) - 1n;
+    const cr3Reserved = s.cr3 & ~phys & ((1n << 63n) - 1n);
+    if (cr3Reserved !== 0n) throw new RegisterError(`CR3 ${hex(s.cr3)} sets bits at or above MAXPHYADDR (${s.maxPhyAddr})`);
+  }
+
+  get cr0(): bigint {
+    return this.regs.cr0;
+  }
+  /** MOV to CR0. */
+  set cr0(v: bigint) {
+    const next = { ...this.regs, cr0: toU64(v, "CR0") };
+    this.checkMode(next);
+    this.regs = next;
+    this.core.x.movCr0(lo32(next.cr0), hi32(next.cr0));
+  }
+
+  get cr3(): bigint {
+    return this.regs.cr3;
+  }
+  /** MOV to CR3: with CR4.PCIDE=1, bit 63 set keeps the new PCID's TLB entries (bit 63 is not stored). */
+  set cr3(v: bigint) {
+    const value = toU64(v, "CR3");
+    const next = { ...this.regs, cr3: value & ~(1n << BigInt(CR3_NOFLUSH_BIT)) };
+    this.checkMode(next);
+    this.regs = next;
+    this.core.x.movCr3(lo32(value), hi32(value));
+  }
+
+  get cr4(): bigint {
+    return this.regs.cr4;
+  }
+  /** MOV to CR4. Refuses (as #GP would) to change LA57 in long mode or to set PCIDE with CR3[11:0] != 0. */
+  set cr4(v: bigint) {
+    const value = toU64(v, "CR4");
+    const next = { ...this.regs, cr4: value };
+    const longMode = bit(this.regs.cr0, CR0_PG_BIT) && bit(this.regs.efer, EFER_LMA_BIT);
+    if (longMode && bit(value, CR4_LA57_BIT) !== bit(this.regs.cr4, CR4_LA57_BIT)) {
+      throw new RegisterError("CR4.LA57 cannot change while paging is on in long mode (load a new state instead)");
+    }
+    if (!bit(this.regs.cr4, CR4_PCIDE_BIT) && bit(value, CR4_PCIDE_BIT) && (this.regs.cr3 & 0xfffn) !== 0n) {
+      throw new RegisterError("CR4.PCIDE can be set only while CR3[11:0] = 0");
+    }
+    this.checkMode(next);
+    this.regs = next;
+    this.core.x.movCr4(lo32(value), hi32(value));
+  }
+
+  get efer(): bigint {
+    return this.regs.efer;
+  }
+  /** WRMSR IA32_EFER. */
+  set efer(v: bigint) {
+    const next = { ...this.regs, efer: toU64(v, "EFER") };
+    this.checkMode(next);
+    this.regs = next;
+    this.core.x.writeEfer(lo32(next.efer), hi32(next.efer));
+  }
+
+  get pkru(): number {
+    return this.regs.pkru;
+  }
+  /** WRPKRU. */
+  set pkru(v: number) {
+    this.regs = { ...this.regs, pkru: U32(v, "PKRU") };
+    this.core.x.writePkru(v);
+  }
+
+  get pkrs(): number {
+    return this.regs.pkrs;
+  }
+  /** WRMSR IA32_PKRS. */
+  set pkrs(v: number) {
+    this.regs = { ...this.regs, pkrs: U32(v, "IA32_PKRS") };
+    this.core.x.writePkrs(v);
+  }
+
+  get maxPhyAddr(): number {
+    return this.regs.maxPhyAddr;
+  }
+  /** The physical-address width (36..52). Refused while frames exist at or above the new limit. */
+  set maxPhyAddr(n: number) {
+    this.checkMaxPhyAddr(n);
+    const next = { ...this.regs, maxPhyAddr: n };
+    this.checkMode(next);
+    this.regs = next;
+    this.core.x.setMaxPhyAddr(n);
+  }
+
+  // ---- TLB management ----
+
+  /** INVLPG: invalidates the translation of the page containing `va` (any page size). */
+  invlpg(va: Address): void {
+    const v = toU64(va);
+    this.core.x.invlpg(lo32(v), hi32(v));
+  }
+
+  /**
+   * INVPCID: type 0 individual address (non-global entries of `pcid` for
+   * `va`), 1 single context (non-global entries of `pcid`), 2 all contexts
+   * including global entries, 3 all contexts except global entries.
+   */
+  invpcid(type: 0 | 1 | 2 | 3, pcid = 0, va: Address = 0n): void {
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new ArgumentError(`PCID ${String(pcid)} is not in 0..4095`);
+    const v = toU64(va);
+    if (!this.core.x.invpcid(type, pcid, lo32(v), hi32(v))) throw new ArgumentError(`INVPCID type ${String(type)} is not 0, 1, 2 or 3`);
+  }
+
+  /** Invalidates every TLB entry, global ones included. */
+  flushTlb(): void {
+    this.core.x.flushTlb();
+  }
+
+  // ---- Translation ----
+
+  private acc(access: AccessArg): number {
+    return typeof access === "number" ? access : encodeAccess(access);
+  }
+
+  /** The fault the last failing fast-path call reported. */
+  lastFault(): Fault {
+    const status = this.core.mbU32(MB_STATUS);
+    const addr = this.core.mbU64(MB_FAULT_ADDR);
+    if (status === STATUS_GP) return new GeneralProtection(addr);
+    return new PageFault(this.core.mbU32(MB_ERROR_CODE), addr);
+  }
+
+  private failure(): never {
+    const status = this.core.mbU32(MB_STATUS);
+    if (status === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
+    throw this.lastFault();
+  }
+
+  /**
+   * Translates `va` for `access` as the processor does (TLB, then a walk that
+   * sets accessed/dirty flags): the physical address of the first byte. An
+   * access of several bytes that crosses a page translates both pages.
+   * Throws PageFault or GeneralProtection.
+   */
+  translate(va: Address, access: AccessArg = { op: "read" }): bigint {
+    const v = toU64(va);
+    const pa = this.core.x.translate(lo32(v), hi32(v), this.acc(access));
+    if (pa < 0) this.failure();
+    return BigInt(pa);
+  }
+
+  /** Like translate, but returns the fault instead of throwing it, and the page's level. */
+  tryTranslate(va: Address, access: AccessArg = { op: "read" }): Translation {
+    const v = toU64(va);
+    const pa = this.core.x.translate(lo32(v), hi32(v), this.acc(access));
+    if (pa < 0) return { ok: false, fault: this.lastFault() };
+    return { ok: true, pa: BigInt(pa), level: this.core.mbU32(MB_LEVEL) || 1 };
+  }
+
+  /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */
+  translateNumber(va: number, access: number): number {
+    const [lo, hi] = splitNumber(va);
+    return this.core.x.translate(lo, hi, access);
+  }
+
+  /**
+   * Translates like the processor but sets no accessed or dirty flag and
+   * neither uses nor fills the TLB: for debuggers and tools.
+   */
+  probe(va: Address, access: AccessArg = { op: "read" }): Translation {
+    const v = toU64(va);
+    const r = this.core.x.probe(lo32(v), hi32(v), this.acc(access));
+    if (r !== 0) return { ok: false, fault: this.lastFault() };
+    return { ok: true, pa: this.core.mbU64(MB_PA) | (v & 0xfffn), level: this.core.mbU32(MB_LEVEL) };
+  }
+
+  /**
+   * Translates many addresses in one call. Each output word is the physical
+   * address, or a fault word (bit 63 set; see `decodeBatchFault`).
+   */
+  translateBatch(vas: BigUint64Array, access: AccessArg = { op: "read" }): BigUint64Array {
+    const batch = this.batch(vas.length);
+    batch.input.set(vas);
+    batch.translate(vas.length, access);
+    return batch.output.slice(0, vas.length);
+  }
+
+  /** A batch buffer in linear memory, for translate/load/store loops without copies. */
+  batch(capacity: number): Batch {
+    return new Batch(this.core, capacity, (a) => this.acc(a));
+  }
+
+  // ---- Translated reads and writes ----
+
+  /** Reads `size` bytes at linear `va` (little-endian); throws PageFault / GeneralProtection. */
+  read(va: Address, size: AccessSize = 8, options: AccessOptions = {}): bigint {
+    const v = toU64(va);
+    const lo = this.core.x.loadLinear(lo32(v), hi32(v), encodeAccess({ op: "read", size, ...options }));
+    if (lo < 0) this.failure();
+    return size === 8 ? (BigInt(this.core.mbU32(MB_VALUE_HI)) << 32n) | BigInt(lo) : BigInt(lo);
+  }
+
+  /** Writes the low `size` bytes of `value` at linear `va`; throws on a fault, writing nothing. */
+  write(va: Address, size: AccessSize, value: bigint | number, options: AccessOptions = {}): void {
+    const v = toU64(va);
+    const val = BigInt.asUintN(64, typeof value === "bigint" ? value : toU64(value, "value"));
+    const s = this.core.x.storeLinear(lo32(v), hi32(v), encodeAccess({ op: "write", size, ...options }), lo32(val), hi32(val));
+    if (s !== 0) this.failure();
+  }
+
+  /** Fetches one instruction byte at `va`. */
+  fetch(va: Address, options: AccessOptions = {}): number {
+    const v = toU64(va);
+    const b = this.core.x.loadLinear(lo32(v), hi32(v), encodeAccess({ op: "fetch", ...options }));
+    if (b < 0) this.failure();
+    return b;
+  }
+
+  /**
+   * The number fast path for loads of 1, 2 or 4 bytes: `va` a safe integer,
+   * `access` from encodeAccess (its size is used). Returns the value, or -1
+   * on a fault (see lastFault()).
+   */
+  loadNumber(va: number, access: number): number {
+    const [lo, hi] = splitNumber(va);
+    return this.core.x.loadLinear(lo, hi, access);
+  }
+
+  /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
+  storeNumber(va: number, access: number, value: number): number {
+    const [lo, hi] = splitNumber(va);
+    return this.core.x.storeLinear(lo, hi, access, value >>> 0, 0);
+  }
+
+  /**
+   * Copies `len` bytes from linear `va`. Every page is translated (for a read
+   * with `options`) before any byte is copied; a fault throws and copies nothing.
+   */
+  readBytes(va: Address, len: number, options: AccessOptions = {}): Uint8Array {
+    const out = new Uint8Array(this.checkLen(len));
+    if (len > 0) gather(this.core, this.rangeSegments(va, len, encodeAccess({ op: "read", ...options })), out);
+    return out;
+  }
+
+  /**
+   * Copies `data` to linear `va`. Every page is translated for a write (and
+   * given storage) before any byte is written: a fault or exhausted memory
+   * throws with no byte written.
+   */
+  writeBytes(va: Address, data: Uint8Array, options: AccessOptions = {}): void {
+    if (this.checkLen(data.length) > 0) scatter(this.core, this.rangeSegments(va, data.length, encodeAccess({ op: "write", ...options })), data);
+  }
+
+  private checkLen(len: number): number {
+    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_RANGE) throw new ArgumentError(`length ${String(len)} is not an integer in 0..2^32-1`);
+    return len;
+  }
+
+  private rangeSegments(va: Address, len: number, acc: number) {
+    const v = toU64(va);
+    if (v + BigInt(len) > 1n << 64n) throw new ArgumentError(`range ${hex(v)}+${hex(BigInt(len))} wraps past 2^64`);
+    const ptr = this.segs.reserve(Math.floor(len / PAGE_SIZE) + 2);
+    const n = this.core.x.translateRange(lo32(v), hi32(v), len, acc, ptr);
+    if (n < 0) this.failure();
+    return this.segs.read(n);
+  }
+
+  // ---- Page tables ----
+
+  /**
+   * A new, empty page-table tree (a zeroed root frame from the allocator),
+   * with 4 levels, or 5 with `{ levels: 5 }`.
+   */
+  createPageTable(options: PageTableOptions = {}): PageTable {
+    return PageTable.create(this.core, this.memory, options);
+  }
+
+  /** The page-table tree CR3 points to, for inspection and changes. */
+  activePageTable(): PageTable {
+    const levels = bit(this.regs.cr4, CR4_LA57_BIT) ? 5 : 4;
+    return PageTable.at(this.core, this.memory, this.regs.cr3 & 0x000ffffffffff000n, levels);
+  }
+
+  // ---- Walk trace (for `run --trace` and `explain`) ----
+
+  /** Records the levels of the next walks (up to two per access) until disabled; see takeTrace(). */
+  setTrace(on: boolean): void {
+    this.core.x.setTrace(on);
+  }
+
+  /** The levels recorded since the last call: level, index, table and entry value each. */
+  takeTrace(): { level: number; index: number; table: bigint; entry: bigint }[] {
+    const n = this.core.x.traceCount();
+    const base = this.core.x.traceBufPtr() >>> 0;
+    const dv = this.core.view();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const at = base + 24 * i;
+      out.push({ level: dv.getUint32(at, true), index: dv.getUint32(at + 4, true), table: dv.getBigUint64(at + 8, true), entry: dv.getBigUint64(at + 16, true) });
+    }
+    this.core.x.traceReset();
+    return out;
+  }
+}
+
+/** Decodes a fault word of a batch translation (bit 63 set) into a fault for address `va`. */
+export function decodeBatchFault(word: bigint, va: bigint): Fault | undefined {
+  if (!bit(word, BATCH_FAULT_BIT)) return undefined;
+  const status = Number((word >> 32n) & 0xffffn);
+  const second = bit(word, 62);
+  const addr = second ? (va & ~0xfffn) + 0x1000n : va;
+  if (status === STATUS_GP) return new GeneralProtection(addr);
+  if (status === STATUS_PF) return new PageFault(Number(word & 0xffffffffn), addr);
+  return undefined;
+}
+
+/**
+ * Address and value buffers in the core's linear memory: fill `input` (and
+ * `values` for stores) and run translate/load/store over the first n entries
+ * with one call. Views are re-taken if linear memory grew in between.
+ */
+export class Batch {
+  private readonly inPtr: number;
+  private readonly outPtr: number;
+  private buf: ArrayBuffer | undefined;
+  private inView!: BigUint64Array;
+  private outView!: BigUint64Array;
+
+  constructor(
+    private readonly core: Core,
+    readonly capacity: number,
+    private readonly encode: (a: AccessArg) => number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 1 << 24) throw new ArgumentError(`batch capacity ${String(capacity)} is not in 1..2^24`);
+    const bytes = Math.ceil((capacity * 8) / PAGE_SIZE) * PAGE_SIZE;
+    this.inPtr = core.x.scratchAlloc(bytes) >>> 0;
+    this.outPtr = core.x.scratchAlloc(bytes) >>> 0;
+    if (this.inPtr === 0 || this.outPtr === 0) throw new OutOfMemoryError(`batch buffers of ${capacity} entries`);
+  }
+
+  private views(): void {
+    const b = this.core.x.memory.buffer;
+    if (b !== this.buf) {
+      this.buf = b;
+      this.inView = new BigUint64Array(b, this.inPtr, this.capacity);
+      this.outView = new BigUint64Array(b, this.outPtr, this.capacity);
+    }
+  }
+
+  /** Linear addresses to translate, load from or store to. */
+  get input(): BigUint64Array {
+    this.views();
+    return this.inView;
+  }
+
+  /** Results: physical addresses / fault words (translate), values (load); values to store (store). */
+  get output(): BigUint64Array {
+    this.views();
+    return this.outView;
+  }
+
+  /** Alias of `output`, for stores: the values to write. */
+  get values(): BigUint64Array {
+    return this.output;
+  }
+
+  private count(n: number): number {
+    if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new ArgumentError(`batch count ${String(n)} is not in 0..${this.capacity}`);
+    return n;
+  }
+
+  /** Translates input[0..n) into output; returns the number of faults (fault words in output). */
+  translate(n: number, access: AccessArg): number {
+    return this.core.x.translateBatch(this.inPtr, this.outPtr, this.count(n), this.encode(access));
+  }
+
+  /** Loads input[0..n) into output; stops at a fault and returns how many completed (lastFault() tells why). */
+  load(n: number, access: AccessArg): number {
+    return this.core.x.loadBatch(this.inPtr, this.outPtr, this.count(n), this.encode(access));
+  }
+
+  /** Stores values[i] at input[i] for i < n; stops at a fault and returns how many completed. */
+  store(n: number, access: AccessArg): number {
+    const acc = this.encode(access);
+    if ((acc & ACCESS_OP_MASK) !== ACCESS_WRITE) throw new ArgumentError("a batch store needs a write access");
+    return this.core.x.storeBatch(this.inPtr, this.outPtr, this.count(n), acc);
+  }
+}
+
+export { withSize, ACCESS_SIZE_SHIFT };

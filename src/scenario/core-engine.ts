@@ -1,0 +1,129 @@
+/**
+ * Runs scenarios (docs/scenario-format.md) on the WebAssembly core through
+ * the public `Mmu` API: this is what `x86mmu run` uses. One Mmu is reused;
+ * each scenario starts from reset memory and a fully flushed TLB, and the TLB
+ * is flushed again before every access, as the format prescribes.
+ */
+
+import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/bits.js";
+import { encodeAccess } from "../access.js";
+import { GeneralProtection } from "../errors.js";
+import { Mmu } from "../mmu.js";
+import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
+import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "./trace.js";
+import { ScenarioError } from "./parse.js";
+import { X86MmuError } from "../errors.js";
+
+const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
+
+export class CoreEngine implements ScenarioEngine {
+  readonly mmu = new Mmu();
+
+  run(scenario: Scenario, options?: { trace?: boolean }): ScenarioResult {
+    const mmu = this.mmu;
+    const trace = options?.trace === true;
+    mmu.memory.reset();
+    try {
+      mmu.loadState({ ...scenario.cpu, maxPhyAddr: scenario.cpu.maxphyaddr, pkru: Number(scenario.cpu.pkru), pkrs: Number(scenario.cpu.pkrs) });
+    } catch (e) {
+      if (e instanceof X86MmuError) throw new ScenarioError(scenario.name, "cpu", e.message);
+      throw e;
+    }
+    const before = loadImage(mmu, scenario);
+    mmu.setTrace(trace);
+    try {
+      const results = scenario.accesses.map((a) => this.perform(a, trace));
+      return { name: scenario.name, results, memory: changes(mmu, before) };
+    } finally {
+      mmu.setTrace(false);
+    }
+  }
+
+  private perform(a: Access, trace: boolean): AccessResult {
+    const mmu = this.mmu;
+    mmu.flushTlb();
+    mmu.takeTrace();
+    const options = { cpl: a.cpl, ac: a.ac };
+    const t = mmu.tryTranslate(a.va, encodeAccess({ op: a.op, size: a.size, ...options }));
+    let r: AccessResult;
+    if (!t.ok) {
+      r = t.fault instanceof GeneralProtection
+        ? { ok: false, fault: "GP", errorCode: 0n }
+        : { ok: false, fault: "PF", errorCode: BigInt(t.fault.errorCode), cr2: t.fault.cr2 };
+    } else if (a.op === "read") {
+      r = { ok: true, pa: t.pa, value: mmu.read(a.va, a.size, options) };
+    } else {
+      if (a.op === "write") mmu.write(a.va, a.size, a.value, options);
+      r = { ok: true, pa: t.pa };
+    }
+    if (trace) r.walk = this.walkSteps(a, r);
+    return r;
+  }
+
+  /** The recorded walk levels in the trace's words, with the stop reason on a faulting level. */
+  private walkSteps(a: Access, r: AccessResult): WalkStep[] {
+    const cpu = this.mmu.state;
+    const nxe = bit(cpu.efer, EFER_NXE_BIT);
+    const steps: WalkStep[] = this.mmu.takeTrace().map((s) => ({
+      level: LEVEL_NAMES[s.level]!,
+      table: s.table,
+      index: s.index,
+      entryAddr: s.table + 8n * BigInt(s.index),
+      entry: s.entry,
+      allows: allowsOf(s.entry, leafSizeOf(s.level, s.entry), nxe),
+    }));
+    if (r.ok || r.fault !== "PF" || steps.length === 0) return steps;
+    const last = steps[steps.length - 1]!;
+    const levelNum = Number(Object.keys(LEVEL_NAMES).find((k) => LEVEL_NAMES[Number(k)] === last.level));
+    const code = Number(r.errorCode);
+    const scpu = { ...cpu, maxphyaddr: cpu.maxPhyAddr, pkru: BigInt(cpu.pkru), pkrs: BigInt(cpu.pkrs) };
+    if (!bit(last.entry, PTE_P_BIT)) last.stop = "not present";
+    else if ((code & PFEC_RSVD) !== 0) last.stop = reservedBitsOf(levelNum, last.entry, scpu);
+    else {
+      // Rights accumulated over the walk that faulted: the last one recorded,
+      // which starts at the last top-level step (a crossing access walks twice).
+      const top = bit(cpu.cr4, CR4_LA57_BIT) ? "PML5" : "PML4";
+      const walked = steps.slice(steps.map((s) => s.level).lastIndexOf(top));
+      const user = walked.every((s) => bit(s.entry, PTE_US_BIT));
+      const writable = walked.every((s) => bit(s.entry, PTE_RW_BIT));
+      const xd = nxe && walked.some((s) => bit(s.entry, PTE_XD_BIT));
+      last.stop = denialReason(code, scpu, a.op, a.cpl, a.ac, last.entry, user, writable, xd);
+    }
+    return steps;
+  }
+}
+
+/** Writes the scenario's regions into memory; returns the initial image of every frame they touch. */
+function loadImage(mmu: Mmu, scenario: Scenario): Map<bigint, BigUint64Array> {
+  const image = new Map<bigint, BigUint64Array>();
+  const frame = (pfn: bigint): BigUint64Array => {
+    let f = image.get(pfn);
+    if (!f) image.set(pfn, (f = new BigUint64Array(PAGE_SIZE / 8)));
+    return f;
+  };
+  for (const r of scenario.memory) {
+    const count = "qwords" in r ? r.qwords.length : r.count;
+    for (let i = 0; i < count; i++) {
+      const pa = r.paddr + 8n * BigInt(i);
+      frame(pa >> 12n)[Number(pa & 0xfffn) >> 3] = "qwords" in r ? r.qwords[i]! : r.fill;
+    }
+  }
+  for (const [pfn, words] of image) mmu.memory.writeBytes(pfn << 12n, new Uint8Array(words.buffer));
+  return image;
+}
+
+/** Every 8-byte word whose value differs from the initial image, ascending. */
+function changes(mmu: Mmu, before: Map<bigint, BigUint64Array>): MemoryChange[] {
+  const frames = new Set<bigint>(before.keys());
+  for (const pa of mmu.memory.frames()) frames.add(pa >> 12n);
+  const out: MemoryChange[] = [];
+  for (const pfn of [...frames].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
+    const now = new BigUint64Array(mmu.memory.readBytes(pfn << 12n, PAGE_SIZE).buffer);
+    const then = before.get(pfn);
+    for (let i = 0; i < now.length; i++) {
+      if (now[i] !== (then ? then[i] : 0n)) out.push({ paddr: (pfn << 12n) + BigInt(8 * i), value: now[i]! });
+    }
+  }
+  return out;
+}
+

@@ -1,0 +1,64 @@
+/**
+ * The output side of the scenario format, version 1
+ * (docs/scenario-format.md): a {@link ScenarioResult} as the JSON object
+ * `x86mmu run` prints.
+ */
+import type { AccessResult, ScenarioResult, WalkStep } from "./types.js";
+
+/** Lowercase hex with a `0x` prefix and no leading zeros (`0x0` for zero). */
+export function hex(v: bigint): string {
+  if (v < 0n) throw new RangeError(`hex: negative value ${v}`);
+  return "0x" + v.toString(16);
+}
+
+export interface FormatOptions {
+  /** Include each access's `walk`. */
+  trace?: boolean;
+}
+
+function formatStep(s: WalkStep): object {
+  const o: Record<string, unknown> = {
+    level: s.level,
+    table: hex(s.table),
+    index: s.index,
+    entry_addr: hex(s.entryAddr),
+    entry: hex(s.entry),
+    allows: [...s.allows],
+  };
+  if (s.stop !== undefined) o.stop = s.stop;
+  return o;
+}
+
+function formatAccess(r: AccessResult, trace: boolean): object {
+  const o: Record<string, unknown> = { ok: r.ok };
+  if (r.ok) {
+    o.pa = hex(r.pa);
+    if (r.value !== undefined) o.value = hex(r.value);
+  } else {
+    o.fault = r.fault;
+    o.error_code = hex(r.errorCode);
+    if (r.fault === "PF") o.cr2 = hex(r.cr2);
+  }
+  if (trace) o.walk = (r.walk ?? []).map(formatStep);
+  return o;
+}
+
+/** One scenario's result as the output JSON object of the format. */
+export function formatResult(r: ScenarioResult, options?: FormatOptions): object {
+  const trace = options?.trace === true;
+  return {
+    name: r.name,
+    results: r.results.map((a) => formatAccess(a, trace)),
+    memory: r.memory.map((m) => ({ paddr: hex(m.paddr), value: hex(m.value) })),
+  };
+}
+
+/**
+ * The text `run` prints: pretty JSON (2-space indent) per scenario for a
+ * `.json` input, one compact line per scenario for `.jsonl`; each object is
+ * followed by a newline.
+ */
+export function formatResults(results: ScenarioResult[], options: { jsonl: boolean; trace?: boolean }): string {
+  const objs = results.map((r) => formatResult(r, { trace: options.trace }));
+  return objs.map((o) => (options.jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n").join("");
+}

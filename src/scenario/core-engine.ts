@@ -30,19 +30,23 @@ export class CoreEngine implements ScenarioEngine {
       throw e;
     }
     const before = loadImage(mmu, scenario);
-    mmu.setTrace(trace);
     try {
-      const results = scenario.accesses.map((a) => this.perform(a, trace));
+      const results = scenario.accesses.map((a) => this.access(a, trace));
       return { name: scenario.name, results, memory: changes(mmu, before) };
     } finally {
       mmu.setTrace(false);
     }
   }
 
-  private perform(a: Access, trace: boolean): AccessResult {
+  /**
+   * Performs one access on the Mmu's current state, after flushing the TLB
+   * (as the format does before every access); with `trace`, the result
+   * carries the walk. The demo and `explain` use this directly.
+   */
+  access(a: Access, trace = false): AccessResult {
     const mmu = this.mmu;
     mmu.flushTlb();
-    mmu.takeTrace();
+    mmu.setTrace(trace);
     const options = { cpl: a.cpl, ac: a.ac };
     const t = mmu.tryTranslate(a.va, encodeAccess({ op: a.op, size: a.size, ...options }));
     let r: AccessResult;

@@ -311,3 +311,46 @@ export function parseScenarioText(text: string, fileName: string): Scenario[] {
   }
   return parseJsonl(text);
 }
+
+/** One item of a scenario file: the scenario, or why it cannot run. */
+export type ScenarioItem = { scenario: Scenario; error?: undefined } | { scenario?: undefined; error: ScenarioError };
+
+/**
+ * Like parseScenarioText, but a broken scenario does not stop the others:
+ * each item is a scenario or its error, in input order. `jsonl` says how the
+ * text was read (and how `run` prints results).
+ */
+export function parseScenarioItems(text: string, fileName: string): { jsonl: boolean; items: ScenarioItem[] } {
+  const attempt = (f: () => Scenario): ScenarioItem => {
+    try {
+      return { scenario: f() };
+    } catch (e) {
+      if (e instanceof ScenarioError) return { error: e };
+      throw e;
+    }
+  };
+  const lower = fileName.toLowerCase();
+  let jsonl = lower.endsWith(".jsonl");
+  if (!jsonl && !lower.endsWith(".json")) {
+    const trimmed = text.trim();
+    jsonl = true;
+    if (trimmed.startsWith("{")) {
+      try {
+        JSON.parse(trimmed);
+        jsonl = false;
+      } catch {
+        jsonl = true;
+      }
+    }
+  }
+  if (!jsonl) return { jsonl, items: [attempt(() => parseScenario(parseJson(text, "#1"), "#1"))] };
+  const items: ScenarioItem[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, "");
+    if (line.trim() === "") continue;
+    const where = `line ${i + 1}`;
+    items.push(attempt(() => parseScenario(parseJson(line, where), where)));
+  }
+  return { jsonl, items };
+}

@@ -17,7 +17,7 @@ import {
   MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
 } from "../src/arch/abi";
 import { frameHost, frameHostOrAlloc } from "./frames";
-import { walk, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
+import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
 import { tlbSlot, tlbFill, tlbGlobalHit, tlbPcid } from "./tlb";
 import { maxPhyAddr } from "./state";
 
@@ -55,7 +55,8 @@ export function lookup(la: u64, acc: u32): usize {
   if (hits(e, la, acc)) return e;
   const g = tlbGlobalHit(la, acc);
   if (g != 0) return g;
-  const r = walk(la, acc, true);
+  let r = walkFast(la, acc);
+  if (r != WALK_OK) r = walk(la, acc, true);
   if (r != WALK_OK) {
     reportFault(r);
     return 0;
@@ -145,7 +146,7 @@ function faultWord(second: bool): u64 {
 }
 
 function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
-  const e = lookup(la, acc);
+  const e = walkFast(la, acc) == WALK_OK ? tlbFill(la) : lookup(la, acc);
   if (e == 0) return faultWord(false);
   const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
   if (crossesPage(la, size) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return faultWord(true);

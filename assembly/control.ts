@@ -7,7 +7,8 @@
 
 import { CR0_PG_BIT, CR0_WP_BIT, CR4_PCIDE_BIT, CR3_NOFLUSH_BIT } from "../src/arch/bits";
 import * as S from "./state";
-import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbPcid, tlbSetPcid, allowTableReset } from "./tlb";
+import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbPcid, tlbSetPcid } from "./tlb";
+import { rightsReset as allowTableReset } from "./walk";
 
 /** CR4 bits whose change invalidates everything: PGE, PCIDE, PAE, PSE, LA57, SMEP, SMAP, PKE, PKS. */
 const CR4_FLUSH_BITS: u64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 12) | (1 << 17) | (1 << 20) | (1 << 21) | (1 << 22) | (1 << 24);

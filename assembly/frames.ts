@@ -160,6 +160,28 @@ const cache: usize = memory.data((1 << CACHE_BITS) * 16, 16);
   return cache + ((((pfn as u32) ^ ((pfn >> CACHE_BITS) as u32)) & CACHE_MASK) << 4);
 }
 
+// ---- The table memo ----
+//
+// A walk reads one entry from one table per level, and consecutive walks
+// mostly reuse the same upper tables: one remembered (table frame -> host
+// offset) per level makes those lookups a single compare.
+//
+//   entry (16 bytes) per level 0..5: +0 u64 PFN + 1 (0 = empty), +8 u32 host
+
+const memo: usize = memory.data(6 * 16, 16);
+
+/** Host offset of the table frame `pfn` read at walk level `level`; 0 if it has no storage. */
+@inline export function tableHost(pfn: u64, level: i32): usize {
+  const m = memo + ((level as usize) << 4);
+  if (load<u64>(m) == pfn + 1) return load<u32>(m, 8);
+  const host = frameHost(pfn);
+  if (host != 0) {
+    store<u64>(m, pfn + 1);
+    store<u32>(m, host as u32, 8);
+  }
+  return host;
+}
+
 // ---- Frame lookup ----
 
 /** Number of 4 KiB frames that hold storage. */
@@ -268,6 +290,7 @@ export function frameRelease(pfn: u64): usize {
   }
   const slot = cacheSlot(pfn);
   if (load<u64>(slot) == pfn + 1) store<u64>(slot, 0);
+  memory.fill(memo, 0, 6 * 16);
   store<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3), 0);
   hostRelease(host);
   framesBacked--;

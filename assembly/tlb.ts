@@ -21,8 +21,8 @@
  *     +24 u64 spare
  */
 
-import { ACCESS_WRITE, ACCESS_OP_MASK, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
-import { accessDenied, walkFrame, walkLevel, walkUser, walkWritable, walkXd, walkPkey, walkGlobal, walkDirty } from "./walk";
+import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { walkFrame, walkLevel, walkAllow, walkGlobal } from "./walk";
 
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
@@ -46,42 +46,13 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
   return tlb + ((((la >> PAGE_SHIFT) as u32) & TLB_MASK) << 5);
 }
 
-// ---- Rights, cached per combination of page attributes ----
-//
-// The allow mask depends only on the accumulated U/S, R/W, XD, the leaf's D
-// flag and its protection key: 256 combinations, computed on first use after
-// each register change.
-
-const allowTable: usize = memory.data(256 * 4, 16);
-
-/** Forgets the cached rights; call after any change to CR0, CR4, EFER, PKRU or IA32_PKRS. */
-export function allowTableReset(): void {
-  memory.fill(allowTable, 0, 256 * 4);
-}
-
-function allowMaskFor(user: bool, writable: bool, xd: bool, dirty: bool, pkey: u32): u32 {
-  const key = (user ? 1 : 0) | (writable ? 2 : 0) | (xd ? 4 : 0) | (dirty ? 8 : 0) | (pkey << 4);
-  const slot = allowTable + (key << 2);
-  let v = load<u32>(slot);
-  if (v != 0) return v & 0xffff;
-  let mask: u32 = 0;
-  for (let acc: u32 = 0; acc < 16; acc++) {
-    const op = acc & ACCESS_OP_MASK;
-    if (op == 3) continue;
-    if (op == ACCESS_WRITE && !dirty) continue;
-    if (accessDenied(acc, user, writable, xd, pkey) == 0) mask |= 1 << acc;
-  }
-  store<u32>(slot, mask | 0x10000);
-  return mask;
-}
-
 /** Caches the translation the last successful walk of `la` found; returns the slot. */
 export function tlbFill(la: u64): usize {
   const e = tlbSlot(la);
   store<u64>(e, (la & PAGE_MASK) | tlbPcid);
   store<u64>(e, walkFrame, 8);
   store<u32>(e, 0, 16);
-  store<u16>(e, allowMaskFor(walkUser, walkWritable, walkXd, walkDirty, walkPkey) as u16, 20);
+  store<u16>(e, walkAllow as u16, 20);
   store<u8>(e, walkLevel as u8, 22);
   store<u8>(e, walkGlobal ? 1 : 0, 23);
   if (walkLevel > 1) largeCached = true;

@@ -28,9 +28,9 @@ import {
   ACCESS_FETCH, ACCESS_WRITE, ACCESS_OP_MASK, ACCESS_USER, ACCESS_AC,
   PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
   PTE_XD_BIT, PTE_PK_SHIFT, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK,
-  PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PDPT, LEVEL_PML4,
+  PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../src/arch/bits";
-import { physLoad, physStore } from "./frames";
+import { tableHost } from "./frames";
 import {
   cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs,
 } from "./state";
@@ -64,6 +64,8 @@ export let walkPkey: u32 = 0;
 export let walkGlobal: bool = false;
 /** The leaf's dirty flag after the walk. */
 export let walkDirty: bool = false;
+/** The access kinds this translation allows without another walk (see rightsMask). */
+export let walkAllow: u32 = 0;
 /** For a fault: the page-fault error code (0 for #GP) and the faulting linear address (CR2). */
 export let faultCode: u32 = 0;
 export let faultAddr: u64 = 0;
@@ -126,6 +128,44 @@ export function accessDenied(acc: u32, user: bool, writable: bool, xd: bool, pke
   return 0;
 }
 
+// ---- Rights, cached per combination of page attributes ----
+//
+// Whether an access kind is allowed depends only on the accumulated U/S, R/W
+// and XD, the leaf's D flag and protection key, and the registers: 256
+// combinations, each a mask with bit (acc & 15) set for every access kind
+// (op, CPL 3, EFLAGS.AC) allowed. A write is allowed only when D is already
+// set, so that a TLB entry never lets a write skip setting D. Computed on
+// first use after each register change.
+
+const rightsTable: usize = memory.data(256 * 4, 16);
+
+/** Forgets the cached masks; call after any change to CR0, CR4, EFER, PKRU or IA32_PKRS. */
+export function rightsReset(): void {
+  memory.fill(rightsTable, 0, 256 * 4);
+}
+
+/** The write kinds of an allow mask: bits (acc & 15) whose op is ACCESS_WRITE. */
+export const WRITE_KINDS: u32 = 0x2222;
+
+@inline export function rightsMask(user: bool, writable: bool, xd: bool, dirty: bool, pkey: u32): u32 {
+  const key = (user ? 1 : 0) | (writable ? 2 : 0) | (xd ? 4 : 0) | (dirty ? 8 : 0) | (pkey << 4);
+  const v = load<u32>(rightsTable + (key << 2));
+  return v != 0 ? v & 0xffff : rightsCompute(key, user, writable, xd, dirty, pkey);
+}
+
+function rightsCompute(key: u32, user: bool, writable: bool, xd: bool, dirty: bool, pkey: u32): u32 {
+  const slot = rightsTable + (key << 2);
+  let mask: u32 = 0;
+  for (let acc: u32 = 0; acc < 16; acc++) {
+    const op = acc & ACCESS_OP_MASK;
+    if (op == 3) continue;
+    if (op == ACCESS_WRITE && !dirty) continue;
+    if (accessDenied(acc, user, writable, xd, pkey) == 0) mask |= 1 << acc;
+  }
+  store<u32>(slot, mask | 0x10000);
+  return mask;
+}
+
 /** Records a fault and returns WALK_PF; `bits` is PFEC_P / PFEC_RSVD / PFEC_PK or 0 (not present). */
 function pageFault(la: u64, acc: u32, bits: u32): i32 {
   const op = acc & ACCESS_OP_MASK;
@@ -184,15 +224,18 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   let xd: u64 = 0; // OR of XD over the walk
   let entry: u64 = 0;
   let entryAddr: u64 = 0;
+  let entryPtr: usize = 0;
   let shift: u64 = 0;
 
   while (true) {
     // Each level translates 9 bits of the address: PML5 56:48, PML4 47:39,
     // PDPT 38:30, PD 29:21, PT 20:12.
-    shift = PAGE_SHIFT + 9 * ((level - 1) as u64);
+    shift = (PAGE_SHIFT + 9 * (level - 1)) as u64;
     const index = ((la >> shift) as u32) & 511;
     entryAddr = table + ((index as u64) << 3);
-    entry = physLoad(entryAddr, 8);
+    const host = tableHost(table >> PAGE_SHIFT, level);
+    entryPtr = host + (index << 3);
+    entry = host == 0 ? 0 : load<u64>(entryPtr);
     if (traceOn && traceCount < TRACE_MAX) {
       const t = traceBuf + traceCount * 24;
       store<u32>(t, level);
@@ -215,9 +258,10 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
 
     // Accessed flag of a table-referencing entry, and of a PDPTE even when it
     // maps a 1 GiB page (QEMU sets it before looking at PS).
+    // (A present entry lives in a frame with storage: host is not 0 here.)
     if (touch && (!leaf || level == LEVEL_PDPT) && (entry & A) == 0) {
       entry |= A;
-      physStore(entryAddr, 8, entry);
+      store<u64>(entryPtr, entry);
     }
 
     rights &= entry;
@@ -248,7 +292,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     if (op == ACCESS_WRITE) updated |= D;
     if (updated != entry) {
       entry = updated;
-      physStore(entryAddr, 8, entry);
+      store<u64>(entryPtr, entry);
     }
   }
 
@@ -261,5 +305,86 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   walkPkey = pkey;
   walkGlobal = pge && (entry & G) != 0;
   walkDirty = (entry & D) != 0;
+  walkAllow = rightsMask(user, writable, xd != 0, walkDirty, pkey);
+  return WALK_OK;
+}
+
+export const WALK_SLOW: i32 = -1;
+
+/** Where fastEntry found its entry (for the A/D store). */
+let fastPtr: usize = 0;
+
+/** The entry for `la` at `level` in the table at physical `table`; 0 (not present) when the table has no storage. */
+@inline function fastEntry(table: u64, la: u64, level: i32): u64 {
+  const host = tableHost(table >> PAGE_SHIFT, level);
+  if (host == 0) return 0;
+  fastPtr = host + ((((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as u32) & 511) << 3);
+  return load<u64>(fastPtr);
+}
+
+/**
+ * The same walk for the common case only, unrolled: every entry present, no
+ * reserved bit, the accessed flags of the table-referencing entries already
+ * set (and of a PDPTE mapping 1 GiB), the access allowed. On anything else it
+ * returns WALK_SLOW having changed nothing, and the caller runs walk(), which
+ * decides the case by the rules above. Sets A (and D for a write) on the
+ * leaf like walk().
+ */
+export function walkFast(la: u64, acc: u32): i32 {
+  if (traceOn || pagingLevels == 0 || !isCanonical(la)) return WALK_SLOW;
+  const expect: u64 = P | A;
+  const upper: u64 = rsvdMask | PS | expect; // PML5E, PML4E: PS is reserved
+  const middle: u64 = rsvdMask | expect; // PDPTE, PDE
+  let rights: u64 = RW | US | XD; // XD inverted: ANDed over the walk, flipped at the end
+  let table: u64 = cr3 & ENTRY_ADDR_MASK;
+  let e: u64;
+  if (pagingLevels == 5) {
+    e = fastEntry(table, la, LEVEL_PML5);
+    if ((e & upper) != expect) return WALK_SLOW;
+    rights &= e ^ XD;
+    table = e & ENTRY_ADDR_MASK;
+  }
+  e = fastEntry(table, la, LEVEL_PML4);
+  if ((e & upper) != expect) return WALK_SLOW;
+  rights &= e ^ XD;
+  e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PDPT);
+  if ((e & middle) != expect) return WALK_SLOW;
+  rights &= e ^ XD;
+  let level = LEVEL_PDPT;
+  if ((e & PS) == 0) {
+    e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PD);
+    level = LEVEL_PD;
+    if ((e & PS) == 0) {
+      if ((e & middle) != expect) return WALK_SLOW;
+      rights &= e ^ XD;
+      e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PT);
+      level = LEVEL_PT;
+    }
+    // A 2 MiB or 4 KiB leaf may lack A: it is set below, once the access is allowed.
+    if ((e & (rsvdMask | P)) != P) return WALK_SLOW;
+    rights &= e ^ XD;
+  }
+  const shift = (PAGE_SHIFT + 9 * (level - 1)) as u64;
+  const pageMask: u64 = ((1 as u64) << shift) - 1;
+  if (level > LEVEL_PT && (e & pageMask & ~((2 * PAGE_SIZE - 1) as u64)) != 0) return WALK_SLOW;
+
+  const user = (rights & US) != 0;
+  const writable = (rights & RW) != 0;
+  const xd = (rights & XD) == 0;
+  const pkey = ((e >> PTE_PK_SHIFT) as u32) & 15;
+  // Allowed as if dirty: a write sets D below.
+  const allow = rightsMask(user, writable, xd, true, pkey);
+  if (((allow >> (acc & 15)) & 1) == 0) return WALK_SLOW;
+  let updated = e | A;
+  if ((acc & ACCESS_OP_MASK) == ACCESS_WRITE) updated |= D;
+  if (updated != e) {
+    e = updated;
+    store<u64>(fastPtr, e);
+  }
+  walkFrame = (e & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
+  walkLevel = level;
+  walkGlobal = pge && (e & G) != 0;
+  walkDirty = (e & D) != 0;
+  walkAllow = walkDirty ? allow : allow & ~WRITE_KINDS;
   return WALK_OK;
 }

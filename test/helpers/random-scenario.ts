@@ -186,7 +186,7 @@ const cpuArb: fc.Arbitrary<CpuPlan> = fc.record({
   pke: fc.boolean(),
   pks: fc.boolean(),
   pge: fc.boolean(),
-  nxe: weighted(3, 4),
+  nxe: weighted(7, 8),
   pkru: fc.oneof(fc.constant(0), u32),
   pkrs: fc.oneof(fc.constant(0), u32),
   maxphyaddr: fc.constantFrom(...MAXPHYADDRS),
@@ -195,23 +195,23 @@ const cpuArb: fc.Arbitrary<CpuPlan> = fc.record({
 });
 
 const reservedArb: fc.Arbitrary<ReservedPlan> = fc.oneof(
-  { weight: 40, arbitrary: fc.constant({ kind: "none" as const }) },
+  { weight: 120, arbitrary: fc.constant({ kind: "none" as const }) },
   { weight: 1, arbitrary: fc.nat(15).map((n) => ({ kind: "addrHigh" as const, n })) },
   { weight: 1, arbitrary: fc.constant({ kind: "psTop" as const }) },
   { weight: 1, arbitrary: fc.nat(16).map((n) => ({ kind: "largeLow" as const, n })) },
 );
 
 const entryArb: fc.Arbitrary<EntryPlan> = fc.record({
-  p: weighted(15, 16),
-  rw: weighted(3, 4),
-  us: weighted(3, 4),
+  p: weighted(31, 32),
+  rw: weighted(7, 8),
+  us: weighted(7, 8),
   pwt: fc.boolean(),
   pcd: fc.boolean(),
   a: fc.boolean(),
   d: fc.boolean(),
   g: fc.boolean(),
   pat: weighted(1, 4),
-  xd: weighted(1, 5),
+  xd: weighted(1, 10),
   pk: fc.oneof(fc.constant(0), fc.nat(15)),
   rsvd: reservedArb,
 });
@@ -503,8 +503,7 @@ export function buildScenario(plan: Plan, name = "random"): ScenarioJson {
       case "nonCanonical": {
         const va = built[t.path % built.length]!.dataVa;
         const width = PAGE_SHIFT + 9 * levels;
-        const b = Math.max(t.bit, width); // a bit above the implemented range
-        return b > 63 ? va ^ bitOf(width) : va ^ bitOf(b);
+        return va ^ bitOf(Math.max(t.bit, width)); // a bit above the implemented range
       }
       case "random":
         return t.va;

@@ -1,0 +1,141 @@
+/**
+ * Bulk copies between address spaces and host buffers, page by page: each
+ * side's range is translated once into segments by the core
+ * (`translateRange`, which walks every page for the access and sets A/D as the
+ * processor does), then each run of bytes moves with one `copyWithin` / `set`
+ * / `fill` on linear memory. No byte is copied by a JavaScript loop.
+ *
+ * A range that faults part-way is translated up to the faulting page only:
+ * the prefix before the fault is copied, nothing after it.
+ *
+ *     segment (16 bytes, abi.ts SEGMENT_BYTES):
+ *     +0  u64 pa     physical address of the first byte
+ *     +8  u32 host   its offset in linear memory (0: a frame never written, reads as zero)
+ *     +12 u32 len    bytes in this page
+ */
+
+import { PAGE_SIZE } from "./arch/bits.js";
+import { STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, SEGMENT_BYTES } from "./arch/abi.js";
+import { lo32, hi32 } from "./address.js";
+import type { Core } from "./core.js";
+import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "./errors.js";
+import { SegmentBuffer } from "./physical-memory.js";
+
+/** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
+export interface Translated {
+  core: Core;
+  ptr: number;
+  n: number;
+  bytes: number;
+  fault: Fault | undefined;
+}
+
+export class RangeTranslator {
+  private readonly buf: SegmentBuffer;
+  constructor(readonly core: Core) {
+    this.buf = new SegmentBuffer(core);
+  }
+
+  private fault(): Fault {
+    const c = this.core;
+    const addr = c.mbU64(MB_FAULT_ADDR);
+    if (c.mbU32(MB_STATUS) === STATUS_GP) return new GeneralProtection(addr);
+    return new PageFault(c.mbU32(MB_ERROR_CODE), addr);
+  }
+
+  /**
+   * Translates [va, va + len) for `acc` (len < 2^32). On a fault, translates
+   * again only the bytes before the faulting address and reports the fault.
+   * Throws OutOfMemoryError when a written frame cannot get storage.
+   */
+  translate(va: bigint, len: number, acc: number): Translated {
+    const x = this.core.x;
+    const ptr = this.buf.reserve(Math.floor(len / PAGE_SIZE) + 2);
+    const n = x.translateRange(lo32(va), hi32(va), len, acc, ptr);
+    if (n >= 0) return { core: this.core, ptr, n, bytes: len, fault: undefined };
+    if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
+    const fault = this.fault();
+    const at = fault instanceof PageFault ? fault.cr2 : fault.address;
+    const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
+    if (prefix === 0) return { core: this.core, ptr, n: 0, bytes: 0, fault };
+    const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);
+    if (m < 0) {
+      if (-m === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
+      throw new Error(`x86mmu: the prefix before a fault at 0x${at.toString(16)} faulted again (status ${-m})`);
+    }
+    return { core: this.core, ptr, n: m, bytes: prefix, fault };
+  }
+}
+
+const translators = new WeakMap<Core, [RangeTranslator, RangeTranslator]>();
+
+/** The source and destination translators of a core (two buffers, so both sides of a copy can live in one core). */
+export function translatorsOf(core: Core): [RangeTranslator, RangeTranslator] {
+  let t = translators.get(core);
+  if (!t) translators.set(core, (t = [new RangeTranslator(core), new RangeTranslator(core)]));
+  return t;
+}
+
+function segs(t: Translated): { host: Uint32Array; len: Uint32Array } {
+  const dv = t.core.view();
+  const host = new Uint32Array(t.n);
+  const len = new Uint32Array(t.n);
+  for (let i = 0; i < t.n; i++) {
+    const s = t.ptr + i * SEGMENT_BYTES;
+    host[i] = dv.getUint32(s + 8, true);
+    len[i] = dv.getUint32(s + 12, true);
+  }
+  return { host, len };
+}
+
+/** Copies the first `count` bytes of a translated range into `out` from `at`. */
+export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
+  const { host, len } = segs(src);
+  const mem = src.core.u8();
+  let done = 0;
+  for (let i = 0; i < src.n && done < count; i++) {
+    const l = Math.min(len[i]!, count - done);
+    const h = host[i]!;
+    if (h === 0) out.fill(0, at + done, at + done + l);
+    else out.set(mem.subarray(h, h + l), at + done);
+    done += l;
+  }
+}
+
+/** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
+export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
+  const { host, len } = segs(dst);
+  const mem = dst.core.u8();
+  let done = 0;
+  for (let i = 0; i < dst.n && done < count; i++) {
+    const l = Math.min(len[i]!, count - done);
+    mem.set(data.subarray(at + done, at + done + l), host[i]!);
+    done += l;
+  }
+}
+
+/** Copies `count` bytes between two translated ranges (one core: copyWithin; two cores: set). */
+export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
+  const s = segs(src);
+  const d = segs(dst);
+  const smem = src.core.u8();
+  const dmem = dst.core === src.core ? smem : dst.core.u8();
+  let i = 0;
+  let j = 0;
+  let si = 0; // bytes used of src segment i
+  let dj = 0; // bytes used of dst segment j
+  let done = 0;
+  while (done < count) {
+    const l = Math.min(s.len[i]! - si, d.len[j]! - dj, count - done);
+    const sh = s.host[i]!;
+    const dh = d.host[j]! + dj;
+    if (sh === 0) dmem.fill(0, dh, dh + l);
+    else if (dmem === smem) dmem.copyWithin(dh, sh + si, sh + si + l);
+    else dmem.set(smem.subarray(sh + si, sh + si + l), dh);
+    done += l;
+    si += l;
+    dj += l;
+    if (si === s.len[i]) (i++, (si = 0));
+    if (dj === d.len[j]) (j++, (dj = 0));
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * `MemView`: a set of mappings (virtual page -> physical frame, page size,
+ * flags) and, with them, the right to touch the bytes they reach. It is the
+ * run-time counterpart of vostd's `MemView` (`ostd/specs/mm/virt_mem.rs`).
+ *
+ * A view is held as a sorted array of disjoint *pieces*: a piece is a run of
+ * virtual bytes [start, end) inside pages of one size and one set of flags,
+ * whose physical bytes are contiguous from `pa`. Adjacent pieces that continue
+ * each other (same page size and flags, contiguous physical bytes) are always
+ * merged, so two views that translate alike have the same pieces. A piece may
+ * cover part of a page: splitting is exact to the byte, unlike vostd's
+ * `MemView::split`, which keeps a straddling page on both sides.
+ *
+ * Views are immutable: `borrowAt`, `split`, `join` and the page-table updates
+ * return new views. Lookups are binary searches, O(log n).
+ */
+
+import { hex } from "./address.js";
+
+/** One page mapping: `size` bytes of virtual memory from `va` to physical memory from `pa`. */
+export interface Mapping {
+  readonly va: bigint;
+  readonly pa: bigint;
+  /** Page size in bytes: 0x1000, 0x200000 or 0x40000000. */
+  readonly size: bigint;
+  /** The leaf entry's rights and attributes (P, R/W, U/S, PWT, PCD, G, PK, XD; never A or D). */
+  readonly flags: bigint;
+}
+
+/** A run of translated bytes: virtual [start, end) to physical [pa, pa + end - start). */
+export interface ViewPiece {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly pa: bigint;
+  readonly pageSize: bigint;
+  readonly flags: bigint;
+}
+
+/** A translation through a view. */
+export interface ViewTranslation {
+  pa: bigint;
+  pageSize: bigint;
+  flags: bigint;
+}
+
+/** A requirement of a MemView operation (vostd `tracked_join` requires disjoint views) was broken. */
+export class MemViewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MemViewError";
+  }
+}
+
+function continues(a: ViewPiece, b: ViewPiece): boolean {
+  return a.end === b.start && a.pa + (a.end - a.start) === b.pa && a.pageSize === b.pageSize && a.flags === b.flags;
+}
+
+function clip(p: ViewPiece, a: bigint, b: bigint): ViewPiece {
+  const s = p.start > a ? p.start : a;
+  const e = p.end < b ? p.end : b;
+  if (s === p.start && e === p.end) return p;
+  return { start: s, end: e, pa: p.pa + (s - p.start), pageSize: p.pageSize, flags: p.flags };
+}
+
+/** Appends `p` to sorted `out`, merging it with the last piece when it continues it. */
+function push(out: ViewPiece[], p: ViewPiece): void {
+  if (p.end <= p.start) return;
+  const last = out[out.length - 1];
+  if (last && continues(last, p)) out[out.length - 1] = { start: last.start, end: p.end, pa: last.pa, pageSize: last.pageSize, flags: last.flags };
+  else out.push(p);
+}
+
+export class MemView {
+  private constructor(private readonly ps: readonly ViewPiece[]) {}
+
+  static readonly EMPTY = new MemView([]);
+
+  /** A view of `pieces` (any order; they must be disjoint). Throws MemViewError if two overlap. */
+  static of(pieces: Iterable<ViewPiece>): MemView {
+    const sorted = [...pieces].filter((p) => p.end > p.start).sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+    const out: ViewPiece[] = [];
+    for (const p of sorted) {
+      const last = out[out.length - 1];
+      if (last && last.end > p.start) throw new MemViewError(`mappings overlap at ${hex(p.start)}`);
+      push(out, p);
+    }
+    return new MemView(out);
+  }
+
+  /** A view of whole page mappings. */
+  static ofMappings(mappings: Iterable<Mapping>): MemView {
+    const pieces: ViewPiece[] = [];
+    for (const m of mappings) pieces.push({ start: m.va, end: m.va + m.size, pa: m.pa, pageSize: m.size, flags: m.flags });
+    return MemView.of(pieces);
+  }
+
+  /** The pieces, sorted and disjoint. */
+  get pieces(): readonly ViewPiece[] {
+    return this.ps;
+  }
+
+  get isEmpty(): boolean {
+    return this.ps.length === 0;
+  }
+
+  /** Index of the first piece whose end is above `va`. */
+  private lower(va: bigint): number {
+    let lo = 0;
+    let hi = this.ps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ps[mid]!.end <= va) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** vostd `addr_transl`: where `va` goes through this view, or undefined. O(log n). */
+  addrTransl(va: bigint): ViewTranslation | undefined {
+    const p = this.ps[this.lower(va)];
+    if (!p || p.start > va) return undefined;
+    return { pa: p.pa + (va - p.start), pageSize: p.pageSize, flags: p.flags };
+  }
+
+  /** The page mapping that `va` lies in, as far as this view holds it. */
+  mappingAt(va: bigint): Mapping | undefined {
+    const t = this.addrTransl(va);
+    if (!t) return undefined;
+    const off = va % t.pageSize;
+    return { va: va - off, pa: t.pa - off, size: t.pageSize, flags: t.flags };
+  }
+
+  /** Whether every byte of [a, b) translates. O(log n + pieces in the range). */
+  covers(a: bigint, b: bigint): boolean {
+    let at = a;
+    for (let i = this.lower(a); at < b; i++) {
+      const p = this.ps[i];
+      if (!p || p.start > at) return false;
+      at = p.end;
+    }
+    return true;
+  }
+
+  /** The first byte of [a, b) that does not translate, or undefined. */
+  firstHole(a: bigint, b: bigint): bigint | undefined {
+    let at = a;
+    for (let i = this.lower(a); at < b; i++) {
+      const p = this.ps[i];
+      if (!p || p.start > at) return at;
+      at = p.end;
+    }
+    return undefined;
+  }
+
+  /** Whether any byte of [a, b) translates. */
+  touches(a: bigint, b: bigint): boolean {
+    const p = this.ps[this.lower(a)];
+    return p !== undefined && p.start < b && a < b;
+  }
+
+  /** The pieces of [a, b), clipped to it. */
+  slice(a: bigint, b: bigint): ViewPiece[] {
+    const out: ViewPiece[] = [];
+    for (let i = this.lower(a); i < this.ps.length; i++) {
+      const p = this.ps[i]!;
+      if (p.start >= b) break;
+      out.push(clip(p, a, b));
+    }
+    return out;
+  }
+
+  /**
+   * vostd `borrow_at(va, len)`: a view of [va, va + len) only (exact to the
+   * byte); this view is unchanged.
+   */
+  borrowAt(va: bigint, len: bigint): MemView {
+    return new MemView(this.slice(va, va + len));
+  }
+
+  /**
+   * vostd `split(va, len)`: [the part in [va, va + len), the rest]. Exact: a
+   * page that straddles a boundary is cut, each side keeps only its bytes.
+   */
+  split(va: bigint, len: bigint): [MemView, MemView] {
+    const a = va;
+    const b = va + len;
+    const inside: ViewPiece[] = [];
+    const rest: ViewPiece[] = [];
+    const i0 = this.lower(a);
+    for (let i = 0; i < i0; i++) rest.push(this.ps[i]!);
+    let i = i0;
+    for (; i < this.ps.length; i++) {
+      const p = this.ps[i]!;
+      if (p.start >= b) break;
+      if (p.start < a) rest.push(clip(p, p.start, a));
+      inside.push(clip(p, a, b));
+      if (p.end > b) rest.push(clip(p, b, p.end));
+    }
+    for (; i < this.ps.length; i++) rest.push(this.ps[i]!);
+    return [new MemView(inside), new MemView(rest)];
+  }
+
+  /**
+   * vostd `join(other)`: the union of two disjoint views. Throws MemViewError
+   * (changing nothing) when they share a virtual byte.
+   */
+  join(other: MemView): MemView {
+    const out: ViewPiece[] = [];
+    const a = this.ps;
+    const b = other.ps;
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      const next = j >= b.length || (i < a.length && a[i]!.start < b[j]!.start) ? a[i++]! : b[j++]!;
+      const last = out[out.length - 1];
+      if (last && last.end > next.start) throw new MemViewError(`join: views overlap at ${hex(next.start)}`);
+      push(out, next);
+    }
+    return new MemView(out);
+  }
+
+  /** This view with [a, b) removed and `pieces` (inside [a, b), sorted, disjoint) put there. */
+  replace(a: bigint, b: bigint, pieces: readonly ViewPiece[]): MemView {
+    const [, rest] = this.split(a, b - a);
+    return rest.join(MemView.of(pieces));
+  }
+
+  /** This view with `f` applied to the flags of every piece in [a, b). */
+  mapFlags(a: bigint, b: bigint, f: (flags: bigint) => bigint): MemView {
+    return this.replace(a, b, this.slice(a, b).map((p) => ({ ...p, flags: f(p.flags) })));
+  }
+
+  /** Whether the views share no virtual byte. O(n + m). */
+  disjointFrom(other: MemView): boolean {
+    let i = 0;
+    let j = 0;
+    const a = this.ps;
+    const b = other.ps;
+    while (i < a.length && j < b.length) {
+      const x = a[i]!;
+      const y = b[j]!;
+      if (x.start < y.end && y.start < x.end) return false;
+      if (x.end <= y.end) i++;
+      else j++;
+    }
+    return true;
+  }
+
+  /** Whether every byte this view translates, `other` translates the same way (pa, page size, flags). */
+  subsetOf(other: MemView): boolean {
+    for (const p of this.ps) {
+      const q = other.slice(p.start, p.end);
+      let at = p.start;
+      for (const r of q) {
+        if (r.start !== at || r.pa !== p.pa + (r.start - p.start) || r.pageSize !== p.pageSize || r.flags !== p.flags) return false;
+        at = r.end;
+      }
+      if (at !== p.end) return false;
+    }
+    return true;
+  }
+
+  /** Whether the two views translate [a, b) identically (including where neither does). */
+  translatesLike(other: MemView, a: bigint, b: bigint): boolean {
+    return MemView.of(this.slice(a, b)).equals(MemView.of(other.slice(a, b)));
+  }
+
+  /** Same pieces (pieces are canonical, so: same translations). */
+  equals(other: MemView): boolean {
+    if (this.ps.length !== other.ps.length) return false;
+    for (let i = 0; i < this.ps.length; i++) {
+      const x = this.ps[i]!;
+      const y = other.ps[i]!;
+      if (x.start !== y.start || x.end !== y.end || x.pa !== y.pa || x.pageSize !== y.pageSize || x.flags !== y.flags) return false;
+    }
+    return true;
+  }
+
+  /** Pieces are sorted, disjoint, non-empty, merged, and stay inside one page size's alignment. */
+  wellFormed(): boolean {
+    for (let i = 0; i < this.ps.length; i++) {
+      const p = this.ps[i]!;
+      if (p.end <= p.start) return false;
+      if (p.start % p.pageSize !== p.pa % p.pageSize) return false;
+      const prev = this.ps[i - 1];
+      if (prev && (prev.end > p.start || continues(prev, p))) return false;
+    }
+    return true;
+  }
+
+  /** The page mappings this view reaches (a page it holds only part of is listed once). */
+  mappings(): Mapping[] {
+    const out: Mapping[] = [];
+    for (const p of this.ps) {
+      for (let va = p.start - (p.start % p.pageSize); va < p.end; va += p.pageSize) {
+        const pa = p.pa + (va - p.start);
+        if (out.length && out[out.length - 1]!.va === va) continue;
+        out.push({ va, pa, size: p.pageSize, flags: p.flags });
+      }
+    }
+    return out;
+  }
+
+  /** The physical byte ranges the view reaches, contiguous ones merged. */
+  physRanges(): { pa: bigint; end: bigint }[] {
+    const out: { pa: bigint; end: bigint }[] = [];
+    for (const p of this.ps) {
+      const end = p.pa + (p.end - p.start);
+      const last = out[out.length - 1];
+      if (last && last.end === p.pa) last.end = end;
+      else out.push({ pa: p.pa, end });
+    }
+    return out;
+  }
+
+  /** Bytes translated. */
+  get bytes(): bigint {
+    let n = 0n;
+    for (const p of this.ps) n += p.end - p.start;
+    return n;
+  }
+
+  toString(): string {
+    return this.ps.map((p) => `${hex(p.start)}..${hex(p.end)}->${hex(p.pa)}`).join(", ") || "(empty)";
+  }
+}

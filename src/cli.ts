@@ -4,6 +4,7 @@
  * usage error or unreadable file.
  */
 
+import "./node.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseScenarioItems } from "./scenario/parse.js";

@@ -9,7 +9,6 @@
  * re-create them after growth.
  */
 
-import { readFileSync } from "node:fs";
 import { instantiateSync } from "@assemblyscript/loader";
 
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
@@ -57,17 +56,25 @@ export interface CoreExports {
 }
 
 let compiled: WebAssembly.Module | undefined;
+let locate: (() => WebAssembly.Module) | undefined;
+
+/**
+ * Tells the host layer where the compiled core comes from: src/node.ts reads
+ * build/core.wasm from disk; a browser page compiles it from a fetch and
+ * passes the module (see src/browser.ts).
+ */
+export function setCoreModule(source: WebAssembly.Module | (() => WebAssembly.Module)): void {
+  if (source instanceof WebAssembly.Module) compiled = source;
+  else {
+    locate = source;
+    compiled = undefined;
+  }
+}
 
 function module(): WebAssembly.Module {
   if (!compiled) {
-    const url = new URL("../build/core.wasm", import.meta.url);
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(readFileSync(url));
-    } catch (e) {
-      throw new Error(`x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
-    }
-    compiled = new WebAssembly.Module(bytes);
+    if (!locate) throw new Error("x86mmu: the WebAssembly core is not loaded (import x86mmu's entry point, or call setCoreModule)");
+    compiled = locate();
   }
   return compiled;
 }

@@ -1,0 +1,18 @@
+/**
+ * Node.js: the compiled core is build/core.wasm beside this package, read
+ * from disk the first time an Mmu is made.
+ */
+
+import { readFileSync } from "node:fs";
+import { setCoreModule } from "./core.js";
+
+setCoreModule(() => {
+  const url = new URL("../build/core.wasm", import.meta.url);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(url));
+  } catch (e) {
+    throw new Error(`x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
+  }
+  return new WebAssembly.Module(bytes);
+});

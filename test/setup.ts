@@ -1,0 +1,2 @@
+// Tests import modules from src/ directly; load the core the way the Node.js entry (src/index.ts) does.
+import "../src/node.js";

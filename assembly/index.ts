@@ -154,3 +154,10 @@ export function protectRange(
 ): i32 {
   return PT.protectRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(lenLo, lenHi), u64of(flagsLo, flagsHi));
 }
+
+// ---- Baseline for copy benchmarks ----
+
+/** memory.copy of `len` bytes inside linear memory: the fastest copy the core can make (a benchmark baseline). */
+export function hostCopy(dst: usize, src: usize, len: u32): void {
+  memory.copy(dst, src, len);
+}

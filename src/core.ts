@@ -53,6 +53,7 @@ export interface CoreExports {
   storeBatch(addrPtr: number, valPtr: number, n: number, acc: number): number;
   translateRange(lo: number, hi: number, len: number, acc: number, segPtr: number): number;
   physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
+  hostCopy(dst: number, src: number, len: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

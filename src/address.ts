@@ -48,3 +48,10 @@ export function splitNumber(v: number, what = "address"): [number, number] {
 export function join64(lo: number, hi: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
+
+/** Checks that `value` fits in `size` bytes (0 <= value < 2^(8*size)) and returns it as a bigint. */
+export function toSized(value: bigint | number, size: number, what = "value"): bigint {
+  const v = toU64(value, what);
+  if (size < 8 && v >> BigInt(8 * size) !== 0n) throw new ArgumentError(`${what} ${hex(v)} does not fit in ${size} byte${size === 1 ? "" : "s"}`);
+  return v;
+}

@@ -19,7 +19,7 @@ import {
   CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
 } from "./arch/bits.js";
 import { STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, BATCH_FAULT_BIT } from "./arch/abi.js";
-import { type Address, toU64, lo32, hi32, splitNumber, hex } from "./address.js";
+import { type Address, toU64, toSized, lo32, hi32, splitNumber, hex } from "./address.js";
 import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
 import { Core } from "./core.js";
 import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "./errors.js";
@@ -326,7 +326,7 @@ export class Mmu {
   /** Writes the low `size` bytes of `value` at linear `va`; throws on a fault, writing nothing. */
   write(va: Address, size: AccessSize, value: bigint | number, options: AccessOptions = {}): void {
     const v = toU64(va);
-    const val = BigInt.asUintN(64, typeof value === "bigint" ? value : toU64(value, "value"));
+    const val = toSized(value, size);
     const s = this.core.x.storeLinear(lo32(v), hi32(v), encodeAccess({ op: "write", size, ...options }), lo32(val), hi32(val));
     if (s !== 0) this.failure();
   }
@@ -346,13 +346,18 @@ export class Mmu {
    */
   loadNumber(va: number, access: number): number {
     const [lo, hi] = splitNumber(va);
+    if (((access >> ACCESS_SIZE_SHIFT) & 15) === 8) throw new ArgumentError("loadNumber reads 1, 2 or 4 bytes; use read() or a batch for 8");
     return this.core.x.loadLinear(lo, hi, access);
   }
 
   /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
   storeNumber(va: number, access: number, value: number): number {
     const [lo, hi] = splitNumber(va);
-    return this.core.x.storeLinear(lo, hi, access, value >>> 0, 0);
+    const size = (access >> ACCESS_SIZE_SHIFT) & 15 || 1;
+    if (size === 8 || !(value >= 0 && value < 2 ** (8 * size) && Number.isInteger(value))) {
+      throw new ArgumentError(`storeNumber stores 1, 2 or 4 bytes of a value that fits them (size ${size}, value ${String(value)}); use write() for 8`);
+    }
+    return this.core.x.storeLinear(lo, hi, access, value, 0);
   }
 
   /**

@@ -10,7 +10,7 @@
 
 import { PAGE_SIZE } from "./arch/bits.js";
 import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, MB_STATUS } from "./arch/abi.js";
-import { type Address, toU64, lo32, hi32 } from "./address.js";
+import { type Address, toU64, toSized, lo32, hi32 } from "./address.js";
 import type { Core } from "./core.js";
 import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "./errors.js";
 
@@ -145,7 +145,7 @@ export class PhysicalMemory {
   /** Writes the low `size` bytes of `value` little-endian. */
   write(pa: Address, size: 1 | 2 | 4 | 8, value: bigint | number): void {
     const p = this.check(pa, checkSize(size));
-    const v = BigInt.asUintN(size * 8, toValue(value));
+    const v = toSized(value, size);
     const off = Number(p & 0xfffn);
     if (off + size <= PAGE_SIZE) {
       const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
@@ -216,10 +216,4 @@ export class PhysicalMemory {
 function checkSize(size: number): number {
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`size ${String(size)} is not 1, 2, 4 or 8`);
   return size;
-}
-
-function toValue(v: bigint | number): bigint {
-  if (typeof v === "bigint") return v;
-  if (!Number.isSafeInteger(v)) throw new ArgumentError(`value ${String(v)} is not a safe integer: pass a bigint`);
-  return BigInt(v);
 }

@@ -18,7 +18,7 @@ import {
 } from "../src/arch/abi";
 import { frameHost, frameHostOrAlloc } from "./frames";
 import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
-import { tlbSlot, tlbFill, tlbGlobalHit, tlbPcid } from "./tlb";
+import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid } from "./tlb";
 import { maxPhyAddr } from "./state";
 
 export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
@@ -58,6 +58,8 @@ export function lookup(la: u64, acc: u32): usize {
   let r = walkFast(la, acc);
   if (r != WALK_OK) r = walk(la, acc, true);
   if (r != WALK_OK) {
+    // A page fault invalidates the TLB entries of the faulting page (SDM 4.10.4.1).
+    if (r == WALK_PF) tlbFlushPage(la, -1, true);
     reportFault(r);
     return 0;
   }
@@ -380,6 +382,9 @@ export function physRange(lo: u32, hi: u32, len: u32, write: bool, segPtr: usize
   return n;
 }
 
-export function setMailboxPa(pa: u64): void {
-  store<u64>(mailbox, pa, MB_PA);
+/** Leaf level (1, 2, 3) of the TLB entry that translates hi:lo, 0 if none does. */
+export function tlbLevel(lo: u32, hi: u32): u32 {
+  const la = ((hi as u64) << 32) | (lo as u64);
+  const e = tlbSlot(la);
+  return (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && load<u16>(e, 20) != 0 ? load<u8>(e, 22) : 0;
 }

@@ -54,8 +54,9 @@ const MAX_HOST_UNITS: u32 = 1 << 20; // 4 GiB / 4 KiB
  */
 const unitPfn: usize = memory.data(MAX_HOST_UNITS * 8, 16);
 
-/** First host byte past what has ever been handed out. */
-let hostTop: usize = 0;
+/** First host byte past what has ever been handed out (u64: it may reach 2^32 exactly). */
+let hostTop: u64 = 0;
+const MEMORY_LIMIT: u64 = (MAX_WASM_PAGES as u64) * WASM_PAGE;
 /** Lists of released 4 KiB units and 32 KiB blocks (linked through their first word). */
 let hostFree: usize = 0;
 let blockFree: usize = 0;
@@ -63,7 +64,7 @@ let blockFree: usize = 0;
 let hostInUse: u64 = 0;
 
 @inline function hostInit(): void {
-  if (hostTop == 0) hostTop = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+  if (hostTop == 0) hostTop = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64;
 }
 
 /** Makes sure linear memory reaches `end`; false when it cannot grow that far. */
@@ -85,15 +86,16 @@ function ensureMemory(end: u64): bool {
 /** Bump-allocates `bytes` aligned to `align` from never-used memory; 0 when memory is exhausted. */
 function hostBump(bytes: u32, align: u32): usize {
   hostInit();
-  let p = (hostTop + align - 1) & ~((align as usize) - 1);
-  if (!ensureMemory((p as u64) + bytes)) return 0;
+  const p: u64 = (hostTop + align - 1) & ~((align as u64) - 1);
+  // Offsets are u32: the last byte handed out must lie below 2^32.
+  if (p + bytes > MEMORY_LIMIT || !ensureMemory(p + bytes)) return 0;
   // The alignment gap becomes free 4 KiB units.
   for (let q = hostTop; q < p; q += PAGE_SIZE) {
-    store<usize>(q, hostFree);
-    hostFree = q;
+    store<usize>(q as usize, hostFree);
+    hostFree = q as usize;
   }
   hostTop = p + bytes;
-  return p;
+  return p as usize;
 }
 
 /**
@@ -300,8 +302,8 @@ export function frameRelease(pfn: u64): usize {
 /** Drops every frame's storage: all of physical memory reads as zero. */
 export function framesReset(): void {
   hostInit();
-  for (let p: usize = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); p < hostTop; p += PAGE_SIZE) {
-    const tag = load<u64>(unitPfn + ((p >> PAGE_SHIFT) << 3));
+  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop; p += PAGE_SIZE) {
+    const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0) frameRelease(tag - 1);
   }
   pfnCeiling = 0;
@@ -311,8 +313,8 @@ export function framesReset(): void {
 export function framesList(out: usize, max: u32): u32 {
   hostInit();
   let n: u32 = 0;
-  for (let p: usize = (__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); p < hostTop && n < max; p += PAGE_SIZE) {
-    const tag = load<u64>(unitPfn + ((p >> PAGE_SHIFT) << 3));
+  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop && n < max; p += PAGE_SIZE) {
+    const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0) {
       store<u64>(out + ((n as usize) << 3), tag - 1);
       n++;

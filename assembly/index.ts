@@ -13,7 +13,7 @@ import * as W from "./walk";
 import * as PT from "./pagetable";
 import { mailbox } from "./access";
 
-export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange } from "./access";
+export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
 
 @inline function u64of(lo: u32, hi: u32): u64 {
   return ((hi as u64) << 32) | (lo as u64);
@@ -137,8 +137,12 @@ export function allocFrame(): f64 {
   const f = PT.allocFrame();
   return f == 0 ? -1 : <f64>((f - 1) << PAGE_SHIFT);
 }
-export function freeFrame(lo: u32, hi: u32): void {
-  PT.freeFrame(u64of(lo, hi) >> PAGE_SHIFT);
+/** Frees a frame; false when it holds no storage (never written, or freed already). */
+export function freeFrame(lo: u32, hi: u32): bool {
+  const pfn = u64of(lo, hi) >> PAGE_SHIFT;
+  if (F.frameHost(pfn) == 0) return false;
+  PT.freeFrame(pfn);
+  return true;
 }
 export function mapRange(
   rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, paLo: u32, paHi: u32,

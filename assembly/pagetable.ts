@@ -47,7 +47,10 @@ export function allocFrame(): u64 {
   if (freeChunk != 0) {
     const count = load<u32>(freeChunk, 4);
     const pfn = load<u64>(freeChunk + 8 + ((count - 1) << 3));
-    if (frameHostOrAlloc(pfn) == 0) return fail(STATUS_NO_MEMORY);
+    // Someone may have written to the frame since it was freed.
+    const had = frameHost(pfn);
+    if (had != 0) memory.fill(had, 0, PAGE_SIZE);
+    else if (frameHostOrAlloc(pfn) == 0) return fail(STATUS_NO_MEMORY);
     if (count == 1) {
       const prev = load<u32>(freeChunk) as usize;
       freeChunkRelease(freeChunk);
@@ -176,9 +179,13 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
       lastKey = key;
       if (table == SPLITS) return status(STATUS_SPLITS_LARGE_PAGE);
     }
-    if (table != NONE && (physLoad(table + ((((v >> shift) as u32) & 511) << 3), 8) & P) != 0) {
-      store<u64>(mailbox, v, MB_PA);
-      return status(STATUS_ALREADY_MAPPED);
+    if (table != NONE) {
+      const e = physLoad(table + ((((v >> shift) as u32) & 511) << 3), 8);
+      // A table left empty by unmap may give way to a large page.
+      if ((e & P) != 0 && (level == 1 || (e & PS) != 0 || !subtreeEmpty(e & ENTRY_ADDR_MASK, level - 1))) {
+        store<u64>(mailbox, v, MB_PA);
+        return status(STATUS_ALREADY_MAPPED);
+      }
     }
   }
   // Take at most the frames the new tables could need.
@@ -197,11 +204,36 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
       table = tableFor(root, levels, v, level, true);
       lastKey = key;
     }
-    physStore(table + ((((v >> shift) as u32) & 511) << 3), 8, (pa + (i as u64) * size) | leafFlags);
+    const ea = table + ((((v >> shift) as u32) & 511) << 3);
+    const old = physLoad(ea, 8);
+    if ((old & P) != 0) freeSubtree(old & ENTRY_ADDR_MASK, level - 1);
+    physStore(ea, 8, (pa + (i as u64) * size) | leafFlags);
   }
   releaseReserve();
   invalidate(va, (pages as u64) * size);
   return STATUS_OK;
+}
+
+/** True when the table at `table` (level `level`) maps nothing, directly or through its sub-tables. */
+function subtreeEmpty(table: u64, level: u32): bool {
+  for (let i: u64 = 0; i < 512; i++) {
+    const e = physLoad(table + (i << 3), 8);
+    if ((e & P) == 0) continue;
+    if (level == 1 || (level <= 3 && (e & PS) != 0)) return false;
+    if (!subtreeEmpty(e & ENTRY_ADDR_MASK, level - 1)) return false;
+  }
+  return true;
+}
+
+/** Frees an empty table and its (empty) sub-tables. */
+function freeSubtree(table: u64, level: u32): void {
+  if (level > 1) {
+    for (let i: u64 = 0; i < 512; i++) {
+      const e = physLoad(table + (i << 3), 8);
+      if ((e & P) != 0) freeSubtree(e & ENTRY_ADDR_MASK, level - 1);
+    }
+  }
+  freeFrame(table >> PAGE_SHIFT);
 }
 
 function status(s: i32): i32 {

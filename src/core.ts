@@ -41,7 +41,7 @@ export interface CoreExports {
   scratchAlloc(bytes: number): number;
   setAllocBase(lo: number, hi: number): void;
   allocFrame(): number;
-  freeFrame(lo: number, hi: number): void;
+  freeFrame(lo: number, hi: number): number;
   mapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, paLo: number, paHi: number, pages: number, level: number, flagsLo: number, flagsHi: number): number;
   unmapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number): number;
   protectRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number, flagsLo: number, flagsHi: number): number;
@@ -53,6 +53,7 @@ export interface CoreExports {
   storeBatch(addrPtr: number, valPtr: number, n: number, acc: number): number;
   translateRange(lo: number, hi: number, len: number, acc: number, segPtr: number): number;
   physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
+  tlbLevel(lo: number, hi: number): number;
   hostCopy(dst: number, src: number, len: number): void;
 }
 

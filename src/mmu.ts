@@ -277,7 +277,7 @@ export class Mmu {
     const v = toU64(va);
     const pa = this.core.x.translate(lo32(v), hi32(v), this.acc(access));
     if (pa < 0) return { ok: false, fault: this.lastFault() };
-    return { ok: true, pa: BigInt(pa), level: this.core.mbU32(MB_LEVEL) || 1 };
+    return { ok: true, pa: BigInt(pa), level: this.core.x.tlbLevel(lo32(v), hi32(v)) || 1 };
   }
 
   /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */

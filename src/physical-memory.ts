@@ -142,7 +142,7 @@ export class PhysicalMemory {
     return v;
   }
 
-  /** Writes the low `size` bytes of `value` little-endian. */
+  /** Writes `value` (which must fit in `size` bytes) little-endian. */
   write(pa: Address, size: 1 | 2 | 4 | 8, value: bigint | number): void {
     const p = this.check(pa, checkSize(size));
     const v = toSized(value, size);
@@ -173,11 +173,15 @@ export class PhysicalMemory {
     return BigInt(pa);
   }
 
-  /** Frees a frame: it reads as zero again and the allocator may hand it out again. */
+  /**
+   * Frees a frame: it reads as zero again and the allocator may hand it out
+   * again. Throws ArgumentError for a frame that holds nothing (never
+   * written, or freed already), so a double free is caught.
+   */
   freeFrame(pa: Address): void {
     const p = this.check(pa, 1);
     if ((p & 0xfffn) !== 0n) throw new ArgumentError(`frame address 0x${p.toString(16)} is not 4 KiB aligned`);
-    this.core.x.freeFrame(lo32(p), hi32(p));
+    if (!this.core.x.freeFrame(lo32(p), hi32(p))) throw new ArgumentError(`frame 0x${p.toString(16)} is not in use (never written, or freed already)`);
   }
 
   /** Where allocFrame() starts looking for free frames (default 1 MiB). */

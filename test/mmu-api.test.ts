@@ -5,10 +5,10 @@
  * in a comment), never from the emulator's own output.
  */
 import { describe, expect, it } from "vitest";
-import { Mmu, LONG_MODE, decodeBatchFault } from "../src/mmu.js";
-import { encodeAccess } from "../src/access.js";
-import { PageFault, GeneralProtection, ArgumentError, RegisterError, X86MmuError } from "../src/errors.js";
-import type { PteFlags } from "../src/page-table.js";
+import {
+  Mmu, LONG_MODE, decodeBatchFault, encodeAccess, PageFault, GeneralProtection, ArgumentError, RegisterError, X86MmuError,
+  type PteFlags,
+} from "../src/index.js";
 
 // Page-fault error-code bits (SDM 4.7, Figure 4-12).
 const PF_P = 0x1;
@@ -131,6 +131,49 @@ describe("translate with bigint addresses", () => {
     expect(() => mmu.invlpg(-1n)).toThrow(ArgumentError);
     // a safe number is fine
     expect(mmu.translate(Number(V1) + 5)).toBe(PA1 + 5n);
+  });
+});
+
+describe("tryTranslate level and canonical crossing", () => {
+  function mixed(): Mmu {
+    const mmu = new Mmu();
+    const pt = mmu.createPageTable();
+    pt.map(0x401000n, 0x20000n, 0x1000n, { flags: { writable: true } }); // TLB slot 1
+    pt.map(0x40000000n, 0x80000000n, 0x200000n, { size: "2M", flags: { writable: true } }); // slot 0
+    pt.map(0x7ffffffff000n, 0x30000n, 0x1000n, { flags: { writable: true } }); // last page below 2^47
+    mmu.loadState({ ...LONG_MODE, cr3: pt.root });
+    return mmu;
+  }
+
+  it("reports the level of the page the address is in (1 = 4 KiB, 2 = 2 MiB)", () => {
+    const mmu = mixed();
+    expect(mmu.tryTranslate(0x401000n)).toEqual({ ok: true, pa: 0x20000n, level: 1 });
+    expect(mmu.tryTranslate(0x40000000n)).toEqual({ ok: true, pa: 0x80000000n, level: 2 });
+  });
+
+  it("reports level 1 for a cached 4 KiB page after a 2 MiB translation", () => {
+    const mmu = mixed();
+    mmu.translate(0x401000n); // 4 KiB page, now cached (TLB slot 1)
+    mmu.translate(0x40000000n); // 2 MiB page, slow path (slot 0)
+    expect(mmu.tryTranslate(0x401000n)).toEqual({ ok: true, pa: 0x20000n, level: 1 });
+  });
+
+  it("reports level 2 for a cached 2 MiB page after a 4 KiB translation", () => {
+    const mmu = mixed();
+    mmu.translate(0x40000000n); // 2 MiB page, now cached (slot 0)
+    mmu.translate(0x401000n); // 4 KiB page, slow path (slot 1)
+    expect(mmu.tryTranslate(0x40000000n)).toEqual({ ok: true, pa: 0x80000000n, level: 2 });
+  });
+
+  it("an access crossing from the last canonical page into non-canonical space raises #GP (SDM 3.3.7.1)", () => {
+    const mmu = mixed();
+    expect(mmu.translate(0x7ffffffffffcn, { op: "read", size: 4 })).toBe(0x30ffcn);
+    const e = caught(() => mmu.read(0x7ffffffffffen, 4));
+    expect(e).toBeInstanceOf(GeneralProtection);
+    expect(() => mmu.write(0x7ffffffffffen, 4, 1)).toThrow(GeneralProtection);
+    expect(mmu.memory.read(0x30ffen, 2)).toBe(0n);
+    expect(() => mmu.readBytes(0x7ffffffff000n, 0x1001)).toThrow(GeneralProtection);
+    expect(() => mmu.readBytes(0xfffffffffffff000n, 0x2000)).toThrow(ArgumentError); // wraps past 2^64
   });
 });
 

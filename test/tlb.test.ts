@@ -13,13 +13,10 @@
  * slots indexed by linear-address bits 21:12).
  */
 import { describe, expect, it } from "vitest";
-import { Mmu, LONG_MODE } from "../src/mmu.js";
-import { PageFault, ArgumentError } from "../src/errors.js";
-import type { PteFlags } from "../src/page-table.js";
+import { Mmu, LONG_MODE, PageFault, ArgumentError, type PteFlags } from "../src/index.js";
 
 // ---- Register bits (SDM 2.5, Figure 2-7) ----
 const CR0_WP = 1n << 16n;
-const CR4_PAE = 1n << 5n;
 const CR4_PGE = 1n << 7n;
 const CR4_PCIDE = 1n << 17n;
 const CR4_SMEP = 1n << 20n;
@@ -447,11 +444,7 @@ describe("faults and cached entries (SDM 4.10.4.1, 4.10.4.2, 4.10.4.3)", () => {
     expect(mmu.read(VA, 8, { cpl: 3 })).toBe(0n);
   });
 
-  // PRODUCT BUG (assembly/access.ts lookup(): a walk that faults leaves the stale TLB
-  // slot in place). SDM 4.10.4.1: "a page-fault exception resulting from an attempt to
-  // use a linear address will invalidate ... any TLB entry for that address's page
-  // number". Marked it.fails until the core invalidates on a #PF; remove `.fails` then.
-  it.fails("a page fault invalidates the cached translation of the faulting address (4.10.4.1)", () => {
+  it("a page fault invalidates the cached translation of the faulting address (4.10.4.1)", () => {
     // PTE cached for reads (D clear); P cleared in memory without INVLPG. A write
     // cannot use the entry (D=0 needs a walk, 4.8) and faults. SDM 4.10.4.1: "a
     // page-fault exception resulting from an attempt to use a linear address will
@@ -466,8 +459,7 @@ describe("faults and cached entries (SDM 4.10.4.1, 4.10.4.2, 4.10.4.3)", () => {
     expect(pfCode(() => mmu.read(VA, 8))).toBe(0);
   });
 
-  // PRODUCT BUG, same cause as above (no invalidation on #PF).
-  it.fails("a page fault on a read-only cached entry invalidates it too", () => {
+  it("a page fault on a read-only cached entry invalidates it too", () => {
     // Entry cached read-only; the PTE is then made not present. The write faults
     // (either from the cached R/W=0, code P|W, or from the walk, code W); either way
     // the fault invalidates the entry (4.10.4.1), and the next read walks and faults.
@@ -479,10 +471,7 @@ describe("faults and cached entries (SDM 4.10.4.1, 4.10.4.2, 4.10.4.3)", () => {
     expect(pfCode(() => mmu.read(VA, 8))).toBe(0);
   });
 
-  // PRODUCT BUG, same cause: 4.10.3.1/4.10.4.1 "page faults provide the same assurances
-  // [as INVLPG] ...: they invalidate all TLB entries corresponding to the translation",
-  // also the other 4 KiB pieces of a fractured 2 MiB page.
-  it.fails("a page fault in a 2 MiB page invalidates the other cached 4 KiB pieces of it", () => {
+  it("a page fault in a 2 MiB page invalidates the other cached 4 KiB pieces of it", () => {
     const mmu = new Mmu();
     const pt = mmu.createPageTable();
     const V2M = 0x40000000n;
@@ -574,5 +563,3 @@ describe("rights checked on every access (SDM 4.6)", () => {
   });
 });
 
-// Silence unused-constant lint in case some are not referenced.
-void CR4_PAE;

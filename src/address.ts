@@ -36,12 +36,16 @@ export function hi32(v: bigint): number {
   return Number((v >> 32n) & 0xffffffffn);
 }
 
-/** Splits a safe non-negative integer into u32 halves without BigInt (the number fast path). */
-export function splitNumber(v: number, what = "address"): [number, number] {
-  if (!Number.isSafeInteger(v) || v < 0) {
+/** Checks a number address for the number fast paths: a non-negative safe integer (no BigInt, no allocation). */
+export function checkNumber(v: number, what = "address"): void {
+  if (!(Number.isSafeInteger(v) && v >= 0)) {
     throw new ArgumentError(`${what} ${String(v)} is not a non-negative safe integer: pass a bigint for addresses at or above 2^53`);
   }
-  return [v >>> 0, Math.floor(v / TWO_32)];
+}
+
+/** High u32 half of a safe non-negative integer. */
+export function hiOfNumber(v: number): number {
+  return v < TWO_32 ? 0 : Math.floor(v / TWO_32);
 }
 
 /** Joins u32 halves into a bigint. */

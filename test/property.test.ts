@@ -18,6 +18,9 @@ const params: fc.Parameters<unknown> = {
   ...(seedEnv !== undefined && seedEnv !== "" ? { seed: Number(seedEnv) } : {}),
 };
 
+/** About 4 ms per run and property; generous so that large run counts do not time out. */
+const timeout = Math.max(60_000, numRuns * 20);
+
 const [first, second] = engines as [(typeof engines)[0], (typeof engines)[0]];
 
 interface Output {
@@ -40,7 +43,7 @@ describe(`${first.name} and ${second.name} engines agree on random page tables`,
       }),
       params,
     );
-  });
+  }, timeout);
 
   it(`produce the same output with trace, walk aside (${numRuns} runs)`, () => {
     fc.assert(
@@ -52,7 +55,7 @@ describe(`${first.name} and ${second.name} engines agree on random page tables`,
       }),
       params,
     );
-  });
+  }, timeout);
 
   it(`list changed memory ascending, 8-byte aligned words only (${numRuns} runs)`, () => {
     fc.assert(
@@ -70,5 +73,5 @@ describe(`${first.name} and ${second.name} engines agree on random page tables`,
       }),
       params,
     );
-  });
+  }, timeout);
 });

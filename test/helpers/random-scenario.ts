@@ -130,7 +130,7 @@ export interface PathPlan {
   /** Entries from the top level down (5 of them; the first is unused with 4-level paging). */
   entries: EntryPlan[];
   target: LeafTarget;
-  /** Seed of the data page's contents; 0 leaves the page zero. */
+  /** Seed of the data page's contents; 0 leaves the page zero (and is what shrinking tends to). */
   dataSeed: number;
 }
 
@@ -231,7 +231,7 @@ const pathArb: fc.Arbitrary<PathPlan> = fc.record({
     { weight: 1, arbitrary: fc.nat(5).map((path) => ({ kind: "aliasData" as const, path })) },
     { weight: 1, arbitrary: fc.nat(30).map((table) => ({ kind: "aliasTable" as const, table })) },
   ),
-  dataSeed: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 5, arbitrary: fc.integer({ min: 1, max: 0x7fffffff }) }),
+  dataSeed: fc.option(fc.integer({ min: 1, max: 0x7fffffff }), { freq: 6, nil: 0 }),
 });
 
 const frameArb = fc.oneof(

@@ -27,3 +27,4 @@ export { ReferenceEngine } from "./reference/engine.js";
 export { parseScenario, parseScenarioText, ScenarioError } from "./scenario/parse.js";
 export { formatResult, formatResults } from "./scenario/format.js";
 export type * from "./scenario/types.js";
+export * from "./owner-guarded-io.js";

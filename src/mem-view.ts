@@ -164,7 +164,7 @@ export class MemView {
     for (let i = this.lower(a); i < this.ps.length; i++) {
       const p = this.ps[i]!;
       if (p.start >= b) break;
-      out.push(clip(p, a, b));
+      if (a < b) out.push(clip(p, a, b));
     }
     return out;
   }
@@ -184,30 +184,46 @@ export class MemView {
   split(va: bigint, len: bigint): [MemView, MemView] {
     const a = va;
     const b = va + len;
-    const inside: ViewPiece[] = [];
-    const rest: ViewPiece[] = [];
     const i0 = this.lower(a);
-    for (let i = 0; i < i0; i++) rest.push(this.ps[i]!);
-    let i = i0;
-    for (; i < this.ps.length; i++) {
+    const j = this.firstAtOrAfter(b, i0);
+    const inside: ViewPiece[] = [];
+    const mid: ViewPiece[] = [];
+    for (let i = i0; i < j; i++) {
       const p = this.ps[i]!;
-      if (p.start >= b) break;
-      if (p.start < a) rest.push(clip(p, p.start, a));
-      inside.push(clip(p, a, b));
-      if (p.end > b) rest.push(clip(p, b, p.end));
+      if (p.start < a) push(mid, clip(p, p.start, a));
+      if (a < b) push(inside, clip(p, a, b));
+      if (p.end > b) push(mid, clip(p, b, p.end));
     }
-    for (; i < this.ps.length; i++) rest.push(this.ps[i]!);
+    // Pieces are canonical, so nothing outside [i0, j) merges with the cut ones: O(log n + k) plus one native copy.
+    const rest = this.ps.slice(0, i0).concat(mid, this.ps.slice(j));
     return [new MemView(inside), new MemView(rest)];
+  }
+
+  /** Index of the first piece at or after `from` whose start is at or above `va`. */
+  private firstAtOrAfter(va: bigint, from: number): number {
+    let lo = from;
+    let hi = this.ps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ps[mid]!.start < va) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /**
    * vostd `join(other)`: the union of two disjoint views. Throws MemViewError
-   * (changing nothing) when they share a virtual byte.
+   * (changing nothing) when they share a virtual byte. O(log n + m) plus one
+   * native copy of this view's pieces.
    */
   join(other: MemView): MemView {
-    const out: ViewPiece[] = [];
-    const a = this.ps;
     const b = other.ps;
+    if (b.length === 0) return this;
+    if (this.ps.length === 0) return other;
+    const lo = Math.max(0, this.lower(b[0]!.start) - 1);
+    const hi = Math.min(this.ps.length, this.firstAtOrAfter(b[b.length - 1]!.end, lo) + 1);
+    const a = this.ps.slice(lo, hi);
+    const out: ViewPiece[] = [];
     let i = 0;
     let j = 0;
     while (i < a.length || j < b.length) {
@@ -216,7 +232,7 @@ export class MemView {
       if (last && last.end > next.start) throw new MemViewError(`join: views overlap at ${hex(next.start)}`);
       push(out, next);
     }
-    return new MemView(out);
+    return new MemView(this.ps.slice(0, lo).concat(out, this.ps.slice(hi)));
   }
 
   /** This view with [a, b) removed and `pieces` (inside [a, b), sorted, disjoint) put there. */

@@ -84,6 +84,11 @@ export class Mmu {
     if (state) this.loadState({ ...this.regs, ...state });
   }
 
+  /** @internal The WebAssembly core instance (for the owner-guarded I/O layer's bulk copies). */
+  get coreInstance(): Core {
+    return this.core;
+  }
+
   // ---- Registers ----
 
   /** The current register values. */

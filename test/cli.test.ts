@@ -111,3 +111,15 @@ describe("x86mmu explain and demo", () => {
     expect(r.out).toContain("=> #PF, error code 0x7 (P|W|U)");
   });
 });
+
+describe("examples/owner-guarded-io.mjs", () => {
+  it("runs against the built package and shows the refusals and the mid-copy fault", () => {
+    const p = spawnSync(process.execPath, [root + "examples/owner-guarded-io.mjs"], { encoding: "utf8" });
+    expect(p.status).toBe(0);
+    expect(p.stdout).toContain('read back: "hello, x86mmu!"');
+    expect(p.stdout).toContain("refused (VmSpaceOwner::can_create_reader)");
+    expect(p.stdout).toContain("refused (x86mmu::no_physical_alias)");
+    expect(p.stdout).toContain("copied 4096 bytes, then #PF at 0x402000, error code 0x5 (P|U)");
+    expect(p.stdout).toContain("inv() holds: true");
+  });
+});

@@ -12,8 +12,13 @@ import { formatResult } from "./scenario/format.js";
 import { CoreEngine } from "./scenario/core-engine.js";
 import { ReferenceEngine } from "./reference/engine.js";
 import type { ScenarioEngine } from "./scenario/types.js";
-import { explainAccess, style } from "./explain.js";
+import { explainAccess, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
+import { LONG_MODE } from "./mmu.js";
+import { CR4_LA57_BIT } from "./arch/bits.js";
+import type { PageSize, PteFlags } from "./page-table.js";
+import type { Access } from "./scenario/types.js";
+import { hex } from "./address.js";
 
 const HELP = `x86mmu - an x86-64 MMU (4/5-level paging, TLB, page faults) in WebAssembly
 
@@ -24,8 +29,21 @@ Usage:
       --trace adds each walk, level by level, to every result.
   x86mmu explain FILE [--color|--no-color]
       Run the scenarios in FILE and explain every access for people: the
-      address split into its indices, each entry with its flags, and why the
-      walk stopped.
+      address split into its indices (hex and binary), per level the table,
+      the entry with its flags named and what it allows, the permission
+      checks, why the walk stopped, and the error code bit by bit.
+  x86mmu explain [--cr0 V] [--cr3 V] [--cr4 V] [--efer V] [--pkru V] [--pkrs V]
+                 --map VA=PA[:FLAGS] ... [--mem PADDR=QWORD ...] --access ACCESS ...
+      The same, with no file: build page tables with the page-table helpers
+      (tables from CR3 upward; defaults CR0 0x80010033, CR3 0x1000, CR4 0x20,
+      EFER 0xd00), then explain each access in order.
+        FLAGS   comma-separated: rw, user, nx, g, a, d, pwt, pcd, pk=N and the
+                page size 4k (default), 2m or 1g; e.g. 0x400000=0x5000:rw,user
+        --mem   a raw 64-bit word to store after mapping (e.g. to break an entry)
+        ACCESS  OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V], OP read, write or
+                fetch; defaults size 1, cpl0; e.g. read:0x400010:8:cpl3
+      Example: x86mmu explain --cr4 0x3000a0 --map 0x400000=0x5000:user \
+                 --access read:0x400010:8 --access read:0x400010:8:ac
   x86mmu demo
       Build a small address space, translate a few addresses and explain the
       walks (what npm start shows).
@@ -46,6 +64,16 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       allowPositionals: true,
       options: {
         trace: { type: "boolean" },
+        cr0: { type: "string" },
+        cr3: { type: "string" },
+        cr4: { type: "string" },
+        efer: { type: "string" },
+        pkru: { type: "string" },
+        pkrs: { type: "string" },
+        maxphyaddr: { type: "string" },
+        map: { type: "string", multiple: true },
+        mem: { type: "string", multiple: true },
+        access: { type: "string", multiple: true },
         engine: { type: "string" },
         color: { type: "boolean" },
         "no-color": { type: "boolean" },
@@ -76,6 +104,15 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     err(`x86mmu: unknown command "${command}"\n\n${HELP}\n`);
     return 2;
   }
+  const colourOn = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const compact = ["cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access"].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (compact.length > 0) {
+    if (command !== "explain" || rest.length > 0) {
+      err(`x86mmu ${command}: --${compact[0]} belongs to the compact form, "x86mmu explain" with no FILE\n`);
+      return 2;
+    }
+    return explainCompact(values, style(colourOn), out, err);
+  }
   const file = rest[0];
   if (file === undefined || rest.length > 1) {
     err(`x86mmu ${command}: give exactly one FILE (or - for stdin)\n`);
@@ -98,7 +135,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
   }
   const { jsonl, items } = parseScenarioItems(text, file);
   let status = 0;
-  const colour = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const colour = colourOn;
   for (const item of items) {
     if (item.error) {
       err(`x86mmu: ${item.error.message}\n`);
@@ -107,7 +144,9 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     }
     const s = item.scenario;
     if (command === "run") {
-      const o = formatResult(engine.run(s, { trace: values.trace }), { trace: values.trace });
+      const r = engine.run(s, { trace: values.trace });
+      const o = formatResult(r, { trace: values.trace }) as { results: Record<string, unknown>[] };
+      if (values.trace) traceFacts(o, r.results, s.accesses, s.cpu);
       out((jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
     } else {
       const r = engine.run(s, { trace: true });
@@ -122,4 +161,130 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     }
   }
   return status;
+}
+
+// ---- The compact form: registers, mappings and accesses on the command line ----
+
+class UsageError extends Error {}
+
+function num(text: string, what: string): bigint {
+  if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(text)) throw new UsageError(`${what} "${text}" is not a number (0x-hex or decimal)`);
+  return BigInt(text);
+}
+
+/** `VA=PA[:FLAGS]`: one page of the size FLAGS names (4k default). */
+export function parseMap(text: string): { va: bigint; pa: bigint; size: PageSize; flags: PteFlags } {
+  const m = /^([^=]+)=([^:]+)(?::(.*))?$/.exec(text);
+  if (!m) throw new UsageError(`--map "${text}" is not VA=PA[:FLAGS]`);
+  const flags: PteFlags = {};
+  let size: PageSize = "4K";
+  for (const f of (m[3] ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)) {
+    if (f === "rw" || f === "w" || f === "writable") flags.writable = true;
+    else if (f === "user" || f === "u" || f === "us") flags.user = true;
+    else if (f === "nx" || f === "xd") flags.noExecute = true;
+    else if (f === "g" || f === "global") flags.global = true;
+    else if (f === "a") flags.accessed = true;
+    else if (f === "d") flags.dirty = true;
+    else if (f === "pwt") flags.writeThrough = true;
+    else if (f === "pcd") flags.cacheDisable = true;
+    else if (f === "4k" || f === "2m" || f === "1g") size = f.toUpperCase() as PageSize;
+    else if (/^pk=\d+$/.test(f)) flags.pkey = Number(f.slice(3));
+    else throw new UsageError(`--map "${text}": unknown flag "${f}" (rw, user, nx, g, a, d, pwt, pcd, pk=N, 4k, 2m, 1g)`);
+  }
+  return { va: num(m[1]!, "--map linear address"), pa: num(m[2]!, "--map physical address"), size, flags };
+}
+
+/** `OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V]`. */
+export function parseAccess(text: string): Access {
+  const [op0, va, ...mods] = text.split(":");
+  const ops: Record<string, Access["op"]> = { read: "read", r: "read", write: "write", w: "write", fetch: "fetch", x: "fetch" };
+  const op = ops[(op0 ?? "").toLowerCase()];
+  if (!op || va === undefined) throw new UsageError(`--access "${text}" is not OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V] with OP read, write or fetch`);
+  const a: Access = { op, va: num(va, "--access address"), size: 1, cpl: 0, ac: false, value: 0n };
+  for (const m of mods.map((x) => x.toLowerCase())) {
+    if (m === "1" || m === "2" || m === "4" || m === "8") a.size = Number(m) as Access["size"];
+    else if (m === "cpl0" || m === "cpl3") a.cpl = Number(m[3]) as 0 | 3;
+    else if (m === "user") a.cpl = 3;
+    else if (m === "ac") a.ac = true;
+    else if (m.startsWith("value=")) a.value = num(m.slice(6), "--access value");
+    else throw new UsageError(`--access "${text}": unknown part "${m}" (1, 2, 4 or 8; cpl0 or cpl3; ac; value=V)`);
+  }
+  if (op === "fetch") a.size = 1;
+  if (a.value >= 1n << BigInt(8 * a.size)) throw new UsageError(`--access "${text}": value does not fit in ${a.size} byte(s)`);
+  return a;
+}
+
+const FLAG_WORDS: [keyof PteFlags, string][] = [
+  ["writable", "writable"], ["user", "user"], ["noExecute", "execute-disable"], ["global", "global"], ["accessed", "accessed"], ["dirty", "dirty"],
+  ["writeThrough", "write-through"], ["cacheDisable", "cache-disable"],
+];
+
+function explainCompact(
+  values: Record<string, string | boolean | string[] | undefined>,
+  st: ReturnType<typeof style>,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  try {
+    const reg = (k: string, d: bigint) => (values[k] === undefined ? d : num(values[k] as string, `--${k}`));
+    const cpu = {
+      cr0: reg("cr0", LONG_MODE.cr0), cr3: reg("cr3", 0x1000n), cr4: reg("cr4", LONG_MODE.cr4), efer: reg("efer", LONG_MODE.efer),
+      pkru: Number(reg("pkru", 0n)), pkrs: Number(reg("pkrs", 0n)), maxPhyAddr: Number(reg("maxphyaddr", 52n)),
+    };
+    const maps = ((values.map as string[] | undefined) ?? []).map(parseMap);
+    const mems = ((values.mem as string[] | undefined) ?? []).map((t) => {
+      const m = /^([^=]+)=(.+)$/.exec(t);
+      if (!m) throw new UsageError(`--mem "${t}" is not PADDR=QWORD`);
+      const paddr = num(m[1]!, "--mem address");
+      if (paddr % 8n !== 0n) throw new UsageError(`--mem address ${hex(paddr)} is not 8-byte aligned`);
+      return { paddr, value: num(m[2]!, "--mem value") };
+    });
+    const accesses = ((values.access as string[] | undefined) ?? []).map(parseAccess);
+    if (accesses.length === 0) throw new UsageError("give at least one --access OP:VA[...]");
+    const engine = new CoreEngine();
+    const mmu = engine.mmu;
+    const root = cpu.cr3 & 0x000ffffffffff000n;
+    const bytes = { "4K": 0x1000n, "2M": 0x200000n, "1G": 0x40000000n };
+    // Back the frames of 4 KiB and 2 MiB pages first, so that the allocator
+    // places the tables around them (it skips frames in use).
+    if (root < 0x1000n) throw new UsageError("CR3 must point at a table above physical address 0 (e.g. --cr3 0x1000)");
+    for (const m of maps) {
+      if (m.size !== "1G") for (let o = 0n; o < bytes[m.size]; o += 0x1000n) mmu.memory.write(m.pa + o, 1, 0n);
+    }
+    if (mmu.memory.frames().includes(root)) throw new UsageError(`CR3 ${hex(root)} is inside a mapped page; choose another --cr3`);
+    const data = new Set(mmu.memory.frames());
+    mmu.memory.setAllocBase(root);
+    const levels = ((cpu.cr4 >> BigInt(CR4_LA57_BIT)) & 1n) === 1n ? 5 : 4;
+    const pt = mmu.createPageTable({ levels });
+    if (pt.root !== root) throw new UsageError(`cannot place the root table at CR3 ${hex(root)}`);
+    for (const m of maps) pt.map(m.va, m.pa, bytes[m.size], { size: m.size, flags: m.flags });
+    const tables = mmu.memory.frames().filter((f) => !data.has(f));
+    for (const m of maps) {
+      const len = bytes[m.size];
+      const clash = tables.find((t) => t >= m.pa && t < m.pa + len);
+      if (clash !== undefined) throw new UsageError(`the page table at ${hex(clash)} lies inside the page mapped at ${hex(m.va)} -> ${hex(m.pa)}; tables are placed from CR3 (${hex(root)}) upward, so map pages away from there`);
+    }
+    for (const m of mems) mmu.memory.write(m.paddr, 8, m.value);
+    mmu.loadState(cpu);
+
+    out(st.bold(`# ${levels}-level page tables built from CR3 ${hex(cpu.cr3)} (tables at ${tables.map((t) => hex(t)).join(", ")})`) + "\n");
+    out(`  CR0 ${hex(cpu.cr0)}  CR4 ${hex(cpu.cr4)}  EFER ${hex(cpu.efer)}${cpu.pkru ? `  PKRU ${hex(cpu.pkru)}` : ""}${cpu.pkrs ? `  IA32_PKRS ${hex(cpu.pkrs)}` : ""}\n`);
+    for (const m of maps) {
+      const words = FLAG_WORDS.filter(([k]) => m.flags[k]).map(([, w]) => w);
+      if (!m.flags.writable) words.unshift("read-only");
+      if (!m.flags.user) words.unshift("supervisor");
+      if (m.flags.pkey) words.push(`key ${m.flags.pkey}`);
+      out(`  map ${hex(m.va).padEnd(18)} -> ${hex(m.pa).padEnd(12)} ${m.size === "4K" ? "4 KiB" : m.size === "2M" ? "2 MiB" : "1 GiB"}, ${words.join(", ")}\n`);
+    }
+    for (const m of mems) out(`  mem ${hex(m.paddr)} = ${hex(m.value)}\n`);
+    out("\n");
+    for (const a of accesses) out(explainAccess(a, engine.access(a, true), mmu.state, st) + "\n\n");
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code !== undefined) {
+      err(`x86mmu explain: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
 }

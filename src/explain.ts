@@ -1,19 +1,20 @@
 /**
- * Walks explained for people: the linear address split into its indices, one
- * line per paging-structure entry with its flags named, and the outcome (the
- * physical address, or the fault with the SDM rule that decided it). Used by
- * `x86mmu explain`, `x86mmu demo` and `npm start`.
+ * Walks explained for people: the linear address split into its indices (hex
+ * and binary); per level the table's physical address, the entry's address
+ * and value with its flags named, what the entry allows and where it leads;
+ * the permission checks of SDM 4.6 rule by rule; and the outcome (the
+ * physical address, or the fault with the rule that decided it and the error
+ * code bit by bit). Used by `x86mmu explain`, `x86mmu demo` and `npm start`;
+ * `traceFacts` gives `x86mmu run --trace` the same facts as JSON.
  *
  * Colour is ANSI and optional: the CLI turns it on for a terminal only.
  */
 
-import {
-  PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
-  PTE_XD_BIT, PTE_PK_SHIFT, PTE_PAT_LARGE_BIT, CR4_LA57_BIT,
-} from "./arch/bits.js";
+import { PFEC_RSVD, CR4_LA57_BIT } from "./arch/bits.js";
 import { describeErrorCode } from "./errors.js";
 import { hex } from "./address.js";
 import type { Access, AccessResult, CpuState, WalkStep } from "./scenario/types.js";
+import { flagNames, targetOf, errorCodeFields, permissionChecks, SIZE_WORDS, type Check } from "./scenario/trace.js";
 
 export interface Style {
   dim(s: string): string;
@@ -40,23 +41,10 @@ export function style(colour: boolean): Style {
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
-/** The flags of an entry, named as the SDM names them (PS is PAT in a PTE). */
+/** The flags of an entry, named as the SDM names them (PS is PAT in a PTE); "not present" when P=0. */
 export function entryFlags(level: string, entry: bigint): string {
-  if (!bit(entry, PTE_P_BIT)) return "not present";
-  const f: string[] = ["P"];
-  f.push(bit(entry, PTE_RW_BIT) ? "RW" : "RO");
-  f.push(bit(entry, PTE_US_BIT) ? "US" : "S");
-  if (bit(entry, PTE_PWT_BIT)) f.push("PWT");
-  if (bit(entry, PTE_PCD_BIT)) f.push("PCD");
-  if (bit(entry, PTE_A_BIT)) f.push("A");
-  if (bit(entry, PTE_D_BIT)) f.push("D");
-  if (bit(entry, PTE_PS_BIT)) f.push(level === "PT" ? "PAT" : "PS");
-  if (bit(entry, PTE_G_BIT)) f.push("G");
-  if (level !== "PT" && bit(entry, PTE_PS_BIT) && bit(entry, PTE_PAT_LARGE_BIT)) f.push("PAT");
-  const key = Number((entry >> BigInt(PTE_PK_SHIFT)) & 0xfn);
-  if (key !== 0) f.push(`PK=${key}`);
-  if (bit(entry, PTE_XD_BIT)) f.push("XD");
-  return f.join(" ");
+  const f = flagNames(level, entry);
+  return f.length ? f.join(" ") : "not present (P=0)";
 }
 
 /** The index fields of a linear address for 4- or 5-level paging, most significant first. */
@@ -87,41 +75,148 @@ export function explainAddress(va: bigint, la57: boolean, s: Style): string[] {
   });
   const w = cells.map((c) => Math.max(c.head.length, c.val.length, c.bin.length));
   const row = (get: (c: (typeof cells)[number]) => string) =>
-    "  " + cells.map((c, i) => c.colour(get(c).padEnd(w[i]!))).join(" | ");
+    ("  " + cells.map((c, i) => c.colour(i === cells.length - 1 ? get(c) : get(c).padEnd(w[i]!))).join(" | ")).trimEnd();
   return [row((c) => c.head), row((c) => c.val), row((c) => c.bin)];
+}
+
+/** The registers an explanation looks at (a scenario's `cpu` or an Mmu's `state`). */
+export interface ExplainCpu {
+  cr0: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  efer: bigint;
+  pkru?: bigint | number;
+  pkrs?: bigint | number;
+  maxphyaddr?: number;
+  maxPhyAddr?: number;
+}
+
+function checkCpu(cpu: ExplainCpu) {
+  return {
+    cr0: cpu.cr0, cr4: cpu.cr4, efer: cpu.efer,
+    pkru: BigInt(cpu.pkru ?? 0), pkrs: BigInt(cpu.pkrs ?? 0),
+    maxphyaddr: cpu.maxphyaddr ?? cpu.maxPhyAddr ?? 52,
+  };
 }
 
 export function describeAccess(a: Access): string {
   const size = a.op === "fetch" ? "" : `, ${a.size} byte${a.size === 1 ? "" : "s"}`;
   const value = a.op === "write" ? ` of ${hex(a.value)}` : "";
-  return `${a.op}${value}${size} at ${hex(a.va)}, CPL ${a.cpl}${a.cpl === 0 ? `, EFLAGS.AC=${a.ac ? 1 : 0}` : ""}`;
+  const mode = a.cpl === 3 ? "CPL 3 (user mode)" : `CPL 0 (supervisor mode), EFLAGS.AC=${a.ac ? 1 : 0}`;
+  return `${a.op}${value}${size} at ${hex(a.va)}, ${mode}`;
 }
 
-/** One access explained: the address split, each level of the walk, and the outcome. */
-export function explainAccess(a: Access, r: AccessResult, cpu: Pick<CpuState, "cr3" | "cr4">, s: Style = plain): string {
+/** What an entry's `allows` means, in words: "read/write, user, execute". */
+export function allowsWords(allows: string[]): string {
+  if (allows.length === 0) return "nothing";
+  const w = [allows.includes("W") ? "read/write" : "read-only", allows.includes("U") ? "user" : "supervisor-only", allows.includes("X") ? "execute" : "no-execute"];
+  return w.join(", ");
+}
+
+/** The walks of an access: one per page it touches (a page-crossing access walks twice). */
+export function splitWalks(walk: WalkStep[], la57: boolean): WalkStep[][] {
+  const top = la57 ? "PML5" : "PML4";
+  const walks: WalkStep[][] = [];
+  for (const step of walk) {
+    if (step.level === top || walks.length === 0) walks.push([]);
+    walks[walks.length - 1]!.push(step);
+  }
+  return walks;
+}
+
+/** The permission checks of each walk of an access (see permissionChecks in scenario/trace.ts). */
+export function checksOf(a: Access, r: AccessResult, cpu: ExplainCpu): Check[][] {
+  const walks = splitWalks(r.walk ?? [], bit(cpu.cr4, CR4_LA57_BIT));
+  return walks.map((w, i) => {
+    const faulted = !r.ok && r.fault === "PF" && i === walks.length - 1;
+    return permissionChecks(checkCpu(cpu), a, w, faulted && (Number(r.errorCode) & PFEC_RSVD) !== 0);
+  });
+}
+
+function targetWords(step: WalkStep): string {
+  const t = targetOf(step.level, step.entry);
+  if (!t) return "";
+  return t.kind === "table" ? `-> ${t.level} table at ${hex(t.paddr)}` : `-> ${SIZE_WORDS[t.size]} page at ${hex(t.paddr)}`;
+}
+
+/** One access explained: the address split, each level of the walk, the checks, and the outcome. */
+export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: Style = plain): string {
   const la57 = bit(cpu.cr4, CR4_LA57_BIT);
   const out: string[] = [s.bold(describeAccess(a))];
   out.push(...explainAddress(a.va, la57, s));
-  const walk: WalkStep[] = r.walk ?? [];
   const names = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
-  if (walk.length > 0) out.push(`  CR3 ${hex(cpu.cr3)}: the ${names[0]} table is at ${hex(walk[0]!.table)}`);
-  let first = true;
-  for (const step of walk) {
-    if (step.level === names[0] && !first) out.push(s.dim(`  the access crosses into the next page, which is walked too:`));
-    first = false;
-    const i = names.indexOf(step.level);
-    const name = s.level(i + 1, `${step.level}[${step.index}]`.padEnd(10));
-    const allows = step.allows.length ? ` allows ${step.allows.join(" ")}` : "";
-    out.push(`  ${name} entry at ${hex(step.entryAddr).padEnd(12)} = ${hex(step.entry).padEnd(20)} ${entryFlags(step.level, step.entry)}${s.dim(allows)}`);
-    if (step.stop) out.push(`  ${" ".repeat(10)} ${s.bad("stops: " + step.stop)}`);
-  }
+  const walks = splitWalks(r.walk ?? [], la57);
+  const checks = checksOf(a, r, cpu);
+  const pad = " ".repeat(12);
+  walks.forEach((walk, w) => {
+    if (w > 0) out.push(s.dim(`  The access crosses into the next page, ${hex(((a.va >> 12n) + 1n) << 12n)}, which is walked too:`));
+    out.push(`  CR3 ${hex(cpu.cr3)}: the ${names[0]} table is at ${hex(walk[0]!.table)}`);
+    for (const step of walk) {
+      const i = names.indexOf(step.level);
+      const name = s.level(i + 1, `${step.level}[${step.index}]`.padEnd(10));
+      out.push(`  ${name}table ${hex(step.table)}, entry at ${hex(step.entryAddr)} = ${hex(step.entry)}`);
+      const flags = entryFlags(step.level, step.entry);
+      const present = flagNames(step.level, step.entry).length > 0;
+      const leaf = step.allows.some((x) => x.startsWith("leaf"));
+      const rest = present ? `; allows ${allowsWords(step.allows)}${leaf ? " (leaf)" : ""} ${targetWords(step)}` : "";
+      out.push(`${pad}${present ? flags : s.bad(flags)}${s.dim(rest)}`);
+      if (step.stop) out.push(`${pad}${s.bad("stops: " + step.stop)}`);
+    }
+    const applied = checks[w]!.filter((c) => c.applies);
+    const skipped = checks[w]!.filter((c) => !c.applies);
+    if (applied.length) {
+      out.push("  checks:");
+      for (const c of applied) {
+        const mark = c.pass ? s.ok("pass") : s.bad("FAIL");
+        out.push(`    ${mark}  ${c.name.padEnd(4)}  ${c.why}${s.dim(`  (${c.rule})`)}`);
+      }
+    }
+    if (skipped.length) out.push(s.dim(`    n/a   ${skipped.map((c) => `${c.name} (${c.why})`).join(", ")}`));
+  });
   if (r.ok) {
     const value = r.value !== undefined ? `, value ${hex(r.value)}` : "";
-    out.push(`  ${s.ok("=> physical address " + hex(r.pa) + value)}`);
+    const leaf = walks[0]?.[walks[0].length - 1];
+    const t = leaf && targetOf(leaf.level, leaf.entry);
+    let sum = "";
+    if (t?.kind === "page") {
+      const bits = t.size === "4K" ? 12 : t.size === "2M" ? 21 : 30;
+      sum = ` = ${SIZE_WORDS[t.size]} page ${hex(t.paddr)} + offset ${hex(a.va & ((1n << BigInt(bits)) - 1n))} (address bits ${bits - 1}:0)`;
+    }
+    out.push(`  ${s.ok("=> physical address " + hex(r.pa) + sum + value)}`);
   } else if (r.fault === "GP") {
-    out.push(`  ${s.bad("=> #GP(0): the address is not canonical (bits 63:" + (la57 ? 57 : 48) + " must equal bit " + (la57 ? 56 : 47) + ")")}`);
+    const top = la57 ? 56 : 47;
+    out.push(`  ${s.bad(`=> #GP(0): the address is not canonical (bits 63:${top + 1} must equal bit ${top}); no walk is made`)}`);
   } else {
-    out.push(`  ${s.bad(`=> #PF, error code ${hex(r.errorCode)} (${describeErrorCode(Number(r.errorCode))}), CR2 = ${hex(r.cr2)}`)}`);
+    const code = Number(r.errorCode);
+    out.push(`  ${s.bad(`=> #PF, error code ${hex(r.errorCode)} (${describeErrorCode(code)}), CR2 = ${hex(r.cr2)}`)}`);
+    for (const f of errorCodeFields(code)) {
+      const line = `bit ${f.bit} ${f.name.padEnd(4)} = ${f.value}  ${f.meaning}`;
+      out.push(`       ${f.value ? line : s.dim(line)}`);
+    }
   }
   return out.join("\n");
+}
+
+/**
+ * The facts `explain` prints that a `run --trace` result lacks, added to the
+ * formatted result object (existing keys untouched): per walk step `flags`
+ * (the entry's bits by name) and `next` (the table or page it leads to);
+ * per access `checks` (the permission rules, one list per walk) and, for a
+ * page fault, `error_code_bits` (bit by bit), for #GP a `reason`.
+ */
+export function traceFacts(formatted: { results: Record<string, unknown>[] }, results: AccessResult[], accesses: Access[], cpu: ExplainCpu): void {
+  results.forEach((r, i) => {
+    const o = formatted.results[i]!;
+    const walk = (o.walk ?? []) as Record<string, unknown>[];
+    (r.walk ?? []).forEach((step, j) => {
+      const t = targetOf(step.level, step.entry);
+      Object.assign(walk[j]!, {
+        flags: flagNames(step.level, step.entry),
+        ...(t ? { next: t.kind === "table" ? { table: t.level, paddr: hex(t.paddr) } : { page: t.size, paddr: hex(t.paddr) } } : {}),
+      });
+    });
+    o.checks = checksOf(accesses[i]!, r, cpu).map((cs) => cs.map((c) => ({ check: c.name, applies: c.applies, pass: c.pass, rule: c.rule, why: c.why })));
+    if (!r.ok && r.fault === "PF") o.error_code_bits = errorCodeFields(Number(r.errorCode));
+    if (!r.ok && r.fault === "GP") o.reason = `non-canonical linear address (bits 63:${bit(cpu.cr4, CR4_LA57_BIT) ? 57 : 48} must equal bit ${bit(cpu.cr4, CR4_LA57_BIT) ? 56 : 47})`;
+  });
 }

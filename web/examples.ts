@@ -1,0 +1,30 @@
+/** The scenarios of examples/, bundled into the page (one entry per scenario; a .jsonl file holds several). */
+
+const files = import.meta.glob("../examples/*.{json,jsonl}", { query: "?raw", import: "default", eager: true }) as Record<string, string>;
+
+export interface Example {
+  /** "smap.json" or "crossing-and-canonical.jsonl #2". */
+  label: string;
+  /** The scenario in its JSON form (docs/scenario-format.md). */
+  json: ScenarioJson;
+}
+
+export interface ScenarioJson {
+  name: string;
+  cpu: Record<string, string | number>;
+  memory: { paddr: string; qwords?: string[]; fill?: string; count?: number }[];
+  accesses: { va: string; op: string; size?: number; cpl?: number; ac?: boolean; value?: string }[];
+}
+
+export const examples: Example[] = Object.entries(files)
+  .sort(([a], [b]) => a.localeCompare(b))
+  .flatMap(([path, text]) => {
+    const file = path.split("/").pop()!;
+    if (file.endsWith(".jsonl")) {
+      return text
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l, i) => ({ label: `${file} #${i + 1}`, json: JSON.parse(l) as ScenarioJson }));
+    }
+    return [{ label: file, json: JSON.parse(text) as ScenarioJson }];
+  });

@@ -28,3 +28,4 @@ export { parseScenario, parseScenarioText, ScenarioError } from "./scenario/pars
 export { formatResult, formatResults } from "./scenario/format.js";
 export type * from "./scenario/types.js";
 export * from "./owner-guarded-io.js";
+export * from "./page-map.js";

@@ -1,0 +1,181 @@
+/**
+ * Baseline 2: the same plain-TypeScript style as minimal-walker.ts (flat
+ * Uint32Array physical memory, addresses and 64-bit entries as two u32, no
+ * TLB, a loop the JIT inlines), but with every check the x86mmu core makes
+ * on a walk (Intel SDM Vol. 3A 4.5-4.8, the core's QEMU-compatible choices):
+ *
+ * - canonical address (#GP), 4- and 5-level paging;
+ * - P; reserved bits [51:MAXPHYADDR], XD when EFER.NXE=0, PS in PML5E/PML4E,
+ *   the low frame bits of 2 MiB / 1 GiB leaves;
+ * - accessed flag of table entries (and of a PDPTE), A and D on the leaf of
+ *   an allowed access, written back to memory as the processor does;
+ * - rights accumulated over the walk: R/W, U/S, XD; user access to a
+ *   supervisor page; CR0.WP; SMEP; SMAP with EFLAGS.AC; protection keys
+ *   (PKRU with CR4.PKE, IA32_PKRS with CR4.PKS);
+ * - the page-fault error code.
+ *
+ * A table above the flat RAM reads as zero (not present), as a never-written
+ * frame does in the core.
+ */
+
+export const OP_READ = 0;
+export const OP_WRITE = 1;
+export const OP_FETCH = 2;
+
+export interface FullWalkerConfig {
+  mem: Uint32Array;
+  /** Byte address of the root table. */
+  root: number;
+  levels: 4 | 5;
+  maxPhyAddr: number;
+  wp: boolean;
+  nxe: boolean;
+  smep: boolean;
+  smap: boolean;
+  pke: boolean;
+  pks: boolean;
+  pkru: number;
+  pkrs: number;
+}
+
+export class FullWalker {
+  paLo = 0;
+  paHi = 0;
+  /** Page-fault error code of the last fault; -1 for #GP. */
+  errorCode = 0;
+
+  private readonly mem: Uint32Array;
+  private readonly memWords: number;
+  private readonly root: number;
+  private readonly levels: number;
+  /** Reserved bits of every entry's high word: [51:MAXPHYADDR] and (NXE=0) bit 63. */
+  private readonly rsvdHi: number;
+  private readonly wp: boolean;
+  private readonly nxe: boolean;
+  private readonly smep: boolean;
+  private readonly smap: boolean;
+  private readonly pkru: number;
+  private readonly pkrs: number;
+
+  constructor(c: FullWalkerConfig) {
+    this.mem = c.mem;
+    this.memWords = c.mem.length;
+    this.root = c.root;
+    this.levels = c.levels;
+    let r = 0;
+    for (let b = c.maxPhyAddr; b <= 51; b++) r |= 1 << (b - 32);
+    if (!c.nxe) r |= 0x80000000;
+    this.rsvdHi = r;
+    this.wp = c.wp;
+    this.nxe = c.nxe;
+    this.smep = c.smep;
+    this.smap = c.smap;
+    this.pkru = c.pke ? c.pkru : 0;
+    this.pkrs = c.pks ? c.pkrs : 0;
+  }
+
+  private fault(op: number, user: boolean, cause: number): boolean {
+    let code = cause;
+    if (op === OP_WRITE) code |= 2;
+    if (user) code |= 4;
+    if (op === OP_FETCH && (this.nxe || this.smep)) code |= 0x10;
+    this.errorCode = code;
+    return false;
+  }
+
+  /** Translates hi:lo for an access (op, CPL 3 when user, EFLAGS.AC); false on a fault (errorCode). */
+  translate(lo: number, hi: number, op: number, user: boolean, ac: boolean): boolean {
+    const mem = this.mem;
+    const five = this.levels === 5;
+    // Canonical: bits 63:47 (63:56 with 5 levels) all equal.
+    const top = five ? hi >> 24 : hi >> 15;
+    if (top !== 0 && top !== -1) {
+      this.errorCode = -1;
+      return false;
+    }
+    const rsvdHi = this.rsvdHi;
+    let t = this.root >>> 2;
+    let level = five ? 5 : 4;
+    let rw = 2;
+    let us = 4;
+    let xd = 0;
+    let i = 0;
+    let e = 0;
+    let eh = 0;
+    for (;;) {
+      let index: number;
+      if (level === 5) index = (hi >>> 16) & 511;
+      else if (level === 4) index = (hi >>> 7) & 511;
+      else if (level === 3) index = ((hi & 127) << 2) | (lo >>> 30);
+      else if (level === 2) index = (lo >>> 21) & 511;
+      else index = (lo >>> 12) & 511;
+      i = t + (index << 1);
+      if (i < this.memWords) {
+        e = mem[i]!;
+        eh = mem[i + 1]!;
+      } else {
+        e = 0;
+        eh = 0;
+      }
+      if ((e & 1) === 0) return this.fault(op, user, 0);
+      if ((eh & rsvdHi) !== 0 || (level >= 4 && (e & 0x80) !== 0)) return this.fault(op, user, 9);
+      const leaf = level === 1 || (level <= 3 && (e & 0x80) !== 0);
+      if ((!leaf || level === 3) && (e & 0x20) === 0) {
+        e |= 0x20;
+        mem[i] = e;
+      }
+      rw &= e;
+      us &= e;
+      if (this.nxe) xd |= eh & 0x80000000;
+      if (leaf) {
+        if (level === 2 && (e & 0x1fe000) !== 0) return this.fault(op, user, 9);
+        if (level === 3 && (e & 0x3fffe000) !== 0) return this.fault(op, user, 9);
+        break;
+      }
+      // The next table; one above the flat RAM reads as zero.
+      t = (eh & 0xfffff) !== 0 ? this.memWords : (e & 0xfffff000) >>> 2;
+      level--;
+    }
+
+    // Access rights (4.6) and protection keys (4.6.2).
+    const isUserPage = us !== 0;
+    if (user && !isUserPage) return this.fault(op, user, 1);
+    if (op !== OP_FETCH) {
+      const key = (eh >>> 27) & 15;
+      const rights = isUserPage ? this.pkru : this.pkrs;
+      const bits = (rights >>> (key << 1)) & 3;
+      if ((bits & 1) !== 0) return this.fault(op, user, 0x21);
+      if ((bits & 2) !== 0 && op === OP_WRITE && (user || this.wp)) return this.fault(op, user, 0x21);
+      if (!user && this.smap && isUserPage && !ac) return this.fault(op, user, 1);
+      if (op === OP_WRITE && rw === 0 && (user || this.wp)) return this.fault(op, user, 1);
+    } else {
+      if (xd !== 0) return this.fault(op, user, 1);
+      if (!user && this.smep && isUserPage) return this.fault(op, user, 1);
+    }
+
+    // Accessed and dirty flags of the leaf.
+    const updated = e | 0x20 | (op === OP_WRITE ? 0x40 : 0);
+    if (updated !== e) mem[i] = updated;
+
+    if (level === 1) this.paLo = ((e & 0xfffff000) | (lo & 0xfff)) >>> 0;
+    else if (level === 2) this.paLo = ((e & 0xffe00000) | (lo & 0x1fffff)) >>> 0;
+    else this.paLo = ((e & 0xc0000000) | (lo & 0x3fffffff)) >>> 0;
+    this.paHi = eh & 0xfffff;
+    return true;
+  }
+
+  translateBatch(input: Uint32Array, out: Uint32Array, n: number, op: number, user: boolean, ac: boolean): number {
+    let faults = 0;
+    for (let k = 0; k < n; k++) {
+      if (this.translate(input[2 * k]!, input[2 * k + 1]!, op, user, ac)) {
+        out[2 * k] = this.paLo;
+        out[2 * k + 1] = this.paHi;
+      } else {
+        out[2 * k] = 0xffffffff;
+        out[2 * k + 1] = 0xffffffff;
+        faults++;
+      }
+    }
+    return faults;
+  }
+}

@@ -1,0 +1,487 @@
+/**
+ * The page map and reverse lookup: what a page-table tree maps, read the way
+ * the processor's walker reads it, but without a walk's side effects.
+ *
+ * - `pageMap(mmu)` lists the whole linear address space of the tree CR3
+ *   points to (or of any root) as ranges: virtual start, physical start,
+ *   length, page size and the effective rights of the walk, with adjacent
+ *   leaves merged where they are contiguous both virtually and physically
+ *   and agree on page size and attributes.
+ * - `reverseLookup(mmu, pa)` lists every linear page that maps the 4 KiB
+ *   frame containing `pa` (aliases included; a 2 MiB or 1 GiB page covering
+ *   the frame counts, reported for the 4 KiB piece that lands on the frame).
+ *
+ * What the walk reads and does not do:
+ * - It reads the tables with `PhysicalMemory.readBytes` only: no accessed or
+ *   dirty flag is set, the TLB is neither used nor filled, and frames that
+ *   never held data are not given storage (they read as zero). What the TLB
+ *   may still hold from before a table changed is not reflected: this is the
+ *   tree as a walk would see it now.
+ * - It describes the tree whether or not paging is on (with CR0.PG=0 the
+ *   processor does not use it; linear addresses are then physical).
+ * - Entries are checked as the walker in assembly/walk.ts checks them: an
+ *   entry that is not present is skipped; a present entry with a reserved bit
+ *   set (address bits at or above MAXPHYADDR, XD while EFER.NXE=0, PS in a
+ *   PML5E/PML4E, bits 20:13 / 29:13 of a 2 MiB / 1 GiB page's frame address)
+ *   maps nothing, since a walk through it would fault with RSVD, and is
+ *   listed in `invalid` instead (its subtree is not entered).
+ * - Self-references (an entry pointing back to the root or to an ancestor,
+ *   "recursive page tables") are followed, because the hardware follows them:
+ *   the tables then appear as mapped data, as they do to the guest. Recursion
+ *   depth is bounded by the number of levels, so the walk always ends, but
+ *   the number of leaves reached through self-references can be huge (a root
+ *   whose 512 slots all point to itself reaches 512^4 leaves). Two guards
+ *   bound the work: `limit` caps the leaf and invalid entries enumerated
+ *   (default 1,000,000; the result says `truncated: true` when it was hit),
+ *   and a (table, level) pair whose subtree turned out empty is remembered,
+ *   so an empty table referenced from many slots is scanned once.
+ *
+ * Where 32-bit and PAE paging would join: a different entry format (4-byte
+ * entries, 1024 per table; or the 4 PDPTEs of PAE) in `walkTree`, chosen from
+ * the paging mode; the range and merge logic does not depend on the format.
+ */
+
+import {
+  PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
+  PTE_PAT_LARGE_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_ADDR_TOP_BIT, EFER_NXE_BIT, CR4_LA57_BIT,
+  PAGE_SHIFT, PAGE_SIZE, ENTRIES_PER_TABLE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
+} from "./arch/bits.js";
+import { type Address, toU64, hex } from "./address.js";
+import { ArgumentError } from "./errors.js";
+import type { Mmu } from "./mmu.js";
+import type { PageSize } from "./page-table.js";
+import { LEVEL_NAMES, reservedBitsOf } from "./scenario/trace.js";
+
+/** How many of the leaves of a merged range have a flag set. */
+export type FlagCount = "all" | "some" | "none";
+
+/**
+ * The rights and attributes of a mapped range.
+ *
+ * `writable`, `user` and `noExecute` are the effective rights of the whole
+ * walk, not of the leaf alone: R/W and U/S are ANDed over every level (clear
+ * in any entry clears them), XD is ORed (set in any entry sets it; always
+ * false while EFER.NXE=0, where a set XD bit is reserved instead). What they
+ * mean for an access further depends on CR0.WP, SMEP, SMAP and the
+ * protection-key registers, which are not applied here.
+ *
+ * The others are the leaf entry's own bits: `global` (G; has effect only with
+ * CR4.PGE=1), `pkey` (bits 62:59; used only with CR4.PKE / CR4.PKS), and the
+ * memory-type bits `writeThrough` (PWT), `cacheDisable` (PCD) and `pat` (bit 7
+ * of a PTE, bit 12 of a 2 MiB / 1 GiB leaf).
+ *
+ * `accessed` and `dirty` are the leaf entries' A and D flags (the A flags of
+ * the tables above are not considered). They are not part of what a merge
+ * compares, so that a range is not cut into pieces by which of its pages were
+ * touched; they say instead whether all, some or none of the merged leaves
+ * have the flag set.
+ */
+export interface MappedFlags {
+  writable: boolean;
+  user: boolean;
+  noExecute: boolean;
+  global: boolean;
+  pkey: number;
+  writeThrough: boolean;
+  cacheDisable: boolean;
+  pat: boolean;
+  accessed: FlagCount;
+  dirty: FlagCount;
+}
+
+/** A run of linear memory mapped by leaves of one page size with the same rights and attributes. */
+export interface MappedRange {
+  /** First linear address, canonical (sign-extended from bit 47, or bit 56 with 5 levels). */
+  va: bigint;
+  /** First physical address. */
+  pa: bigint;
+  /** Length in bytes (a multiple of the page size; 4 KiB for a reverse-lookup result). */
+  size: bigint;
+  /** The size of the leaf pages. */
+  pageSize: PageSize;
+  /** The level of the leaf entries: 1 (PTE, 4 KiB), 2 (PDE, 2 MiB) or 3 (PDPTE, 1 GiB). */
+  leafLevel: number;
+  /** How many leaf entries were merged into the range (1 for a reverse-lookup result). */
+  pages: number;
+  /** Physical address of the first leaf entry (the one mapping `va`). */
+  entryAddr: bigint;
+  flags: MappedFlags;
+}
+
+/** A present entry that maps nothing because a walk through it faults with a reserved-bit violation. */
+export interface InvalidEntry {
+  /** First linear address the entry would cover (canonical). */
+  va: bigint;
+  /** Bytes of linear memory the entry would cover (512 GiB for a PML4E, 4 KiB for a PTE, ...). */
+  size: bigint;
+  /** 5 = PML5E .. 1 = PTE. */
+  level: number;
+  /** "PML5", "PML4", "PDPT", "PD" or "PT": the table the entry is in. */
+  levelName: string;
+  /** Physical address of the entry. */
+  entryAddr: bigint;
+  /** The entry's value. */
+  entry: bigint;
+  /** Which reserved bits are set, in words (as `explain` words them). */
+  reason: string;
+}
+
+export interface PageMapOptions {
+  /** Physical address of the root table (default: from CR3). 4 KiB aligned, below 2^MAXPHYADDR. */
+  root?: Address;
+  /** Paging levels, 4 or 5 (default: 5 when CR4.LA57=1, else 4). */
+  levels?: 4 | 5;
+  /**
+   * The most leaf and invalid entries to enumerate before stopping (default
+   * 1,000,000). Bounds the work through self-referencing tables; the result
+   * says `truncated: true` when the walk stopped early.
+   */
+  limit?: number;
+}
+
+export interface PageMap {
+  /** The mapped ranges, by ascending linear address (the lower half first, then the kernel half). */
+  ranges: MappedRange[];
+  /** Present entries with reserved bits set, in the order of the linear addresses they would cover. */
+  invalid: InvalidEntry[];
+  /** True when `limit` stopped the walk: the lists cover only the start of the address space. */
+  truncated: boolean;
+  /** The root and level count walked. */
+  root: bigint;
+  levels: 4 | 5;
+}
+
+export interface ReverseLookup {
+  /** The 4 KiB frame looked up (`pa` rounded down). */
+  frame: bigint;
+  /**
+   * Every linear page that maps the frame, by ascending linear address, each
+   * 4 KiB long: `va` is the piece of the leaf page that lands on the frame,
+   * `pageSize` and `leafLevel` say which kind of leaf maps it, `entryAddr`
+   * is that leaf's entry and `flags` its effective rights.
+   */
+  ranges: MappedRange[];
+  /** True when `limit` stopped the walk before the whole tree was searched. */
+  truncated: boolean;
+}
+
+/** The default of `PageMapOptions.limit`. */
+export const PAGE_MAP_DEFAULT_LIMIT = 1_000_000;
+
+// ---- The walk ----
+
+/** Bits of the linear address each level translates (9). */
+const INDEX_BITS = Math.log2(ENTRIES_PER_TABLE);
+const ENTRY_BYTES = 8;
+const TWO_32 = 2 ** 32;
+/** Bits 31:12 of the low word of an entry, as an unsigned number. */
+const ADDR_LO_MASK = ~(PAGE_SIZE - 1) >>> 0;
+/** Bits 51:32 of an entry, in its high word. */
+const ADDR_HI_MASK = 2 ** (PTE_ADDR_TOP_BIT + 1 - 32) - 1;
+const XD_HI_BIT = PTE_XD_BIT - 32;
+const PK_HI_SHIFT = PTE_PK_SHIFT - 32;
+const P = 1 << PTE_P_BIT;
+const RW = 1 << PTE_RW_BIT;
+const US = 1 << PTE_US_BIT;
+const PWT = 1 << PTE_PWT_BIT;
+const PCD = 1 << PTE_PCD_BIT;
+const A = 1 << PTE_A_BIT;
+const D = 1 << PTE_D_BIT;
+const PS = 1 << PTE_PS_BIT;
+const G = 1 << PTE_G_BIT;
+const PAT_LARGE = 1 << PTE_PAT_LARGE_BIT;
+
+// The packed merge key: effective rights and the leaf's attributes (A and D excluded).
+const K_W = 1;
+const K_U = 2;
+const K_XD = 4;
+const K_G = 8;
+const K_PWT = 16;
+const K_PCD = 32;
+const K_PAT = 64;
+const K_PKEY_SHIFT = 7;
+
+const PAGE_SIZE_OF: Record<number, PageSize> = { [LEVEL_PT]: "4K", [LEVEL_PD]: "2M", [LEVEL_PDPT]: "1G" };
+/** Tables kept in memory during one walk (4 MiB at most); further tables are re-read when revisited. */
+const TABLE_CACHE_MAX = 1024;
+
+/** A leaf as the walk reports it: page numbers (address >> 12) as exact numbers. */
+interface Leaf {
+  vpn: number;
+  pfn: number;
+  /** 4 KiB pages the leaf covers: 1, 512 or 262144. */
+  span: number;
+  level: number;
+  key: number;
+  accessed: boolean;
+  dirty: boolean;
+  entryAddr: number;
+}
+
+interface WalkSetup {
+  root: number;
+  levels: 4 | 5;
+  limit: number;
+  maxPhyAddr: number;
+  nxe: boolean;
+}
+
+class Walker {
+  private readonly tables = new Map<number, DataView>();
+  /** (table, level) pairs whose subtree holds no leaf and no invalid entry. */
+  private readonly empty = new Set<number>();
+  private readonly physLimit: number;
+  /** Leaf and invalid entries enumerated so far. */
+  private count = 0;
+  truncated = false;
+
+  constructor(
+    private readonly mmu: Mmu,
+    private readonly setup: WalkSetup,
+    private readonly onLeaf: (leaf: Leaf) => void,
+    private readonly onInvalid: (vpn: number, level: number, entryAddr: number, lo: number, hi: number) => void,
+  ) {
+    this.physLimit = 2 ** setup.maxPhyAddr;
+  }
+
+  run(): void {
+    this.walk(this.setup.root, this.setup.levels, 0, true, true, false);
+  }
+
+  private table(pa: number): DataView {
+    let dv = this.tables.get(pa);
+    if (dv === undefined) {
+      const bytes = this.mmu.memory.readBytes(BigInt(pa), PAGE_SIZE);
+      dv = new DataView(bytes.buffer, bytes.byteOffset, PAGE_SIZE);
+      if (this.tables.size < TABLE_CACHE_MAX) this.tables.set(pa, dv);
+    }
+    return dv;
+  }
+
+  /**
+   * Walks the table at physical `table` as a level-`level` table covering
+   * linear pages from `vpnBase`, with the rights accumulated above it.
+   * Returns whether the subtree reported anything (a leaf or an invalid entry).
+   */
+  private walk(table: number, level: number, vpnBase: number, w: boolean, u: boolean, xd: boolean): boolean {
+    const memoKey = (table / PAGE_SIZE) * 8 + level;
+    if (this.empty.has(memoKey)) return false;
+    const dv = this.table(table);
+    const span = 2 ** (INDEX_BITS * (level - 1));
+    const shift = PAGE_SHIFT + INDEX_BITS * (level - 1);
+    // Bits between the PAT bit (12) and the frame address of a large page: reserved.
+    const largeLow = level > LEVEL_PT && level <= LEVEL_PDPT ? ((2 ** shift - 1) & ~(2 * PAGE_SIZE - 1)) >>> 0 : 0;
+    const { nxe } = this.setup;
+    let found = false;
+    for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
+      const lo = dv.getUint32(i * ENTRY_BYTES, true);
+      if ((lo & P) === 0) continue;
+      if (this.count >= this.setup.limit) {
+        this.truncated = true;
+        return true;
+      }
+      const hi = dv.getUint32(i * ENTRY_BYTES + 4, true);
+      const vpn = vpnBase + i * span;
+      const entryAddr = table + i * ENTRY_BYTES;
+      const addr = ((lo & ADDR_LO_MASK) >>> 0) + (hi & ADDR_HI_MASK) * TWO_32;
+      const entryXd = (hi >>> XD_HI_BIT) & 1;
+      const leaf = level === LEVEL_PT || (level <= LEVEL_PDPT && (lo & PS) !== 0);
+      const reserved =
+        addr >= this.physLimit ||
+        (!nxe && entryXd !== 0) ||
+        (level >= LEVEL_PML4 && (lo & PS) !== 0) ||
+        (leaf && (lo & largeLow) !== 0);
+      if (reserved) {
+        this.count++;
+        found = true;
+        this.onInvalid(vpn, level, entryAddr, lo, hi);
+        continue;
+      }
+      const ew = w && (lo & RW) !== 0;
+      const eu = u && (lo & US) !== 0;
+      const exd = xd || entryXd !== 0;
+      if (!leaf) {
+        if (this.walk(addr, level - 1, vpn, ew, eu, exd)) found = true;
+        if (this.truncated) return true;
+        continue;
+      }
+      this.count++;
+      found = true;
+      const large = level !== LEVEL_PT;
+      const pat = large ? (lo & PAT_LARGE) !== 0 : (lo & PS) !== 0;
+      const frame = large ? ((lo & ~(2 ** shift - 1)) >>> 0) + (hi & ADDR_HI_MASK) * TWO_32 : addr;
+      let key = (ew ? K_W : 0) | (eu ? K_U : 0) | (exd ? K_XD : 0) | ((lo & G) !== 0 ? K_G : 0);
+      key |= ((lo & PWT) !== 0 ? K_PWT : 0) | ((lo & PCD) !== 0 ? K_PCD : 0) | (pat ? K_PAT : 0);
+      key |= ((hi >>> PK_HI_SHIFT) & 0xf) << K_PKEY_SHIFT;
+      this.onLeaf({ vpn, pfn: frame / PAGE_SIZE, span, level, key, accessed: (lo & A) !== 0, dirty: (lo & D) !== 0, entryAddr });
+    }
+    if (!found) this.empty.add(memoKey);
+    return found;
+  }
+}
+
+function setupOf(mmu: Mmu, options: PageMapOptions): WalkSetup {
+  const maxPhyAddr = mmu.maxPhyAddr;
+  const levels = options.levels ?? (((mmu.cr4 >> BigInt(CR4_LA57_BIT)) & 1n) !== 0n ? LEVEL_PML5 : LEVEL_PML4);
+  if (levels !== LEVEL_PML4 && levels !== LEVEL_PML5) throw new ArgumentError(`levels ${String(levels)} is not 4 or 5`);
+  const root = options.root === undefined ? mmu.activePageTable().root : toU64(options.root, "root table address");
+  if (root % BigInt(PAGE_SIZE) !== 0n || root >= 1n << BigInt(maxPhyAddr)) {
+    throw new ArgumentError(`root table address ${hex(root)} is not 4 KiB aligned below 2^${maxPhyAddr}`);
+  }
+  const limit = options.limit ?? PAGE_MAP_DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new ArgumentError(`limit ${String(limit)} is not a positive integer`);
+  const nxe = ((mmu.efer >> BigInt(EFER_NXE_BIT)) & 1n) !== 0n;
+  return { root: Number(root), levels, limit, maxPhyAddr, nxe };
+}
+
+/** Linear address of page number `vpn`, sign-extended from the top bit of the `levels`-level address width. */
+function canonicalVa(vpn: number, levels: 4 | 5): bigint {
+  const width = BigInt(PAGE_SHIFT + INDEX_BITS * levels);
+  const va = BigInt(vpn) << BigInt(PAGE_SHIFT);
+  return (va >> (width - 1n)) & 1n ? va | (((1n << 64n) - 1n) ^ ((1n << width) - 1n)) : va;
+}
+
+function flagsOf(key: number, accessed: FlagCount, dirty: FlagCount): MappedFlags {
+  return {
+    writable: (key & K_W) !== 0,
+    user: (key & K_U) !== 0,
+    noExecute: (key & K_XD) !== 0,
+    global: (key & K_G) !== 0,
+    pkey: key >>> K_PKEY_SHIFT,
+    writeThrough: (key & K_PWT) !== 0,
+    cacheDisable: (key & K_PCD) !== 0,
+    pat: (key & K_PAT) !== 0,
+    accessed,
+    dirty,
+  };
+}
+
+function invalidOf(setup: WalkSetup, mmu: Mmu, vpn: number, level: number, entryAddr: number, lo: number, hi: number): InvalidEntry {
+  const entry = (BigInt(hi) << 32n) | BigInt(lo);
+  const state = mmu.state;
+  const cpu = { cr0: state.cr0, cr3: state.cr3, cr4: state.cr4, efer: state.efer, pkru: BigInt(state.pkru), pkrs: BigInt(state.pkrs), maxphyaddr: setup.maxPhyAddr };
+  return {
+    va: canonicalVa(vpn, setup.levels),
+    size: 1n << BigInt(PAGE_SHIFT + INDEX_BITS * (level - 1)),
+    level,
+    levelName: LEVEL_NAMES[level]!,
+    entryAddr: BigInt(entryAddr),
+    entry,
+    reason: reservedBitsOf(level, entry, cpu),
+  };
+}
+
+const countOf = (set: number, of: number): FlagCount => (set === 0 ? "none" : set === of ? "all" : "some");
+
+/**
+ * The linear address space of a page-table tree as ranges (see the module
+ * comment for what the walk checks and does not touch).
+ *
+ * Leaves are merged into one range when the next leaf starts where the range
+ * ends, both virtually and physically, has the same page size, and has the
+ * same effective rights and attributes (W, U, XD, G, protection key, PWT,
+ * PCD, PAT); accessed and dirty are not compared (see `MappedFlags`). A range
+ * never crosses the non-canonical hole between the lower and the kernel half.
+ * Ranges come by ascending (canonical, unsigned) linear address.
+ *
+ * Throws ArgumentError for a root that is not 4 KiB aligned below
+ * 2^MAXPHYADDR, levels other than 4 or 5, or a limit that is not a positive
+ * integer.
+ */
+export function pageMap(mmu: Mmu, options: PageMapOptions = {}): PageMap {
+  const setup = setupOf(mmu, options);
+  // Page numbers of the kernel half start here (before sign extension).
+  const upperHalf = 2 ** (INDEX_BITS * setup.levels - 1);
+  const ranges: MappedRange[] = [];
+  const invalid: InvalidEntry[] = [];
+  let cur: Leaf | undefined;
+  let curPages = 0; // 4 KiB pages in the current range
+  let curLeaves = 0;
+  let curA = 0;
+  let curD = 0;
+  const flush = (): void => {
+    if (cur === undefined) return;
+    ranges.push({
+      va: canonicalVa(cur.vpn, setup.levels),
+      pa: BigInt(cur.pfn) << BigInt(PAGE_SHIFT),
+      size: BigInt(curPages) << BigInt(PAGE_SHIFT),
+      pageSize: PAGE_SIZE_OF[cur.level]!,
+      leafLevel: cur.level,
+      pages: curLeaves,
+      entryAddr: BigInt(cur.entryAddr),
+      flags: flagsOf(cur.key, countOf(curA, curLeaves), countOf(curD, curLeaves)),
+    });
+    cur = undefined;
+  };
+  const walker = new Walker(
+    mmu,
+    setup,
+    (leaf) => {
+      if (
+        cur !== undefined &&
+        leaf.level === cur.level &&
+        leaf.key === cur.key &&
+        leaf.vpn === cur.vpn + curPages &&
+        leaf.pfn === cur.pfn + curPages &&
+        leaf.vpn !== upperHalf
+      ) {
+        curPages += leaf.span;
+        curLeaves++;
+      } else {
+        flush();
+        cur = leaf;
+        curPages = leaf.span;
+        curLeaves = 1;
+        curA = 0;
+        curD = 0;
+      }
+      if (leaf.accessed) curA++;
+      if (leaf.dirty) curD++;
+    },
+    (vpn, level, entryAddr, lo, hi) => invalid.push(invalidOf(setup, mmu, vpn, level, entryAddr, lo, hi)),
+  );
+  walker.run();
+  flush();
+  return { ranges, invalid, truncated: walker.truncated, root: BigInt(setup.root), levels: setup.levels };
+}
+
+/**
+ * Every linear page of the tree (default: CR3's) that maps the 4 KiB frame
+ * containing physical `pa`, with its effective rights: aliases each appear,
+ * and a 2 MiB or 1 GiB page that covers the frame appears once, as the 4 KiB
+ * piece of it that lands on the frame. Results are not merged (they all map
+ * the same frame) and come by ascending linear address. The whole tree is
+ * searched (there is no index from frames to entries), with the same limit
+ * and the same checks as `pageMap`: an invalid entry maps nothing here.
+ *
+ * Throws ArgumentError for an address outside 0..2^64-1 and for bad options
+ * (as pageMap).
+ */
+export function reverseLookup(mmu: Mmu, pa: Address, options: PageMapOptions = {}): ReverseLookup {
+  const frame = toU64(pa, "physical address") & ~BigInt(PAGE_SIZE - 1);
+  const setup = setupOf(mmu, options);
+  const target = Number(frame >> BigInt(PAGE_SHIFT));
+  const ranges: MappedRange[] = [];
+  const walker = new Walker(
+    mmu,
+    setup,
+    (leaf) => {
+      const off = target - leaf.pfn;
+      if (off < 0 || off >= leaf.span) return;
+      const yes = (f: boolean): FlagCount => (f ? "all" : "none");
+      ranges.push({
+        va: canonicalVa(leaf.vpn + off, setup.levels),
+        pa: frame,
+        size: BigInt(PAGE_SIZE),
+        pageSize: PAGE_SIZE_OF[leaf.level]!,
+        leafLevel: leaf.level,
+        pages: 1,
+        entryAddr: BigInt(leaf.entryAddr),
+        flags: flagsOf(leaf.key, yes(leaf.accessed), yes(leaf.dirty)),
+      });
+    },
+    () => {},
+  );
+  walker.run();
+  return { frame, ranges, truncated: walker.truncated };
+}

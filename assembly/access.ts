@@ -15,10 +15,13 @@ import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE 
 import {
   STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
   MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
+  STATUS_SPECIAL, SEGMENT_SPECIAL,
 } from "../src/arch/abi";
 import { frameHost, frameHostOrAlloc } from "./frames";
+import { noteWrite } from "./journal";
+import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
-import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid } from "./tlb";
+import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL } from "./tlb";
 import { maxPhyAddr } from "./state";
 
 export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
@@ -66,14 +69,41 @@ export function lookup(la: u64, acc: u32): usize {
   return tlbFill(la);
 }
 
-/** Storage of the frame an entry maps, remembered in the entry; 0 if never written (and !alloc) or out of memory. */
-function entryHost(e: usize, alloc: bool): usize {
+/** What entryReadHost/entryWriteHost return for a device or hooked page: the host performs the access. */
+const SPECIAL_HOST: usize = 1;
+
+/** Storage for reading the frame an entry maps (remembered in the entry); 0 if never written. */
+function entryReadHost(e: usize): usize {
+  if ((load<u8>(e, 23) & TLB_SPECIAL) != 0) return SPECIAL_HOST;
   let host = load<u32>(e, 16) as usize;
   if (host != 0) return host;
-  const pfn = load<u64>(e, 8) >> PAGE_SHIFT;
-  host = alloc ? frameHostOrAlloc(pfn) : frameHost(pfn);
+  host = frameHost(load<u64>(e, 8) >> PAGE_SHIFT);
   if (host != 0) store<u32>(e, host as u32, 16);
   return host;
+}
+
+/**
+ * Storage for writing the frame an entry maps, given storage if it has none
+ * and noted for the dirty log and snapshots; remembered in the entry so the
+ * next write takes the fast path. 0 when memory is exhausted.
+ */
+function entryWriteHost(e: usize): usize {
+  if ((load<u8>(e, 23) & TLB_SPECIAL) != 0) return SPECIAL_HOST;
+  let host = load<u32>(e, 24) as usize;
+  if (host != 0) return host;
+  host = frameHostOrAlloc(load<u64>(e, 8) >> PAGE_SHIFT);
+  if (host == 0) return 0;
+  store<u32>(e, host as u32, 16);
+  if (!noteWrite(host)) return 0;
+  store<u32>(e, host as u32, 24);
+  return host;
+}
+
+/** Reports an access the host must perform (a device or hooked page): STATUS_SPECIAL, with the physical address of its first byte. */
+function reportSpecial(e1: usize, la: u64): i32 {
+  store<u32>(mailbox, STATUS_SPECIAL, MB_STATUS);
+  store<u64>(mailbox, load<u64>(e1, 8) | (la & ~PAGE_MASK), MB_PA);
+  return STATUS_SPECIAL;
 }
 
 @inline function readHost(p: usize, size: u32): u64 {
@@ -164,13 +194,15 @@ function loadSlow(la: u64, acc: u32): f64 {
   const off = (la as u32) & OFFSET_MASK;
   let value: u64;
   if (off + size <= PAGE) {
-    const host = entryHost(e1, false);
+    const host = entryReadHost(e1);
+    if (host == SPECIAL_HOST) return -(reportSpecial(e1, la) as f64);
     value = host == 0 ? 0 : readHost(host + off, size);
   } else {
-    const host1 = entryHost(e1, false);
     const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
     if (e2 == 0) return -1;
-    const host2 = entryHost(e2, false);
+    const host1 = entryReadHost(e1);
+    const host2 = entryReadHost(e2);
+    if (host1 == SPECIAL_HOST || host2 == SPECIAL_HOST) return -(reportSpecial(e1, la) as f64);
     const first: u32 = PAGE - off;
     value = 0;
     for (let i: u32 = 0; i < size; i++) {
@@ -240,18 +272,20 @@ function storeSlow(la: u64, acc: u32, value: u64): i32 {
   if (e1 == 0) return load<u32>(mailbox, MB_STATUS);
   const off = (la as u32) & OFFSET_MASK;
   if (off + size <= PAGE) {
-    const host = entryHost(e1, true);
+    const host = entryWriteHost(e1);
+    if (host == SPECIAL_HOST) return reportSpecial(e1, la);
     if (host == 0) return reportNoMemory();
     writeHost(host + off, size, value);
     return STATUS_OK;
   }
-  // Both pages must allow the write before a byte is stored.
-  const frame1 = load<u64>(e1, 8);
+  // Both pages must allow the write before a byte is stored (consecutive
+  // pages use different TLB slots, so e1 stays valid).
   const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
   if (e2 == 0) return load<u32>(mailbox, MB_STATUS);
-  const host1 = load<u64>(e1, 8) == frame1 ? entryHost(e1, true) : frameHostOrAlloc(frame1 >> PAGE_SHIFT);
+  if (((load<u8>(e1, 23) | load<u8>(e2, 23)) & TLB_SPECIAL) != 0) return reportSpecial(e1, la);
+  const host1 = entryWriteHost(e1);
   if (host1 == 0) return reportNoMemory();
-  const host2 = entryHost(e2, true);
+  const host2 = entryWriteHost(e2);
   if (host2 == 0) return reportNoMemory();
   const first: u32 = PAGE - off;
   for (let i: u32 = 0; i < size; i++) {
@@ -277,7 +311,7 @@ export function storeLinear(lo: u32, hi: u32, acc: u32, vlo: u32, vhi: u32): i32
   const e = tlbSlot(la);
   const size = sizeOf(acc);
   if (hits(e, la, acc) && (lo & OFFSET_MASK) + size <= PAGE) {
-    const host = load<u32>(e, 16) as usize;
+    const host = load<u32>(e, 24) as usize;
     if (host != 0) {
       const p = host + (lo & OFFSET_MASK);
       if (size == 8) {
@@ -302,7 +336,7 @@ export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32
     const v = load<u64>(valPtr + ((i as usize) << 3));
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;
-    const host = load<u32>(e, 16) as usize;
+    const host = load<u32>(e, 24) as usize;
     if (host != 0 && hits(e, la, acc) && off + size <= PAGE) {
       writeHost(host + off, size, v);
     } else if (storeSlow(la, acc, v) != STATUS_OK) {
@@ -339,12 +373,19 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
     remaining -= chunk;
     la += chunk;
   }
-  // Pass 2: find (or, for a write, give) each frame its storage.
-  for (let i = 0; i < n; i++) {
+  // Pass 2: find (or, for a write, give and note) each frame its storage.
+  // Device and hooked pages get none: the host performs those pieces.
+  let page = (((hi as u64) << 32) | (lo as u64)) >> PAGE_SHIFT;
+  for (let i = 0; i < n; i++, page++) {
     const s = segPtr + (i as usize) * SEGMENT_BYTES;
     const pa = load<u64>(s);
+    if (anySpecial() && (physSpecial(pa >> PAGE_SHIFT) || linearSpecial(page))) {
+      store<u32>(s, 0, 8);
+      store<u32>(s, load<u32>(s, 12) | SEGMENT_SPECIAL, 12);
+      continue;
+    }
     const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
-    if (write && base == 0) return -(reportNoMemory());
+    if (write && (base == 0 || !noteWrite(base))) return -(reportNoMemory());
     store<u32>(s, base == 0 ? 0 : (base + ((pa as u32) & OFFSET_MASK)) as u32, 8);
   }
   reportStatus(STATUS_OK);
@@ -368,12 +409,17 @@ export function physRange(lo: u32, hi: u32, len: u32, write: bool, segPtr: usize
   while (remaining > 0) {
     const off = (pa as u32) & OFFSET_MASK;
     const chunk = min(PAGE_SIZE - off, remaining);
-    const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
-    if (write && base == 0) return -(reportNoMemory());
     const s = segPtr + (n as usize) * SEGMENT_BYTES;
     store<u64>(s, pa);
-    store<u32>(s, base == 0 ? 0 : (base + off) as u32, 8);
-    store<u32>(s, chunk, 12);
+    if (physSpecial(pa >> PAGE_SHIFT)) {
+      store<u32>(s, 0, 8);
+      store<u32>(s, chunk | SEGMENT_SPECIAL, 12);
+    } else {
+      const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
+      if (write && (base == 0 || !noteWrite(base))) return -(reportNoMemory());
+      store<u32>(s, base == 0 ? 0 : (base + off) as u32, 8);
+      store<u32>(s, chunk, 12);
+    }
     n++;
     remaining -= chunk;
     pa += chunk;

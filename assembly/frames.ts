@@ -26,6 +26,7 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { noteBacked, noteForced, noteWrite, journalReset } from "./journal";
 
 const ROOT_BITS: u32 = 14;
 const NODE_BITS: u32 = 13;
@@ -261,7 +262,16 @@ export function frameHostOrAlloc(pfn: u64): usize {
   store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
   framesBacked++;
   if (pfn + 1 > pfnCeiling) pfnCeiling = pfn + 1;
+  if (!noteBacked(frame, pfn)) {
+    frameRelease(pfn);
+    return 0;
+  }
   return frame;
+}
+
+/** The PFN whose storage is the unit at `host`. */
+export function unitPfnOf(host: usize): u64 {
+  return load<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3)) - 1;
 }
 
 /**
@@ -271,6 +281,7 @@ export function frameHostOrAlloc(pfn: u64): usize {
 export function frameRelease(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host == 0) return 0;
+  noteForced(host);
   const rootSlot = rootSlotOf(pfn);
   const node = (load<u32>(rootSlot) & ~COUNT_MASK) as usize;
   const nodeSlot = nodeSlotOf(node, pfn);
@@ -302,6 +313,7 @@ export function frameRelease(pfn: u64): usize {
 /** Drops every frame's storage: all of physical memory reads as zero. */
 export function framesReset(): void {
   hostInit();
+  journalReset();
   for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop; p += PAGE_SIZE) {
     const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0) frameRelease(tag - 1);
@@ -321,6 +333,21 @@ export function framesList(out: usize, max: u32): u32 {
     }
   }
   return n;
+}
+
+/** True when some frame in [start, end) holds storage (by page number or by unit, whichever is fewer). */
+export function anyBackedIn(start: u64, end: u64): bool {
+  if (end <= start) return false;
+  if (end - start <= (framesBacked as u64)) {
+    for (let pfn = start; pfn < end; pfn++) if (frameHost(pfn) != 0) return true;
+    return false;
+  }
+  hostInit();
+  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop; p += PAGE_SIZE) {
+    const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
+    if (tag != 0 && tag - 1 >= start && tag - 1 < end) return true;
+  }
+  return false;
 }
 
 export function framesInUse(): u32 {
@@ -347,7 +374,7 @@ export function highestBackedPfnPlusOne(): u64 {
 /** Writes `size` bytes at physical `pa` (within one frame); false if memory is exhausted. */
 export function physStore(pa: u64, size: u32, value: u64): bool {
   const host = frameHostOrAlloc(pa >> PAGE_SHIFT);
-  if (host == 0) return false;
+  if (host == 0 || !noteWrite(host)) return false;
   const p = host + ((pa as u32) & (PAGE_SIZE - 1));
   if (size == 8) store<u64>(p, value);
   else if (size == 4) store<u32>(p, value as u32);

@@ -12,6 +12,10 @@ import * as C from "./control";
 import * as W from "./walk";
 import * as PT from "./pagetable";
 import { mailbox } from "./access";
+import * as J from "./journal";
+import * as SP from "./special";
+import { tlbFlushAll } from "./tlb";
+import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
 export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
 
@@ -89,8 +93,10 @@ export function walkOnce(lo: u32, hi: u32, acc: u32): i32 {
 function finishWalk(r: i32): i32 {
   if (r == W.WALK_OK) {
     store<u32>(mailbox, 0);
-    store<u64>(mailbox, W.walkFrame, 24);
-    store<u32>(mailbox, W.walkLevel, 20);
+    store<u64>(mailbox, W.walkFrame, MB_PA);
+    store<u32>(mailbox, W.walkLevel, MB_LEVEL);
+    store<u32>(mailbox, (W.walkUser ? 1 : 0) | (W.walkWritable ? 2 : 0) | (W.walkXd ? 4 : 0) | (W.walkPkey << 4), MB_RIGHTS);
+    store<u64>(mailbox, W.walkEntry, MB_LEAF);
     return 0;
   }
   store<u32>(mailbox, r == W.WALK_PF ? 1 : 2);
@@ -101,10 +107,16 @@ function finishWalk(r: i32): i32 {
 
 // ---- Physical memory ----
 
-/** Host offset of frame pa's storage, or 0 when it has none (and `alloc` is false, or memory is exhausted). */
-export function frameHost(lo: u32, hi: u32, alloc: bool): usize {
+/**
+ * Host offset of frame pa's storage, or 0 when it has none. With `write`, the
+ * frame is given storage and the coming write is noted (dirty log,
+ * snapshots); 0 then means memory is exhausted.
+ */
+export function frameHost(lo: u32, hi: u32, write: bool): usize {
   const pfn = u64of(lo, hi) >> PAGE_SHIFT;
-  return alloc ? F.frameHostOrAlloc(pfn) : F.frameHost(pfn);
+  if (!write) return F.frameHost(pfn);
+  const host = F.frameHostOrAlloc(pfn);
+  return host != 0 && J.noteWrite(host) ? host : 0;
 }
 export function framesList(out: usize, max: u32): u32 {
   return F.framesList(out, max);
@@ -164,4 +176,58 @@ export function protectRange(
 /** memory.copy of `len` bytes inside linear memory: the fastest copy the core can make (a benchmark baseline). */
 export function hostCopy(dst: usize, src: usize, len: u32): void {
   memory.copy(dst, src, len);
+}
+
+// ---- Dirty log and snapshots (journal.ts) ----
+
+export function dirtyStart(): void {
+  J.dirtyStart();
+}
+export function dirtyStop(): void {
+  J.dirtyStop();
+}
+export function dirtyClear(): void {
+  J.dirtyClear();
+}
+export function dirtyCount(): u32 {
+  return J.dirtyCount();
+}
+export function dirtyList(out: usize, max: u32): u32 {
+  return J.dirtyList(out, max);
+}
+export function snapshotTake(): i32 {
+  return J.snapshotTake();
+}
+export function snapshotCount(): u32 {
+  return J.snapshotCount();
+}
+export function snapshotFrames(k: u32): u32 {
+  return J.snapshotFrames(k);
+}
+/** Restores memory to snapshot k and flushes the TLB; false for an unknown snapshot. */
+export function snapshotRestore(k: u32): bool {
+  const ok = J.snapshotRestore(k);
+  tlbFlushAll();
+  return ok;
+}
+export function snapshotDrop(k: u32): bool {
+  return J.snapshotDrop(k);
+}
+export function snapshotsBroken(): bool {
+  return J.snapshotsBroken;
+}
+
+// ---- Device and hooked pages (special.ts) ----
+
+export function specialSetRange(kind: u32, i: u32, sLo: u32, sHi: u32, eLo: u32, eHi: u32): bool {
+  return SP.specialSetRange(kind, i, u64of(sLo, sHi), u64of(eLo, eHi));
+}
+/** Registers the first n ranges of a list; the TLB is flushed so no entry serves those pages fast. */
+export function specialCommit(kind: u32, n: u32): void {
+  SP.specialCommit(kind, n);
+  tlbFlushAll();
+}
+/** True when some frame in [startPfn, endPfn) holds storage (a device may not cover RAM that has data). */
+export function anyBacked(sLo: u32, sHi: u32, eLo: u32, eHi: u32): bool {
+  return F.anyBackedIn(u64of(sLo, sHi), u64of(eLo, eHi));
 }

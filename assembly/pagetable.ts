@@ -19,6 +19,8 @@ import { frameHost, frameHostOrAlloc, frameRelease, hostAlloc, hostRelease, phys
 import { ENTRY_ADDR_MASK, maxPhyAddr } from "./state";
 import { tlbFlushAll, tlbFlushPage, tlbForgetFrame } from "./tlb";
 import { mailbox } from "./access";
+import { physSpecial } from "./special";
+import { noteWrite } from "./journal";
 
 const P: u64 = (1 as u64) << PTE_P_BIT;
 const RW: u64 = (1 as u64) << PTE_RW_BIT;
@@ -49,7 +51,10 @@ export function allocFrame(): u64 {
     const pfn = load<u64>(freeChunk + 8 + ((count - 1) << 3));
     // Someone may have written to the frame since it was freed.
     const had = frameHost(pfn);
-    if (had != 0) memory.fill(had, 0, PAGE_SIZE);
+    if (had != 0) {
+      if (!noteWrite(had)) return fail(STATUS_NO_MEMORY);
+      memory.fill(had, 0, PAGE_SIZE);
+    }
     else if (frameHostOrAlloc(pfn) == 0) return fail(STATUS_NO_MEMORY);
     if (count == 1) {
       const prev = load<u32>(freeChunk) as usize;
@@ -59,7 +64,7 @@ export function allocFrame(): u64 {
     return pfn + 1;
   }
   const limit: u64 = (1 as u64) << (maxPhyAddr - PAGE_SHIFT);
-  while (allocNext < limit && frameHost(allocNext) != 0) allocNext++;
+  while (allocNext < limit && (frameHost(allocNext) != 0 || physSpecial(allocNext))) allocNext++;
   if (allocNext >= limit) return fail(STATUS_NO_FRAME);
   if (frameHostOrAlloc(allocNext) == 0) return fail(STATUS_NO_MEMORY);
   return ++allocNext;

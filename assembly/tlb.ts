@@ -14,15 +14,19 @@
  *     entry (32 bytes):
  *     +0  u64 tag    linear page address | PCID   (a zeroed entry has allow = 0)
  *     +8  u64 frame  physical address of the 4 KiB frame
- *     +16 u32 host   linear-memory offset of the frame's storage, 0 = not known yet
+ *     +16 u32 host   linear-memory offset of the frame's storage for reads, 0 = not known yet
  *     +20 u16 allow  bit (acc & 15) set: that access kind hits without a walk
  *     +22 u8  level  leaf level of the page (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB)
- *     +23 u8  global the page is global (G=1, CR4.PGE=1): survives CR3 loads
- *     +24 u64 spare
+ *     +23 u8  flags  TLB_GLOBAL: G=1 with CR4.PGE=1 (survives CR3 loads);
+ *                    TLB_SPECIAL: device or hooked page (special.ts), never served fast
+ *     +24 u32 whost  the same offset for writes: set only once journal.ts has noted the
+ *                    frame in the current generation, so fast stores need no check
+ *     +28 u32 spare
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { walkFrame, walkLevel, walkAllow, walkGlobal } from "./walk";
+import { anySpecial, physSpecial, linearSpecial } from "./special";
 
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
@@ -30,6 +34,9 @@ export const TLB_ENTRY: u32 = 32;
 const TLB_MASK: u32 = TLB_ENTRIES - 1;
 
 export const tlb: usize = memory.data(TLB_ENTRIES * TLB_ENTRY, 64);
+
+export const TLB_GLOBAL: u8 = 1;
+export const TLB_SPECIAL: u8 = 2;
 
 /** Tag bits of the current context: the PCID that new entries get and lookups compare. */
 export let tlbPcid: u64 = 0;
@@ -54,7 +61,10 @@ export function tlbFill(la: u64): usize {
   store<u32>(e, 0, 16);
   store<u16>(e, walkAllow as u16, 20);
   store<u8>(e, walkLevel as u8, 22);
-  store<u8>(e, walkGlobal ? 1 : 0, 23);
+  let flags: u8 = walkGlobal ? TLB_GLOBAL : 0;
+  if (anySpecial() && (physSpecial(walkFrame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT))) flags |= TLB_SPECIAL;
+  store<u8>(e, flags, 23);
+  store<u32>(e, 0, 24);
   if (walkLevel > 1) largeCached = true;
   return e;
 }
@@ -65,7 +75,7 @@ export function tlbFill(la: u64): usize {
  */
 export function tlbGlobalHit(la: u64, acc: u32): usize {
   const e = tlbSlot(la);
-  if (load<u8>(e, 23) != 0 && (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
+  if ((load<u8>(e, 23) & TLB_GLOBAL) != 0 && (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
   return 0;
 }
 
@@ -84,7 +94,7 @@ export function tlbFlushAll(): void {
 export function tlbFlushContext(pcid: i32, globalToo: bool): void {
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u16>(e, 20) == 0) continue;
-    if (!globalToo && load<u8>(e, 23) != 0) continue;
+    if (!globalToo && (load<u8>(e, 23) & TLB_GLOBAL) != 0) continue;
     if (pcid >= 0 && ((load<u64>(e) as u32) & 0xfff) != (pcid as u32)) continue;
     store<u16>(e, 0, 20);
   }
@@ -109,14 +119,22 @@ export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool): void {
   const pageMask: u64 = ~(((1 as u64) << (PAGE_SHIFT + 9 * (level - 1))) - 1);
   const tag = load<u64>(e);
   if ((tag & pageMask) != (la & pageMask)) return;
-  if (!globalToo && load<u8>(e, 23) != 0) return;
+  if (!globalToo && (load<u8>(e, 23) & TLB_GLOBAL) != 0) return;
   if (pcid >= 0 && ((tag as u32) & 0xfff) != (pcid as u32)) return;
   store<u16>(e, 0, 20);
 }
 
-/** Forgets the storage pointer of entries that map the 4 KiB frame at `frame` (its storage was released). */
+/** Forgets the storage pointers of entries that map the 4 KiB frame at `frame` (its storage was released). */
 export function tlbForgetFrame(frame: u64): void {
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
-    if (load<u64>(e, 8) == frame) store<u32>(e, 0, 16);
+    if (load<u64>(e, 8) == frame) {
+      store<u32>(e, 0, 16);
+      store<u32>(e, 0, 24);
+    }
   }
+}
+
+/** Forgets every write pointer: a new write generation began (journal.ts). */
+export function tlbForgetWriteHosts(): void {
+  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) store<u32>(e, 0, 24);
 }

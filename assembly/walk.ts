@@ -31,6 +31,7 @@ import {
   PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../src/arch/bits";
 import { tableHost } from "./frames";
+import { noteForced } from "./journal";
 import {
   cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs,
 } from "./state";
@@ -66,6 +67,8 @@ export let walkGlobal: bool = false;
 export let walkDirty: bool = false;
 /** The access kinds this translation allows without another walk (see rightsMask). */
 export let walkAllow: u32 = 0;
+/** The leaf entry's value after the walk. */
+export let walkEntry: u64 = 0;
 /** For a fault: the page-fault error code (0 for #GP) and the faulting linear address (CR2). */
 export let faultCode: u32 = 0;
 export let faultAddr: u64 = 0;
@@ -178,6 +181,16 @@ function pageFault(la: u64, acc: u32, bits: u32): i32 {
   return WALK_PF;
 }
 
+/**
+ * Stores an entry the walk updated (A or D set). The table frame's write is
+ * noted for the dirty log and snapshots first; if memory runs out for that,
+ * the flag is still set (the processor would) and snapshots are marked broken.
+ */
+@inline function setEntry(ptr: usize, value: u64): void {
+  noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
+  store<u64>(ptr, value);
+}
+
 /** True when `la` is canonical for the current paging mode (bits 63:47, or 63:56 with LA57, all equal). */
 @inline export function isCanonical(la: u64): bool {
   const unused: u64 = pagingLevels == 5 ? 7 : 16;
@@ -261,7 +274,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     // (A present entry lives in a frame with storage: host is not 0 here.)
     if (touch && (!leaf || level == LEVEL_PDPT) && (entry & A) == 0) {
       entry |= A;
-      store<u64>(entryPtr, entry);
+      setEntry(entryPtr, entry);
     }
 
     rights &= entry;
@@ -292,7 +305,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     if (op == ACCESS_WRITE) updated |= D;
     if (updated != entry) {
       entry = updated;
-      store<u64>(entryPtr, entry);
+      setEntry(entryPtr, entry);
     }
   }
 
@@ -305,6 +318,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   walkPkey = pkey;
   walkGlobal = pge && (entry & G) != 0;
   walkDirty = (entry & D) != 0;
+  walkEntry = entry;
   walkAllow = rightsMask(user, writable, xd != 0, walkDirty, pkey);
   return WALK_OK;
 }
@@ -379,7 +393,7 @@ export function walkFast(la: u64, acc: u32): i32 {
   if ((acc & ACCESS_OP_MASK) == ACCESS_WRITE) updated |= D;
   if (updated != e) {
     e = updated;
-    store<u64>(fastPtr, e);
+    setEntry(fastPtr, e);
   }
   walkFrame = (e & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
   walkLevel = level;

@@ -12,7 +12,12 @@
  *     mmu.translate(0x400123n, { op: "read", cpl: 3 }); // 0x200123n
  */
 
-export { Mmu, Batch, LONG_MODE, decodeBatchFault, type CpuState, type Translation, type AccessArg } from "./mmu.js";
+export {
+  Mmu, Batch, LONG_MODE, decodeBatchFault, MAX_FAULT_RETRIES,
+  type CpuState, type Translation, type Probe, type AccessArg, type FaultHandler, type FaultContext,
+} from "./mmu.js";
+export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./bus.js";
+export { DirtyLog, Snapshot, SnapshotError } from "./snapshot.js";
 export { PhysicalMemory } from "./physical-memory.js";
 export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./page-table.js";
 export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./access.js";

@@ -11,11 +11,14 @@
  *     segment (16 bytes, abi.ts SEGMENT_BYTES):
  *     +0  u64 pa     physical address of the first byte
  *     +8  u32 host   its offset in linear memory (0: a frame never written, reads as zero)
- *     +12 u32 len    bytes in this page
+ *     +12 u32 len    bytes in this page (SEGMENT_SPECIAL set: a device or hooked
+ *                    page, performed through the Mmu's bus, hooks included)
  */
 
 import { PAGE_SIZE } from "./arch/bits.js";
-import { STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, SEGMENT_BYTES } from "./arch/abi.js";
+import { STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, SEGMENT_BYTES, SEGMENT_SPECIAL } from "./arch/abi.js";
+import { ACCESS_USER } from "./arch/bits.js";
+import { busOf } from "./bus.js";
 import { lo32, hi32 } from "./address.js";
 import type { Core } from "./core.js";
 import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "./errors.js";
@@ -24,6 +27,9 @@ import { SegmentBuffer } from "./physical-memory.js";
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
 export interface Translated {
   core: Core;
+  /** Linear address of the first byte, and the privilege level of the access (for hooks on special pages). */
+  va: bigint;
+  cpl: 0 | 3;
   ptr: number;
   n: number;
   bytes: number;
@@ -52,18 +58,19 @@ export class RangeTranslator {
     const x = this.core.x;
     const ptr = this.buf.reserve(Math.floor(len / PAGE_SIZE) + 2);
     const n = x.translateRange(lo32(va), hi32(va), len, acc, ptr);
-    if (n >= 0) return { core: this.core, ptr, n, bytes: len, fault: undefined };
+    const cpl = (acc & ACCESS_USER) !== 0 ? 3 : 0;
+    if (n >= 0) return { core: this.core, va, cpl, ptr, n, bytes: len, fault: undefined };
     if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
     const fault = this.fault();
     const at = fault instanceof PageFault ? fault.cr2 : fault.address;
     const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
-    if (prefix === 0) return { core: this.core, ptr, n: 0, bytes: 0, fault };
+    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, bytes: 0, fault };
     const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);
     if (m < 0) {
       if (-m === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
       throw new Error(`x86mmu: the prefix before a fault at 0x${at.toString(16)} faulted again (status ${-m})`);
     }
-    return { core: this.core, ptr, n: m, bytes: prefix, fault };
+    return { core: this.core, va, cpl, ptr, n: m, bytes: prefix, fault };
   }
 }
 
@@ -76,40 +83,63 @@ export function translatorsOf(core: Core): [RangeTranslator, RangeTranslator] {
   return t;
 }
 
-function segs(t: Translated): { host: Uint32Array; len: Uint32Array } {
+interface Segs {
+  host: Uint32Array;
+  len: Uint32Array;
+  /** 1 for a segment on a device or hooked page; present only when there is one. */
+  special: Uint8Array | undefined;
+}
+
+function segs(t: Translated): Segs {
   const dv = t.core.view();
   const host = new Uint32Array(t.n);
   const len = new Uint32Array(t.n);
+  let special: Uint8Array | undefined;
   for (let i = 0; i < t.n; i++) {
     const s = t.ptr + i * SEGMENT_BYTES;
     host[i] = dv.getUint32(s + 8, true);
-    len[i] = dv.getUint32(s + 12, true);
+    const l = dv.getUint32(s + 12, true);
+    len[i] = l & ~SEGMENT_SPECIAL;
+    if ((l & SEGMENT_SPECIAL) !== 0) (special ??= new Uint8Array(t.n))[i] = 1;
   }
-  return { host, len };
+  return { host, len, special };
 }
 
-/** Copies the first `count` bytes of a translated range into `out` from `at`. */
+/** A piece of a special segment moved through the bus (devices, hooks): `offset` bytes into the segment. */
+function specialPiece(t: Translated, i: number, segStart: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
+  const bus = busOf(t.core);
+  if (!bus) throw new Error("x86mmu: a special page was reached without a bus");
+  const dv = t.core.view();
+  const pa = dv.getBigUint64(t.ptr + i * SEGMENT_BYTES, true) + BigInt(offset);
+  bus.copyPiece(op, t.va + BigInt(segStart + offset), pa, bytes, t.cpl);
+}
+
+const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.special[i] === 1;
+
+/** Copies the first `count` bytes of a translated range into `out` at `at`. */
 export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
-  const { host, len } = segs(src);
-  const mem = src.core.u8();
+  const sg = segs(src);
+  const { host, len } = sg;
   let done = 0;
   for (let i = 0; i < src.n && done < count; i++) {
     const l = Math.min(len[i]!, count - done);
     const h = host[i]!;
-    if (h === 0) out.fill(0, at + done, at + done + l);
-    else out.set(mem.subarray(h, h + l), at + done);
+    if (isSpecial(sg, i)) specialPiece(src, i, done, 0, out.subarray(at + done, at + done + l), "read");
+    else if (h === 0) out.fill(0, at + done, at + done + l);
+    else out.set(src.core.u8().subarray(h, h + l), at + done);
     done += l;
   }
 }
 
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
-  const { host, len } = segs(dst);
-  const mem = dst.core.u8();
+  const sg = segs(dst);
+  const { host, len } = sg;
   let done = 0;
   for (let i = 0; i < dst.n && done < count; i++) {
     const l = Math.min(len[i]!, count - done);
-    mem.set(data.subarray(at + done, at + done + l), host[i]!);
+    if (isSpecial(sg, i)) specialPiece(dst, i, done, 0, data.subarray(at + done, at + done + l), "write");
+    else dst.core.u8().set(data.subarray(at + done, at + done + l), host[i]!);
     done += l;
   }
 }
@@ -118,24 +148,33 @@ export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Tr
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
   const s = segs(src);
   const d = segs(dst);
-  const smem = src.core.u8();
-  const dmem = dst.core === src.core ? smem : dst.core.u8();
   let i = 0;
   let j = 0;
   let si = 0; // bytes used of src segment i
   let dj = 0; // bytes used of dst segment j
+  let sStart = 0; // offset of src segment i in the range
+  let dStart = 0;
   let done = 0;
   while (done < count) {
     const l = Math.min(s.len[i]! - si, d.len[j]! - dj, count - done);
+    const smem = src.core.u8();
+    const dmem = dst.core === src.core ? smem : dst.core.u8();
     const sh = s.host[i]!;
     const dh = d.host[j]! + dj;
-    if (sh === 0) dmem.fill(0, dh, dh + l);
+    if (isSpecial(s, i) || isSpecial(d, j)) {
+      // A device or hooked page on either side: stage the piece through a buffer.
+      const tmp = new Uint8Array(l);
+      if (isSpecial(s, i)) specialPiece(src, i, sStart, si, tmp, "read");
+      else if (sh !== 0) tmp.set(smem.subarray(sh + si, sh + si + l));
+      if (isSpecial(d, j)) specialPiece(dst, j, dStart, dj, tmp, "write");
+      else dst.core.u8().set(tmp, dh);
+    } else if (sh === 0) dmem.fill(0, dh, dh + l);
     else if (dmem === smem) dmem.copyWithin(dh, sh + si, sh + si + l);
     else dmem.set(smem.subarray(sh + si, sh + si + l), dh);
     done += l;
     si += l;
     dj += l;
-    if (si === s.len[i]) (i++, (si = 0));
-    if (dj === d.len[j]) (j++, (dj = 0));
+    if (si === s.len[i]) (sStart += s.len[i]!, i++, (si = 0));
+    if (dj === d.len[j]) (dStart += d.len[j]!, j++, (dj = 0));
   }
 }

@@ -55,6 +55,20 @@ export interface CoreExports {
   physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
   tlbLevel(lo: number, hi: number): number;
   hostCopy(dst: number, src: number, len: number): void;
+  dirtyStart(): void;
+  dirtyStop(): void;
+  dirtyClear(): void;
+  dirtyCount(): number;
+  dirtyList(out: number, max: number): number;
+  snapshotTake(): number;
+  snapshotCount(): number;
+  snapshotFrames(k: number): number;
+  snapshotRestore(k: number): number;
+  snapshotDrop(k: number): number;
+  snapshotsBroken(): number;
+  specialSetRange(kind: number, i: number, sLo: number, sHi: number, eLo: number, eHi: number): number;
+  specialCommit(kind: number, n: number): void;
+  anyBacked(sLo: number, sHi: number, eLo: number, eHi: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;

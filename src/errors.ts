@@ -88,9 +88,9 @@ export class RegisterError extends X86MmuError {
   }
 }
 
-/** A page-table change that conflicts with what is mapped (already mapped, or it would split a large page). */
+/** A mapping change that conflicts with what is there: a page already mapped, a large page split, a device over RAM or over another device. */
 export class MappingError extends X86MmuError {
-  constructor(code: "ALREADY_MAPPED" | "SPLITS_LARGE_PAGE" | "NO_FRAME", message: string) {
+  constructor(code: "ALREADY_MAPPED" | "SPLITS_LARGE_PAGE" | "NO_FRAME" | "MMIO_OVERLAP" | "MMIO_OVER_RAM", message: string) {
     super(code, message);
   }
 }

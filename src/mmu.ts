@@ -18,7 +18,13 @@ import {
   CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LME_BIT, EFER_LMA_BIT,
   CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
 } from "./arch/bits.js";
-import { STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, BATCH_FAULT_BIT } from "./arch/abi.js";
+import {
+  STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA,
+  MB_RIGHTS, MB_LEAF, BATCH_FAULT_BIT,
+} from "./arch/abi.js";
+import { ACCESS_READ, ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "./arch/bits.js";
+import { Bus, registerBus, type Device, type HookSpec, type Handle, type HookOp } from "./bus.js";
+import { DirtyLog, Snapshot, Snapshots } from "./snapshot.js";
 import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "./address.js";
 import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
 import { Core } from "./core.js";
@@ -45,6 +51,44 @@ export type Translation =
   | { ok: true; pa: bigint; /** 1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB */ level: number }
   | { ok: false; fault: Fault };
 
+/** What probe() finds: the translation, the page, and the rights accumulated over the walk. */
+export type Probe =
+  | {
+      ok: true;
+      pa: bigint;
+      /** Leaf level: 1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB. */
+      level: number;
+      pageSize: bigint;
+      /** R/W=1 in every entry of the walk. */
+      writable: boolean;
+      /** U/S=1 in every entry of the walk. */
+      user: boolean;
+      /** XD=1 in some entry (with EFER.NXE=1). */
+      noExecute: boolean;
+      /** The leaf's protection key. */
+      pkey: number;
+      /** The leaf entry's value. */
+      leaf: bigint;
+    }
+  | { ok: false; fault: Fault };
+
+/** What a fault handler learns about the access that faulted. */
+export interface FaultContext {
+  va: bigint;
+  op: HookOp | "translate";
+  size: number;
+  cpl: 0 | 3;
+}
+
+/**
+ * Called when an access faults. Return "retry" after fixing the cause (e.g.
+ * mapping the page) to perform the access again; anything else delivers the
+ * fault. At most MAX_FAULT_RETRIES retries per access.
+ */
+export type FaultHandler = (fault: Fault, access: FaultContext) => "retry" | void;
+
+export const MAX_FAULT_RETRIES = 8;
+
 /** An access given as a spec, or pre-encoded with `encodeAccess` for hot loops. */
 export type AccessArg = AccessSpec | number;
 
@@ -67,6 +111,12 @@ export class Mmu {
   private readonly core: Core;
   private readonly segs: SegmentBuffer;
   private regs: Required<CpuState>;
+  /** Devices, the physical layout and access hooks: where accesses go when they leave the fast path. */
+  private readonly bus: Bus;
+  private faultHandlers: FaultHandler[] = [];
+  /** The dirty log: frames written since it was last cleared. */
+  readonly dirtyLog: DirtyLog;
+  private readonly snapshots: Snapshots;
   // The core's hot entry points, held directly (one property load less per call).
   private readonly xTranslate: Core["x"]["translate"];
   private readonly xLoad: Core["x"]["loadLinear"];
@@ -79,6 +129,12 @@ export class Mmu {
     this.xStore = this.core.x.storeLinear;
     this.segs = new SegmentBuffer(this.core);
     this.memory = new PhysicalMemory(this.core, () => this.regs.maxPhyAddr);
+    this.bus = new Bus(this.core, () => this.regs.maxPhyAddr);
+    registerBus(this.core, this.bus);
+    this.memory.bus = this.bus;
+    this.dirtyLog = new DirtyLog(this.core);
+    this.snapshots = new Snapshots(this.core, this);
+    this.memory.onReset = () => this.snapshots.invalidateAll();
     this.regs = { cr0: 0x60000010n, cr3: 0n, cr4: 0n, efer: 0n, pkru: 0, pkrs: 0, maxPhyAddr: 52 };
     this.core.x.setMaxPhyAddr(52);
     if (state) this.loadState({ ...this.regs, ...state });
@@ -272,6 +328,34 @@ export class Mmu {
   }
 
   /**
+   * After a failed call: returns when a fault handler fixed the fault up
+   * (the caller retries), else throws the fault (or OutOfMemoryError).
+   */
+  private recover(tries: number, va: bigint, acc: number): void {
+    const status = this.core.mbU32(MB_STATUS);
+    if (status === STATUS_NO_MEMORY || this.faultHandlers.length === 0 || tries >= MAX_FAULT_RETRIES) this.failure();
+    const fault = this.lastFault();
+    const ctx = contextOf(va, acc);
+    for (const h of [...this.faultHandlers]) if (h(fault, ctx) === "retry") return;
+    throw fault;
+  }
+
+  /** Performs an access that reached a device or hooked page, through the bus. */
+  private special(v: bigint, acc: number, value?: bigint): bigint {
+    const size = (acc >> ACCESS_SIZE_SHIFT) & 15 || 1;
+    const one = withSize(acc, 1);
+    const pa = BigInt(this.xTranslate(lo32(v), hi32(v), one));
+    const first = Math.min(size, PAGE_SIZE - Number(v & 0xfffn));
+    const pieces = [{ pa, len: first }];
+    if (first < size) {
+      const next = (v & ~0xfffn) + 0x1000n;
+      pieces.push({ pa: BigInt(this.xTranslate(lo32(next), hi32(next), one)), len: size - first });
+    }
+    const op = opOf(acc);
+    return this.bus.access(op, v, pieces, (acc & ACCESS_USER) !== 0 ? 3 : 0, value);
+  }
+
+  /**
    * Translates `va` for `access` as the processor does (TLB, then a walk that
    * sets accessed/dirty flags): the physical address of the first byte. An
    * access of several bytes that crosses a page translates both pages.
@@ -279,9 +363,12 @@ export class Mmu {
    */
   translate(va: Address, access: AccessArg = { op: "read" }): bigint {
     const v = toU64(va);
-    const pa = this.core.x.translate(lo32(v), hi32(v), this.acc(access));
-    if (pa < 0) this.failure();
-    return BigInt(pa);
+    const acc = this.acc(access);
+    for (let tries = 0; ; tries++) {
+      const pa = this.xTranslate(lo32(v), hi32(v), acc);
+      if (pa >= 0) return BigInt(pa);
+      this.recover(tries, v, acc);
+    }
   }
 
   /** Like translate, but returns the fault instead of throwing it, and the page's level. */
@@ -295,18 +382,43 @@ export class Mmu {
   /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */
   translateNumber(va: number, access: number): number {
     checkNumber(va);
-    return this.xTranslate(va >>> 0, hiOfNumber(va), access);
+    const pa = this.xTranslate(va >>> 0, hiOfNumber(va), access);
+    return pa >= 0 || this.faultHandlers.length === 0 ? pa : this.numberSlow(va, access, () => this.xTranslate(va >>> 0, hiOfNumber(va), access));
+  }
+
+  /** A number fast path failed and fault handlers exist: let them fix it up and retry; -1 if the fault stays. */
+  private numberSlow(va: number, acc: number, attempt: () => number, ok = (r: number) => r >= 0): number {
+    for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
+      if (this.core.mbU32(MB_STATUS) === STATUS_NO_MEMORY) return -1;
+      const fault = this.lastFault();
+      if (!this.faultHandlers.some((h) => h(fault, contextOf(BigInt(va), acc)) === "retry")) return -1;
+      const r = attempt();
+      if (ok(r)) return r;
+    }
+    return -1;
   }
 
   /**
    * Translates like the processor but sets no accessed or dirty flag and
    * neither uses nor fills the TLB: for debuggers and tools.
    */
-  probe(va: Address, access: AccessArg = { op: "read" }): Translation {
+  probe(va: Address, access: AccessArg = { op: "read" }): Probe {
     const v = toU64(va);
     const r = this.core.x.probe(lo32(v), hi32(v), this.acc(access));
     if (r !== 0) return { ok: false, fault: this.lastFault() };
-    return { ok: true, pa: this.core.mbU64(MB_PA) | (v & 0xfffn), level: this.core.mbU32(MB_LEVEL) };
+    const level = this.core.mbU32(MB_LEVEL);
+    const rights = this.core.mbU32(MB_RIGHTS);
+    return {
+      ok: true,
+      pa: this.core.mbU64(MB_PA) | (v & 0xfffn),
+      level,
+      pageSize: 1n << BigInt(PAGE_SHIFT + 9 * (level - 1)),
+      user: (rights & 1) !== 0,
+      writable: (rights & 2) !== 0,
+      noExecute: (rights & 4) !== 0,
+      pkey: (rights >> 4) & 15,
+      leaf: this.core.mbU64(MB_LEAF),
+    };
   }
 
   /**
@@ -322,33 +434,44 @@ export class Mmu {
 
   /** A batch buffer in linear memory, for translate/load/store loops without copies. */
   batch(capacity: number): Batch {
-    return new Batch(this.core, capacity, (a) => this.acc(a));
+    return new Batch(this.core, capacity, (a) => this.acc(a), (v, acc, value) => this.special(v, acc, value));
   }
 
   // ---- Translated reads and writes ----
 
   /** Reads `size` bytes at linear `va` (little-endian); throws PageFault / GeneralProtection. */
   read(va: Address, size: AccessSize = 8, options: AccessOptions = {}): bigint {
-    const v = toU64(va);
-    const lo = this.core.x.loadLinear(lo32(v), hi32(v), encodeAccess({ op: "read", size, ...options }));
-    if (lo < 0) this.failure();
-    return size === 8 ? (BigInt(this.core.mbU32(MB_VALUE_HI)) << 32n) | BigInt(lo) : BigInt(lo);
+    return this.load(toU64(va), encodeAccess({ op: "read", size, ...options }));
+  }
+
+  private load(v: bigint, acc: number): bigint {
+    for (let tries = 0; ; tries++) {
+      const lo = this.xLoad(lo32(v), hi32(v), acc);
+      if (lo >= 0) return ((acc >> ACCESS_SIZE_SHIFT) & 15) === 8 ? (BigInt(this.core.mbU32(MB_VALUE_HI)) << 32n) | BigInt(lo) : BigInt(lo);
+      if (this.core.mbU32(MB_STATUS) === STATUS_SPECIAL) return this.special(v, acc);
+      this.recover(tries, v, acc);
+    }
   }
 
   /** Writes the low `size` bytes of `value` at linear `va`; throws on a fault, writing nothing. */
   write(va: Address, size: AccessSize, value: bigint | number, options: AccessOptions = {}): void {
     const v = toU64(va);
     const val = toSized(value, size);
-    const s = this.core.x.storeLinear(lo32(v), hi32(v), encodeAccess({ op: "write", size, ...options }), lo32(val), hi32(val));
-    if (s !== 0) this.failure();
+    const acc = encodeAccess({ op: "write", size, ...options });
+    for (let tries = 0; ; tries++) {
+      const s = this.xStore(lo32(v), hi32(v), acc, lo32(val), hi32(val));
+      if (s === 0) return;
+      if (s === STATUS_SPECIAL) {
+        this.special(v, acc, val);
+        return;
+      }
+      this.recover(tries, v, acc);
+    }
   }
 
   /** Fetches one instruction byte at `va`. */
   fetch(va: Address, options: AccessOptions = {}): number {
-    const v = toU64(va);
-    const b = this.core.x.loadLinear(lo32(v), hi32(v), encodeAccess({ op: "fetch", ...options }));
-    if (b < 0) this.failure();
-    return b;
+    return Number(this.load(toU64(va), encodeAccess({ op: "fetch", ...options })));
   }
 
   /**
@@ -359,7 +482,17 @@ export class Mmu {
   loadNumber(va: number, access: number): number {
     checkNumber(va);
     if (((access >> ACCESS_SIZE_SHIFT) & 15) === 8) throw new ArgumentError("loadNumber reads 1, 2 or 4 bytes; use read() or a batch for 8");
-    return this.xLoad(va >>> 0, hiOfNumber(va), access);
+    const r = this.xLoad(va >>> 0, hiOfNumber(va), access);
+    return r >= 0 ? r : this.loadNumberSlow(va, access);
+  }
+
+  private loadNumberSlow(va: number, access: number): number {
+    const attempt = (): number => {
+      const r = this.xLoad(va >>> 0, hiOfNumber(va), access);
+      return r >= 0 || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL ? r : Number(this.special(BigInt(va), access));
+    };
+    if (this.core.mbU32(MB_STATUS) === STATUS_SPECIAL) return Number(this.special(BigInt(va), access));
+    return this.faultHandlers.length === 0 ? -1 : this.numberSlow(va, access, attempt);
   }
 
   /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
@@ -369,7 +502,23 @@ export class Mmu {
     if (size === 8 || !(value >= 0 && value < 2 ** (8 * size) && Number.isInteger(value))) {
       throw new ArgumentError(`storeNumber stores 1, 2 or 4 bytes of a value that fits them (size ${size}, value ${String(value)}); use write() for 8`);
     }
-    return this.xStore(va >>> 0, hiOfNumber(va), access, value, 0);
+    const s = this.xStore(va >>> 0, hiOfNumber(va), access, value, 0);
+    return s === 0 ? 0 : this.storeNumberSlow(va, access, value);
+  }
+
+  private storeNumberSlow(va: number, access: number, value: number): number {
+    const attempt = (): number => {
+      const s = this.xStore(va >>> 0, hiOfNumber(va), access, value, 0);
+      if (s === STATUS_SPECIAL) this.special(BigInt(va), access, BigInt(value));
+      return s === STATUS_SPECIAL ? 0 : s;
+    };
+    if (this.core.mbU32(MB_STATUS) === STATUS_SPECIAL) {
+      this.special(BigInt(va), access, BigInt(value));
+      return 0;
+    }
+    if (this.faultHandlers.length === 0) return this.core.mbU32(MB_STATUS);
+    const r = this.numberSlow(va, access, attempt, (x) => x === 0);
+    return r === 0 ? 0 : this.core.mbU32(MB_STATUS);
   }
 
   /**
@@ -378,7 +527,10 @@ export class Mmu {
    */
   readBytes(va: Address, len: number, options: AccessOptions = {}): Uint8Array {
     const out = new Uint8Array(this.checkLen(len));
-    if (len > 0) gather(this.core, this.rangeSegments(va, len, encodeAccess({ op: "read", ...options })), out);
+    if (len === 0) return out;
+    const v = toU64(va);
+    const acc = encodeAccess({ op: "read", ...options });
+    gather(this.core, this.rangeSegments(v, len, acc), out, (s, bytes, at) => this.bus.copyPiece("read", v + BigInt(at), s.pa, bytes, options.cpl ?? 0));
     return out;
   }
 
@@ -388,7 +540,10 @@ export class Mmu {
    * throws with no byte written.
    */
   writeBytes(va: Address, data: Uint8Array, options: AccessOptions = {}): void {
-    if (this.checkLen(data.length) > 0) scatter(this.core, this.rangeSegments(va, data.length, encodeAccess({ op: "write", ...options })), data);
+    if (this.checkLen(data.length) === 0) return;
+    const v = toU64(va);
+    const acc = encodeAccess({ op: "write", ...options });
+    scatter(this.core, this.rangeSegments(v, data.length, acc), data, (s, bytes, at) => this.bus.copyPiece("write", v + BigInt(at), s.pa, bytes, options.cpl ?? 0));
   }
 
   private checkLen(len: number): number {
@@ -396,13 +551,77 @@ export class Mmu {
     return len;
   }
 
-  private rangeSegments(va: Address, len: number, acc: number) {
-    const v = toU64(va);
+  private rangeSegments(v: bigint, len: number, acc: number) {
     if (v + BigInt(len) > 1n << 64n) throw new ArgumentError(`range ${hex(v)}+${hex(BigInt(len))} wraps past 2^64`);
     const ptr = this.segs.reserve(Math.floor(len / PAGE_SIZE) + 2);
-    const n = this.core.x.translateRange(lo32(v), hi32(v), len, acc, ptr);
-    if (n < 0) this.failure();
-    return this.segs.read(n);
+    for (let tries = 0; ; tries++) {
+      const n = this.core.x.translateRange(lo32(v), hi32(v), len, acc, ptr);
+      if (n >= 0) return this.segs.read(n);
+      this.recover(tries, v, acc);
+    }
+  }
+
+  // ---- Devices, hooks, faults (bus.ts) ----
+
+  /**
+   * Puts a device at physical [start, start + length): every access there,
+   * from any path (translated loads and stores, copies, the physical API,
+   * scenario runs), calls `device.read` / `device.write` with the physical
+   * address and a size of 1, 2, 4 or 8. RAM accesses keep their fast path.
+   * Refused (MappingError) over RAM that holds data or over another device.
+   */
+  mapDevice(start: Address, length: Address, device: Device): Handle {
+    return this.bus.mapDevice(start, length, device);
+  }
+
+  /**
+   * Declares the RAM ranges: other physical addresses (not a device) read as
+   * zero and ignore writes, or, with `unmapped: "fault"`, throw
+   * UnmappedPhysicalError. `undefined` makes all of physical memory RAM again.
+   */
+  setPhysicalLayout(layout: Parameters<Bus["setLayout"]>[0]): void {
+    this.bus.setLayout(layout);
+  }
+
+  /**
+   * Calls `before`/`after` around every read, write or fetch that touches a
+   * linear or physical range: once per access, with its whole range, even
+   * when it crosses a page. Pages without hooks keep their fast path.
+   */
+  addHook(spec: HookSpec): Handle {
+    return this.bus.addHook(spec);
+  }
+
+  /** Calls `handler` on page faults and #GP; it may fix the cause up and return "retry". */
+  onFault(handler: FaultHandler): Handle {
+    if (typeof handler !== "function") throw new ArgumentError("a fault handler must be a function");
+    this.faultHandlers.push(handler);
+    return {
+      remove: () => {
+        this.faultHandlers = this.faultHandlers.filter((h) => h !== handler);
+      },
+    };
+  }
+
+  // ---- Snapshots (snapshot.ts) ----
+
+  /**
+   * Takes a snapshot of the registers and physical memory. Memory is saved
+   * copy-on-write from now on: restoring costs time in proportion to the
+   * frames written since, and the snapshot's memory cost is the frames saved.
+   */
+  snapshot(): Snapshot {
+    return this.snapshots.take(this.state);
+  }
+
+  /**
+   * Restores a snapshot of this Mmu: physical memory and registers as they
+   * were, the TLB flushed. Snapshots taken after it end. Throws
+   * SnapshotError for a snapshot of another Mmu or one that has ended.
+   */
+  restore(snapshot: Snapshot): void {
+    const regs = this.snapshots.restore(snapshot);
+    this.loadState(regs);
   }
 
   // ---- Page tables ----
@@ -470,6 +689,8 @@ export class Batch {
     private readonly core: Core,
     readonly capacity: number,
     private readonly encode: (a: AccessArg) => number,
+    /** Performs one access on a device or hooked page (the Mmu's slow path). */
+    private readonly special: (va: bigint, acc: number, value?: bigint) => bigint,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 1 << 24) throw new ArgumentError(`batch capacity ${String(capacity)} is not in 1..2^24`);
     const bytes = Math.ceil((capacity * 8) / PAGE_SIZE) * PAGE_SIZE;
@@ -516,15 +737,40 @@ export class Batch {
 
   /** Loads input[0..n) into output; stops at a fault and returns how many completed (lastFault() tells why). */
   load(n: number, access: AccessArg): number {
-    return this.core.x.loadBatch(this.inPtr, this.outPtr, this.count(n), this.encode(access));
+    const acc = this.encode(access);
+    const count = this.count(n);
+    let i = 0;
+    for (;;) {
+      i += this.core.x.loadBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
+      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+      this.output[i] = this.special(this.input[i]!, acc);
+      i++;
+    }
   }
 
   /** Stores values[i] at input[i] for i < n; stops at a fault and returns how many completed. */
   store(n: number, access: AccessArg): number {
     const acc = this.encode(access);
     if ((acc & ACCESS_OP_MASK) !== ACCESS_WRITE) throw new ArgumentError("a batch store needs a write access");
-    return this.core.x.storeBatch(this.inPtr, this.outPtr, this.count(n), acc);
+    const count = this.count(n);
+    const size = (acc >> ACCESS_SIZE_SHIFT) & 15 || 1;
+    let i = 0;
+    for (;;) {
+      i += this.core.x.storeBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
+      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+      this.special(this.input[i]!, acc, BigInt.asUintN(size * 8, this.output[i]!));
+      i++;
+    }
   }
+}
+
+function opOf(acc: number): HookOp {
+  const op = acc & ACCESS_OP_MASK;
+  return op === ACCESS_WRITE ? "write" : op === ACCESS_FETCH ? "fetch" : "read";
+}
+
+function contextOf(va: bigint, acc: number): FaultContext {
+  return { va, op: opOf(acc), size: (acc >> ACCESS_SIZE_SHIFT) & 15 || 1, cpl: (acc & ACCESS_USER) !== 0 ? 3 : 0 };
 }
 
 export { withSize, ACCESS_SIZE_SHIFT };

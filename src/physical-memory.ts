@@ -9,17 +9,26 @@
  */
 
 import { PAGE_SIZE } from "./arch/bits.js";
-import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, MB_STATUS } from "./arch/abi.js";
+import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_STATUS } from "./arch/abi.js";
+import type { Bus } from "./bus.js";
 import { type Address, toU64, toSized, lo32, hi32 } from "./address.js";
 import type { Core } from "./core.js";
 import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "./errors.js";
 
-/** One piece of a range: `host` is the byte's offset in linear memory, 0 when the frame was never written. */
+/**
+ * One piece of a range: `host` is the byte's offset in linear memory, 0 when
+ * the frame was never written; `special` pieces are on a device or hooked
+ * page and go through the bus instead.
+ */
 export interface Segment {
   pa: bigint;
   host: number;
   len: number;
+  special: boolean;
 }
+
+/** Performs a special piece: `bytes` are the piece's bytes, `offset` its place in the range. */
+export type SpecialPiece = (segment: Segment, bytes: Uint8Array, offset: number) => void;
 
 /** A reusable buffer in linear memory for the segments of a range (grows as needed). */
 export class SegmentBuffer {
@@ -46,29 +55,30 @@ export class SegmentBuffer {
     const out: Segment[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const s = this.ptr + i * SEGMENT_BYTES;
-      out[i] = { pa: dv.getBigUint64(s, true), host: dv.getUint32(s + 8, true), len: dv.getUint32(s + 12, true) };
+      const len = dv.getUint32(s + 12, true);
+      out[i] = { pa: dv.getBigUint64(s, true), host: dv.getUint32(s + 8, true), len: len & ~SEGMENT_SPECIAL, special: (len & SEGMENT_SPECIAL) !== 0 };
     }
     return out;
   }
 }
 
-/** Copies segments of linear memory into `out` (zeros for frames never written). */
-export function gather(core: Core, segments: Segment[], out: Uint8Array): void {
-  const mem = core.u8();
+/** Copies segments of linear memory into `out` (zeros for frames never written; special pieces through `special`). */
+export function gather(core: Core, segments: Segment[], out: Uint8Array, special?: SpecialPiece): void {
   let at = 0;
   for (const s of segments) {
-    if (s.host === 0) out.fill(0, at, at + s.len);
-    else out.set(mem.subarray(s.host, s.host + s.len), at);
+    if (s.special) special!(s, out.subarray(at, at + s.len), at);
+    else if (s.host === 0) out.fill(0, at, at + s.len);
+    else out.set(core.u8().subarray(s.host, s.host + s.len), at);
     at += s.len;
   }
 }
 
-/** Copies `data` into segments of linear memory (every segment has storage). */
-export function scatter(core: Core, segments: Segment[], data: Uint8Array): void {
-  const mem = core.u8();
+/** Copies `data` into segments of linear memory (every plain segment has storage; special pieces through `special`). */
+export function scatter(core: Core, segments: Segment[], data: Uint8Array, special?: SpecialPiece): void {
   let at = 0;
   for (const s of segments) {
-    mem.set(data.subarray(at, at + s.len), s.host);
+    if (s.special) special!(s, data.subarray(at, at + s.len), at);
+    else core.u8().set(data.subarray(at, at + s.len), s.host);
     at += s.len;
   }
 }
@@ -78,12 +88,22 @@ export const MAX_RANGE = 0xffffffff;
 export class PhysicalMemory {
   private readonly segs: SegmentBuffer;
 
+  /** Set by the Mmu: devices and unmapped space are reached through it. */
+  bus: Bus | undefined;
+  /** Set by the Mmu: called after reset() (snapshots end there). */
+  onReset: (() => void) | undefined;
+
   constructor(
     private readonly core: Core,
     private readonly getMaxPhyAddr: () => number,
   ) {
     this.segs = new SegmentBuffer(core);
   }
+
+  private busPiece = (s: Segment, bytes: Uint8Array, _offset: number, write = false): void => {
+    if (write) this.bus!.writeBytes(s.pa, bytes);
+    else this.bus!.readBytes(s.pa, bytes);
+  };
 
   get maxPhyAddr(): number {
     return this.getMaxPhyAddr();
@@ -112,21 +132,21 @@ export class PhysicalMemory {
   readBytes(pa: Address, len: number): Uint8Array {
     const p = this.check(pa, len);
     const out = new Uint8Array(len);
-    if (len > 0) gather(this.core, this.segments(p, len, false), out);
+    if (len > 0) gather(this.core, this.segments(p, len, false), out, this.busPiece);
     return out;
   }
 
   /** Copies `data` to physical `pa`: all of it, or (out of memory) none of it. */
   writeBytes(pa: Address, data: Uint8Array): void {
     const p = this.check(pa, data.length);
-    if (data.length > 0) scatter(this.core, this.segments(p, data.length, true), data);
+    if (data.length > 0) scatter(this.core, this.segments(p, data.length, true), data, (s, b, o) => this.busPiece(s, b, o, true));
   }
 
   /** Reads a little-endian value of `size` bytes (1, 2, 4 or 8). */
   read(pa: Address, size: 1 | 2 | 4 | 8): bigint {
     const p = this.check(pa, checkSize(size));
     const off = Number(p & 0xfffn);
-    if (off + size <= PAGE_SIZE) {
+    if (off + size <= PAGE_SIZE && !this.bus?.active) {
       const host = this.core.x.frameHost(lo32(p), hi32(p), false) >>> 0;
       if (host === 0) return 0n;
       const dv = this.core.view();
@@ -147,7 +167,7 @@ export class PhysicalMemory {
     const p = this.check(pa, checkSize(size));
     const v = toSized(value, size);
     const off = Number(p & 0xfffn);
-    if (off + size <= PAGE_SIZE) {
+    if (off + size <= PAGE_SIZE && !this.bus?.active) {
       const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
       if (host === 0) throw new OutOfMemoryError(`storage for the frame of physical address 0x${p.toString(16)}`);
       const dv = this.core.view();
@@ -211,9 +231,10 @@ export class PhysicalMemory {
     return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** Drops every frame: all of physical memory reads as zero; the TLB is flushed. */
+  /** Drops every frame: all of physical memory reads as zero; the TLB is flushed; snapshots and the dirty log's records end. */
   reset(): void {
     this.core.x.memoryReset();
+    this.onReset?.();
   }
 }
 

@@ -6,13 +6,15 @@
  *
  * Like bits.ts, this file is valid AssemblyScript and TypeScript alike.
  *
- *     mailbox (32 bytes):
+ *     mailbox (48 bytes):
  *     +0  u32 status      one of STATUS_*
  *     +4  u32 errorCode   page-fault error code (0 for #GP)
  *     +8  u64 faultAddr   CR2: the linear address that faulted
  *     +16 u32 valueHi     bits 63:32 of an 8-byte value read
  *     +20 u32 level       leaf level of the last translation (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB)
  *     +24 u64 pa          a physical address returned by the last call
+ *     +32 u32 rights      after a probe: bit 0 user, bit 1 writable, bit 2 XD, bits 7:4 protection key
+ *     +40 u64 leaf        after a probe: the leaf entry's value
  */
 
 export const STATUS_OK = 0;
@@ -30,6 +32,8 @@ export const STATUS_ALREADY_MAPPED = 5;
 export const STATUS_SPLITS_LARGE_PAGE = 6;
 /** The guest frame allocator has no free frame below 2^MAXPHYADDR. */
 export const STATUS_NO_FRAME = 7;
+/** The access reaches a device (MMIO) or hooked page: the host performs it (MB_PA: physical address of its first byte). */
+export const STATUS_SPECIAL = 8;
 
 export const MB_STATUS = 0;
 export const MB_ERROR_CODE = 4;
@@ -37,7 +41,9 @@ export const MB_FAULT_ADDR = 8;
 export const MB_VALUE_HI = 16;
 export const MB_LEVEL = 20;
 export const MB_PA = 24;
-export const MAILBOX_BYTES = 32;
+export const MB_RIGHTS = 32;
+export const MB_LEAF = 40;
+export const MAILBOX_BYTES = 48;
 
 /**
  * A batch translation's output word for a faulting address: bit 63 set, the
@@ -49,3 +55,5 @@ export const BATCH_SECOND_PAGE_BIT = 62;
 
 /** A range segment, as translateRange/physRange write them: u64 pa, u32 host (0 = never written), u32 length. */
 export const SEGMENT_BYTES = 16;
+/** Set in a segment's length word when the piece is on a device or hooked page (host 0): the host performs it. */
+export const SEGMENT_SPECIAL = 0x80000000;

@@ -1,0 +1,370 @@
+/**
+ * The physical address space beyond plain RAM, and the slow path of every
+ * access that touches it: devices served by callbacks (MMIO), addresses that
+ * are neither RAM nor a device (unmapped: read as zero or fault, as the
+ * embedder chooses), and access hooks on linear or physical ranges.
+ *
+ * The core keeps the fast paths for RAM: it only learns which pages are
+ * "special" (special.ts) and, when an access reaches one, returns
+ * STATUS_SPECIAL; the host layer then performs that access here, once for the
+ * whole access even when it crosses a page boundary. With no device, layout
+ * or hook registered, nothing here runs.
+ */
+
+import { PAGE_SIZE } from "./arch/bits.js";
+import { type Address, toU64, lo32, hi32, hex } from "./address.js";
+import type { Core } from "./core.js";
+import { ArgumentError, MappingError, X86MmuError } from "./errors.js";
+
+export type BusSize = 1 | 2 | 4 | 8;
+
+/** A device on the physical bus. Values are little-endian, `size` bytes. */
+export interface Device {
+  read(pa: bigint, size: BusSize): bigint | number;
+  write(pa: bigint, size: BusSize, value: bigint): void;
+}
+
+export type HookOp = "read" | "write" | "fetch";
+
+/** An access as a hook sees it: once per access, with its whole range. */
+export interface AccessEvent {
+  op: HookOp;
+  /** Linear address of the first byte (absent for a host-side physical access). */
+  va?: bigint;
+  /** Physical address of the first byte. */
+  pa: bigint;
+  size: number;
+  cpl: 0 | 3;
+  /** For a write, the value being written; for `after` hooks of reads and fetches, the value read. */
+  value?: bigint;
+}
+
+export interface HookSpec {
+  /** Which addresses `start`/`length` are: linear (the access's) or physical. */
+  space: "linear" | "physical";
+  start: Address;
+  length: Address;
+  /** Which accesses fire the hook (default all three). */
+  ops?: HookOp[];
+  /** Called before the access is performed. Throwing aborts the access (nothing is written). */
+  before?(event: AccessEvent): void;
+  /** Called after the access with its value. */
+  after?(event: AccessEvent): void;
+}
+
+export interface Handle {
+  /** Unregisters it; later accesses take the fast path again. */
+  remove(): void;
+}
+
+/** An access reached a physical address that is neither RAM nor a device, with `unmapped: "fault"`. */
+export class UnmappedPhysicalError extends X86MmuError {
+  constructor(readonly pa: bigint, readonly op: HookOp) {
+    super("UNMAPPED_PHYSICAL", `${op} of physical ${hex(pa)}: no RAM or device there (layout says unmapped addresses fault)`);
+  }
+}
+
+interface Range {
+  start: bigint;
+  end: bigint;
+}
+interface DeviceEntry extends Range {
+  device: Device;
+}
+interface HookEntry extends Range {
+  space: "linear" | "physical";
+  ops: Set<HookOp>;
+  before?: (e: AccessEvent) => void;
+  after?: (e: AccessEvent) => void;
+}
+
+const SPECIAL_PHYS = 0;
+const SPECIAL_LINEAR = 1;
+const PAGE = BigInt(PAGE_SIZE);
+
+function overlaps(a: Range, start: bigint, end: bigint): boolean {
+  return a.start < end && start < a.end;
+}
+
+/** Merged page ranges [startPage, endPage) covering the given byte ranges. */
+function pageRanges(ranges: Range[]): Range[] {
+  const pages = ranges
+    .map((r) => ({ start: r.start / PAGE, end: (r.end + PAGE - 1n) / PAGE }))
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const out: Range[] = [];
+  for (const r of pages) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end) {
+      if (r.end > last.end) last.end = r.end;
+    } else out.push({ ...r });
+  }
+  return out;
+}
+
+export class Bus {
+  private devices: DeviceEntry[] = [];
+  private ram: Range[] | undefined;
+  private unmappedFaults = false;
+  private hooks: HookEntry[] = [];
+
+  constructor(
+    private readonly core: Core,
+    private readonly maxPhyAddr: () => number,
+  ) {}
+
+  /** True when some device, layout or hook is registered (the slow path may have work). */
+  get active(): boolean {
+    return this.devices.length > 0 || this.ram !== undefined || this.hooks.length > 0;
+  }
+
+  // ---- Registration ----
+
+  private range(start: Address, length: Address, what: string, physical: boolean): Range {
+    const s = toU64(start, `${what} start`);
+    const l = toU64(length, `${what} length`);
+    if (l === 0n) throw new ArgumentError(`${what} ${hex(s)}: length is 0`);
+    const end = s + l;
+    if (end > 1n << 64n) throw new ArgumentError(`${what} ${hex(s)}+${hex(l)} wraps past 2^64`);
+    if (physical && end > 1n << BigInt(this.maxPhyAddr())) {
+      throw new ArgumentError(`${what} ${hex(s)}+${hex(l)} reaches past 2^MAXPHYADDR (${this.maxPhyAddr()})`);
+    }
+    return { start: s, end };
+  }
+
+  private backed(r: Range): boolean {
+    const s = r.start / PAGE;
+    const e = (r.end + PAGE - 1n) / PAGE;
+    return this.core.x.anyBacked(lo32(s), hi32(s), lo32(e), hi32(e)) !== 0;
+  }
+
+  /**
+   * Puts `device` at physical [start, start + length). Refused (MappingError
+   * MMIO_OVER_RAM / MMIO_OVERLAP) when RAM in the range holds data or another
+   * device is there; the range then stays RAM.
+   */
+  mapDevice(start: Address, length: Address, device: Device): Handle {
+    const r = this.range(start, length, "device", true);
+    if (typeof device?.read !== "function" || typeof device?.write !== "function") throw new ArgumentError("a device needs read(pa, size) and write(pa, size, value)");
+    const other = this.devices.find((d) => overlaps(d, r.start, r.end));
+    if (other) throw new MappingError("MMIO_OVERLAP", `device ${hex(r.start)}..${hex(r.end)} overlaps the device at ${hex(other.start)}..${hex(other.end)}`);
+    if (this.backed(r)) throw new MappingError("MMIO_OVER_RAM", `device ${hex(r.start)}..${hex(r.end)} covers RAM that holds data; free those frames first`);
+    const entry: DeviceEntry = { ...r, device };
+    this.devices.push(entry);
+    this.upload();
+    return { remove: () => this.removeFrom(this.devices, entry) };
+  }
+
+  /**
+   * Declares where RAM is: physical addresses outside `ram` and outside every
+   * device are unmapped; they read as zero and ignore writes
+   * (`unmapped: "zero"`, the default) or throw UnmappedPhysicalError
+   * (`"fault"`). Without a layout, all of physical memory is RAM.
+   */
+  setLayout(layout: { ram: { start: Address; length: Address }[]; unmapped?: "zero" | "fault" } | undefined): void {
+    if (layout === undefined) {
+      this.ram = undefined;
+      this.upload();
+      return;
+    }
+    const ram = layout.ram.map((r) => this.range(r.start, r.length, "RAM range", true));
+    const holes = this.complement(ram);
+    for (const h of holes) {
+      const minusDevices = this.devices.some((d) => overlaps(d, h.start, h.end)) ? undefined : h;
+      if (minusDevices && this.backed(minusDevices)) {
+        throw new MappingError("MMIO_OVER_RAM", `physical ${hex(h.start)}..${hex(h.end)} holds data but the layout leaves it unmapped`);
+      }
+    }
+    if (layout.unmapped !== undefined && layout.unmapped !== "zero" && layout.unmapped !== "fault") {
+      throw new ArgumentError(`unmapped must be "zero" or "fault", not ${JSON.stringify(layout.unmapped)}`);
+    }
+    this.ram = ram;
+    this.unmappedFaults = layout.unmapped === "fault";
+    this.upload();
+  }
+
+  private complement(ram: Range[]): Range[] {
+    const sorted = [...ram].sort((a, b) => (a.start < b.start ? -1 : 1));
+    const out: Range[] = [];
+    let at = 0n;
+    for (const r of sorted) {
+      if (r.start > at) out.push({ start: at, end: r.start });
+      if (r.end > at) at = r.end;
+    }
+    const top = 1n << BigInt(this.maxPhyAddr());
+    if (at < top) out.push({ start: at, end: top });
+    return out;
+  }
+
+  /** Registers an access hook; see HookSpec. */
+  addHook(spec: HookSpec): Handle {
+    if (spec.space !== "linear" && spec.space !== "physical") throw new ArgumentError(`hook space must be "linear" or "physical", not ${JSON.stringify(spec.space)}`);
+    const r = this.range(spec.start, spec.length, `${spec.space} hook`, spec.space === "physical");
+    const ops = spec.ops ?? ["read", "write", "fetch"];
+    for (const op of ops) if (op !== "read" && op !== "write" && op !== "fetch") throw new ArgumentError(`hook op ${JSON.stringify(op)} is not read, write or fetch`);
+    if (!spec.before && !spec.after) throw new ArgumentError("a hook needs a before or an after function");
+    const entry: HookEntry = { ...r, space: spec.space, ops: new Set(ops), before: spec.before, after: spec.after };
+    this.hooks.push(entry);
+    this.upload();
+    return { remove: () => this.removeFrom(this.hooks, entry) };
+  }
+
+  private removeFrom<T>(list: T[], entry: T): void {
+    const i = list.indexOf(entry);
+    if (i >= 0) {
+      list.splice(i, 1);
+      this.upload();
+    }
+  }
+
+  /** Tells the core which pages are special (and flushes its TLB). */
+  private upload(): void {
+    const phys: Range[] = [...this.devices, ...this.hooks.filter((h) => h.space === "physical")];
+    if (this.ram) phys.push(...this.complement(this.ram));
+    const lin = this.hooks.filter((h) => h.space === "linear");
+    for (const [kind, ranges] of [[SPECIAL_PHYS, pageRanges(phys)], [SPECIAL_LINEAR, pageRanges(lin)]] as const) {
+      ranges.forEach((r, i) => {
+        if (!this.core.x.specialSetRange(kind, i, lo32(r.start), hi32(r.start), lo32(r.end), hi32(r.end))) {
+          throw new ArgumentError(`too many separate device/hook ranges (the core keeps 1024 of each kind)`);
+        }
+      });
+      this.core.x.specialCommit(kind, ranges.length);
+    }
+  }
+
+  // ---- Performing an access that left the fast path ----
+
+  private hooksFor(space: "linear" | "physical", op: HookOp, start: bigint, end: bigint): HookEntry[] {
+    return this.hooks.filter((h) => h.space === space && h.ops.has(op) && overlaps(h, start, end));
+  }
+
+  /**
+   * Performs one guest access whose bytes are at the physical `pieces` (one,
+   * or two for a page-crossing access): hooks before, the bytes (devices,
+   * RAM, unmapped), hooks after. Returns the value for a read or fetch.
+   */
+  access(op: HookOp, va: bigint | undefined, pieces: { pa: bigint; len: number }[], cpl: 0 | 3, value?: bigint): bigint {
+    const size = pieces.reduce((n, p) => n + p.len, 0);
+    const event: AccessEvent = { op, va, pa: pieces[0]!.pa, size, cpl, value: op === "write" ? value : undefined };
+    const fired = this.firing(op, va, pieces, size);
+    for (const h of fired) h.before?.(event);
+    let result = 0n;
+    if (op === "write") {
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i++) bytes[i] = Number(((value ?? 0n) >> BigInt(8 * i)) & 0xffn);
+      let at = 0;
+      for (const p of pieces) {
+        this.writeBytes(p.pa, bytes.subarray(at, at + p.len), op);
+        at += p.len;
+      }
+    } else {
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const p of pieces) {
+        this.readBytes(p.pa, bytes.subarray(at, at + p.len), op);
+        at += p.len;
+      }
+      for (let i = size - 1; i >= 0; i--) result = (result << 8n) | BigInt(bytes[i]!);
+      event.value = result;
+    }
+    for (const h of fired) h.after?.(event);
+    return result;
+  }
+
+  private firing(op: HookOp, va: bigint | undefined, pieces: { pa: bigint; len: number }[], size: number): HookEntry[] {
+    if (this.hooks.length === 0) return [];
+    const fired = va === undefined ? [] : this.hooksFor("linear", op, va, va + BigInt(size));
+    for (const h of this.hooks) {
+      if (h.space === "physical" && h.ops.has(op) && !fired.includes(h) && pieces.some((p) => overlaps(h, p.pa, p.pa + BigInt(p.len)))) fired.push(h);
+    }
+    return fired;
+  }
+
+  /** A piece of a bulk copy on a special page: hooks fire once for the piece. */
+  copyPiece(op: "read" | "write", va: bigint | undefined, pa: bigint, bytes: Uint8Array, cpl: 0 | 3): void {
+    const pieces = [{ pa, len: bytes.length }];
+    const fired = this.firing(op, va, pieces, bytes.length);
+    const event: AccessEvent = { op, va, pa, size: bytes.length, cpl };
+    for (const h of fired) h.before?.(event);
+    if (op === "write") this.writeBytes(pa, bytes, op);
+    else this.readBytes(pa, bytes, op);
+    for (const h of fired) h.after?.(event);
+  }
+
+  private deviceAt(pa: bigint): DeviceEntry | undefined {
+    return this.devices.find((d) => pa >= d.start && pa < d.end);
+  }
+
+  private isUnmapped(pa: bigint): boolean {
+    return this.ram !== undefined && !this.ram.some((r) => pa >= r.start && pa < r.end);
+  }
+
+  /**
+   * Bytes at physical `pa` within one page, from RAM (directly, no special
+   * check), a device (in naturally sized pieces of 8, 4, 2, 1 bytes) or
+   * unmapped space.
+   */
+  readBytes(pa: bigint, out: Uint8Array, op: HookOp = "read"): void {
+    let at = 0;
+    while (at < out.length) {
+      const p = pa + BigInt(at);
+      const dev = this.deviceAt(p);
+      if (dev) {
+        const n = chunk(p, Math.min(out.length - at, Number(dev.end - p)));
+        let v = BigInt(dev.device.read(p, n));
+        for (let i = 0; i < n; i++, v >>= 8n) out[at + i] = Number(v & 0xffn);
+        at += n;
+      } else if (this.isUnmapped(p)) {
+        if (this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
+        out[at++] = 0;
+      } else {
+        const n = Math.min(out.length - at, PAGE_SIZE - Number(p & (PAGE - 1n)));
+        const host = this.core.x.frameHost(lo32(p), hi32(p), false) >>> 0;
+        if (host === 0) out.fill(0, at, at + n);
+        else out.set(this.core.u8().subarray(host + Number(p & (PAGE - 1n)), host + Number(p & (PAGE - 1n)) + n), at);
+        at += n;
+      }
+    }
+  }
+
+  /** Writes bytes at physical `pa` within one page (RAM, a device, or unmapped space). */
+  writeBytes(pa: bigint, data: Uint8Array, op: HookOp = "write"): void {
+    let at = 0;
+    while (at < data.length) {
+      const p = pa + BigInt(at);
+      const dev = this.deviceAt(p);
+      if (dev) {
+        const n = chunk(p, Math.min(data.length - at, Number(dev.end - p)));
+        let v = 0n;
+        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[at + i]!);
+        dev.device.write(p, n, v);
+        at += n;
+      } else if (this.isUnmapped(p)) {
+        if (this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
+        at++;
+      } else {
+        const n = Math.min(data.length - at, PAGE_SIZE - Number(p & (PAGE - 1n)));
+        const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
+        if (host === 0) throw new X86MmuError("OUT_OF_MEMORY", `out of memory: storage for physical ${hex(p)}`);
+        this.core.u8().set(data.subarray(at, at + n), host + Number(p & (PAGE - 1n)));
+        at += n;
+      }
+    }
+  }
+}
+
+/** The largest naturally aligned access of at most `max` bytes at `pa` (8, 4, 2 or 1). */
+function chunk(pa: bigint, max: number): BusSize {
+  for (const n of [8, 4, 2] as const) if (max >= n && pa % BigInt(n) === 0n) return n;
+  return 1;
+}
+
+const buses = new WeakMap<Core, Bus>();
+
+/** The bus of a core (one per Mmu), for the copy engine's special pieces. */
+export function busOf(core: Core): Bus | undefined {
+  return buses.get(core);
+}
+
+export function registerBus(core: Core, bus: Bus): void {
+  buses.set(core, bus);
+}

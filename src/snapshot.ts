@@ -1,0 +1,180 @@
+/**
+ * The dirty log and snapshots, over the core's write interception
+ * (assembly/journal.ts).
+ *
+ * The dirty log lists the physical frames written since it was last cleared,
+ * whatever wrote them (guest stores, accessed/dirty flags the walk set, bulk
+ * copies, the physical API), independently of the page-table D flags.
+ *
+ * A snapshot records the registers and, from then on, saves each frame's
+ * contents before its first write (copy-on-write), so restoring costs time in
+ * proportion to the frames written since the snapshot, not to memory size.
+ * Snapshots nest: restoring one ends those taken after it; it stays usable,
+ * and restoring it again undoes only what was written since the last restore.
+ */
+
+import { PAGE_SIZE } from "./arch/bits.js";
+import type { Core } from "./core.js";
+import { X86MmuError, OutOfMemoryError } from "./errors.js";
+import type { CpuState } from "./mmu.js";
+
+/** A snapshot misused: of another Mmu, ended (a later restore or reset passed it), or memory ran out while saving. */
+export class SnapshotError extends X86MmuError {
+  constructor(message: string) {
+    super("SNAPSHOT", message);
+  }
+}
+
+export class DirtyLog {
+  private on = false;
+  constructor(private readonly core: Core) {}
+
+  /** Starts logging; frames written from now on are listed. */
+  start(): void {
+    this.core.x.dirtyStart();
+    this.on = true;
+  }
+
+  /** Stops logging and forgets the list. */
+  stop(): void {
+    this.core.x.dirtyStop();
+    this.on = false;
+  }
+
+  get running(): boolean {
+    return this.on;
+  }
+
+  /** Forgets the frames listed so far; each frame is listed again at its next write. */
+  clear(): void {
+    this.core.x.dirtyClear();
+  }
+
+  /** Physical addresses of the frames written since the last clear, ascending, each once. */
+  frames(): bigint[] {
+    const n = this.core.x.dirtyCount();
+    if (n === 0) return [];
+    const bytes = Math.ceil((n * 8) / PAGE_SIZE) * PAGE_SIZE;
+    const ptr = this.scratch(bytes);
+    const got = this.core.x.dirtyList(ptr, n);
+    const view = new BigUint64Array(this.core.x.memory.buffer, ptr, got);
+    const set = new Set<bigint>();
+    for (const pfn of view) set.add(pfn << 12n);
+    return [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** One bit per frame of [start, start + frames * 4 KiB): bit i set when frame i was written. */
+  bitmap(start: bigint, frames: number): Uint8Array {
+    const out = new Uint8Array(Math.ceil(frames / 8));
+    const first = start >> 12n;
+    for (const pa of this.frames()) {
+      const i = Number((pa >> 12n) - first);
+      if (i >= 0 && i < frames) out[i >> 3]! |= 1 << (i & 7);
+    }
+    return out;
+  }
+
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      const p = this.core.x.scratchAlloc(bytes) >>> 0;
+      if (p === 0) throw new OutOfMemoryError(`a buffer of ${bytes} bytes for the dirty log`);
+      this.scratchPtr = p;
+      this.scratchBytes = bytes;
+    }
+    return this.scratchPtr;
+  }
+}
+
+/** A snapshot of one Mmu: registers, and physical memory as it was (see Mmu.snapshot). */
+export class Snapshot {
+  /** @internal */
+  constructor(
+    readonly owner: Snapshots,
+    readonly registers: Required<CpuState>,
+    readonly takenAt: number,
+  ) {}
+
+  /** @internal */
+  alive = true;
+
+  /** False once a restore of an earlier snapshot, a memory reset or release() ended it. */
+  get valid(): boolean {
+    return this.alive;
+  }
+
+  /** Frames saved for this snapshot so far (its memory cost is that many 4 KiB). */
+  get frames(): number {
+    return this.owner.framesOf(this);
+  }
+
+  /** Bytes of memory this snapshot keeps (saved frames). */
+  get bytes(): number {
+    return this.frames * PAGE_SIZE;
+  }
+
+  /** Ends the snapshot and gives back what it alone needed. */
+  release(): void {
+    this.owner.release(this);
+  }
+}
+
+/** The live snapshots of one Mmu, oldest first: index k is the core's epoch k. */
+export class Snapshots {
+  private live: Snapshot[] = [];
+  private serial = 0;
+
+  constructor(
+    private readonly core: Core,
+    private readonly mmu: object,
+  ) {}
+
+  take(registers: Required<CpuState>): Snapshot {
+    if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving for an earlier snapshot; reset memory before taking snapshots again");
+    const k = this.core.x.snapshotTake();
+    if (k < 0) throw new SnapshotError("too many snapshots kept (4096); release some");
+    const s = new Snapshot(this, registers, ++this.serial);
+    this.live.push(s);
+    return s;
+  }
+
+  private indexOf(s: Snapshot, what: string): number {
+    if (!(s instanceof Snapshot) || s.owner !== this) throw new SnapshotError(`cannot ${what} a snapshot of another Mmu`);
+    const k = this.live.indexOf(s);
+    if (k < 0) throw new SnapshotError(`cannot ${what} snapshot #${s.takenAt}: it has ended (restored past, released, or memory was reset)`);
+    return k;
+  }
+
+  /** Restores memory; returns the registers to load. */
+  restore(s: Snapshot): Required<CpuState> {
+    const k = this.indexOf(s, "restore");
+    if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving a frame for a snapshot; it can no longer be restored exactly");
+    this.core.x.snapshotRestore(k);
+    for (const later of this.live.splice(k + 1)) later.alive = false;
+    return s.registers;
+  }
+
+  release(s: Snapshot): void {
+    const k = this.indexOf(s, "release");
+    this.core.x.snapshotDrop(k);
+    this.live.splice(k, 1);
+    s.alive = false;
+  }
+
+  framesOf(s: Snapshot): number {
+    const k = this.live.indexOf(s);
+    return k < 0 ? 0 : this.core.x.snapshotFrames(k);
+  }
+
+  /** Memory was reset: every snapshot ends. */
+  invalidateAll(): void {
+    for (const s of this.live) s.alive = false;
+    this.live = [];
+  }
+
+  /** The Mmu these snapshots belong to. */
+  get of(): object {
+    return this.mmu;
+  }
+}

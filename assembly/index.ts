@@ -231,3 +231,5 @@ export function specialCommit(kind: u32, n: u32): void {
 export function anyBacked(sLo: u32, sHi: u32, eLo: u32, eHi: u32): bool {
   return F.anyBackedIn(u64of(sLo, sHi), u64of(eLo, eHi));
 }
+
+export { copySegments } from "./copy";

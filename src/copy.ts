@@ -116,36 +116,66 @@ function specialPiece(t: Translated, i: number, segStart: number, offset: number
 
 const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.special[i] === 1;
 
+/**
+ * Visits the first `count` bytes of a translated range as runs: adjacent
+ * pieces whose storage is adjacent in linear memory too (frames given
+ * storage one after another often are) become one run, so a large copy makes
+ * few calls. `host` is 0 for a run of frames never written; special pieces
+ * come one at a time with `special` set.
+ */
+function runs(t: Translated, count: number, visit: (host: number, offset: number, len: number, special: boolean, segment: number, segStart: number) => void): void {
+  const words = new Uint32Array(t.core.x.memory.buffer, t.ptr, t.n * (SEGMENT_BYTES / 4));
+  let done = 0;
+  let runHost = 0;
+  let runStart = 0;
+  let runLen = 0;
+  const flush = (): void => {
+    if (runLen > 0) visit(runHost, runStart, runLen, false, -1, 0);
+    runLen = 0;
+  };
+  for (let i = 0; i < t.n && done < count; i++) {
+    const host = words[i * 4 + 2]!;
+    const raw = words[i * 4 + 3]!;
+    const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
+    if ((raw & SEGMENT_SPECIAL) !== 0) {
+      flush();
+      visit(0, done, len, true, i, done);
+    } else if (runLen > 0 && ((runHost === 0 && host === 0) || (runHost !== 0 && host === runHost + runLen))) {
+      runLen += len;
+    } else {
+      flush();
+      runHost = host;
+      runStart = done;
+      runLen = len;
+    }
+    done += len;
+  }
+  flush();
+}
+
 /** Copies the first `count` bytes of a translated range into `out` at `at`. */
 export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
-  const sg = segs(src);
-  const { host, len } = sg;
-  let done = 0;
-  for (let i = 0; i < src.n && done < count; i++) {
-    const l = Math.min(len[i]!, count - done);
-    const h = host[i]!;
-    if (isSpecial(sg, i)) specialPiece(src, i, done, 0, out.subarray(at + done, at + done + l), "read");
-    else if (h === 0) out.fill(0, at + done, at + done + l);
-    else out.set(src.core.u8().subarray(h, h + l), at + done);
-    done += l;
-  }
+  runs(src, count, (host, offset, len, special, i, segStart) => {
+    const piece = out.subarray(at + offset, at + offset + len);
+    if (special) specialPiece(src, i, segStart, 0, piece, "read");
+    else if (host === 0) piece.fill(0);
+    else piece.set(src.core.u8().subarray(host, host + len));
+  });
 }
 
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
-  const sg = segs(dst);
-  const { host, len } = sg;
-  let done = 0;
-  for (let i = 0; i < dst.n && done < count; i++) {
-    const l = Math.min(len[i]!, count - done);
-    if (isSpecial(sg, i)) specialPiece(dst, i, done, 0, data.subarray(at + done, at + done + l), "write");
-    else dst.core.u8().set(data.subarray(at + done, at + done + l), host[i]!);
-    done += l;
-  }
+  runs(dst, count, (host, offset, len, special, i, segStart) => {
+    const piece = data.subarray(at + offset, at + offset + len);
+    if (special) specialPiece(dst, i, segStart, 0, piece, "write");
+    else dst.core.u8().set(piece, host);
+  });
 }
 
-/** Copies `count` bytes between two translated ranges (one core: copyWithin; two cores: set). */
+/** Copies `count` bytes between two translated ranges (one core: inside the core; two cores: set). */
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
+  // The common case, one core and no device or hooked page: one call, memory.copy per page in the core.
+  if (src.core === dst.core && src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) return;
   const s = segs(src);
   const d = segs(dst);
   let i = 0;

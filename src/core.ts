@@ -55,6 +55,7 @@ export interface CoreExports {
   physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
   tlbLevel(lo: number, hi: number): number;
   hostCopy(dst: number, src: number, len: number): void;
+  copySegments(src: number, nSrc: number, dst: number, nDst: number, len: number): number;
   dirtyStart(): void;
   dirtyStop(): void;
   dirtyClear(): void;

@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
 
     const port = await freePort();
     url = `http://127.0.0.1:${port}/`;
-    server = spawn(process.execPath, [vite, "preview", "--host", "127.0.0.1", "--port", String(port), "--strictPort", "--bypass-lock"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    server = spawn(process.execPath, [vite, "preview", "--host", "127.0.0.1", "--port", String(port), "--strictPort"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("vite preview did not start in 15 s")), 15_000);
       server!.stdout!.on("data", (d: Buffer) => {

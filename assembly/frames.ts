@@ -202,8 +202,23 @@ let pfnCeiling: u64 = 0;
   return leaf + (((pfn as u32) & LEAF_MASK) << 2);
 }
 
+// ---- The low-memory index ----
+//
+// Most guests keep their page tables and most data in the first 4 GiB of
+// physical memory: for those frames a flat array maps PFN -> host offset in
+// one load (4 MiB of linear memory, committed lazily), beside the radix tree
+// that stays the authority for every frame.
+
+const LOW_PFNS: u64 = 1 << 20;
+const lowHost: usize = memory.data((LOW_PFNS as i32) * 4, 16);
+
+@inline function setLowHost(pfn: u64, host: usize): void {
+  if (pfn < LOW_PFNS) store<u32>(lowHost + ((pfn as usize) << 2), host as u32);
+}
+
 /** Host offset of frame `pfn`'s storage, or 0 if it was never written. */
 export function frameHost(pfn: u64): usize {
+  if (pfn < LOW_PFNS) return load<u32>(lowHost + ((pfn as usize) << 2));
   const slot = cacheSlot(pfn);
   if (load<u64>(slot) == pfn + 1) return load<u32>(slot, 8);
   const node = load<u32>(rootSlotOf(pfn)) & ~COUNT_MASK;
@@ -260,6 +275,7 @@ export function frameHostOrAlloc(pfn: u64): usize {
   store<u32>(leafSlotOf(leaf, pfn), frame as u32);
   store<u32>(nodeSlot, load<u32>(nodeSlot) + 1);
   store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
+  setLowHost(pfn, frame);
   framesBacked++;
   if (pfn + 1 > pfnCeiling) pfnCeiling = pfn + 1;
   if (!noteBacked(frame, pfn)) {
@@ -303,6 +319,7 @@ export function frameRelease(pfn: u64): usize {
   }
   const slot = cacheSlot(pfn);
   if (load<u64>(slot) == pfn + 1) store<u64>(slot, 0);
+  setLowHost(pfn, 0);
   memory.fill(memo, 0, 6 * 16);
   store<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3), 0);
   hostRelease(host);

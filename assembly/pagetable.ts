@@ -139,6 +139,8 @@ function takeFrames(n: u32): bool {
 }
 
 const NONE: u64 = 0xffffffffffffffff;
+/** Per level, the key of the last table counted by mapRange's first pass. */
+const lastTableKey: usize = memory.data(6 * 8, 8);
 const SPLITS: u64 = 0xfffffffffffffffe;
 
 /**
@@ -147,13 +149,19 @@ const SPLITS: u64 = 0xfffffffffffffffe;
  * reserve when `create`, else NONE is returned; SPLITS when a large page is in
  * the way.
  */
+/** After tableFor(..., create = false) returned NONE: the level whose entry was not present. */
+let missingLevel: u32 = 0;
+
 function tableFor(root: u64, levels: u32, va: u64, target: u32, create: bool): u64 {
   let table = root;
   for (let level = levels; level > target; level--) {
     const ea = table + ((((va >> levelShift(level)) as u32) & 511) << 3);
     let e = physLoad(ea, 8);
     if ((e & P) == 0) {
-      if (!create) return NONE;
+      if (!create) {
+        missingLevel = level;
+        return NONE;
+      }
       e = (takeReserved() << PAGE_SHIFT) | TABLE_FLAGS;
       physStore(ea, 8, e);
     } else if (level <= 3 && (e & PS) != 0) {
@@ -173,9 +181,12 @@ function tableFor(root: u64, levels: u32, va: u64, target: u32, create: bool): u
 export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64): i32 {
   const shift = levelShift(level);
   const size: u64 = (1 as u64) << shift;
-  // Pass 1: nothing may be mapped there yet.
+  // Pass 1: nothing may be mapped there yet; count the tables to create
+  // (the table at level j that would hold v's entry is known by v >> (shift_j + 9)).
   let lastKey: u64 = NONE;
   let table: u64 = NONE;
+  let need: u32 = 0;
+  memory.fill(lastTableKey, 0xff, 6 * 8);
   for (let i: u32 = 0; i < pages; i++) {
     const v = va + (i as u64) * size;
     const key = v >> (shift + 9);
@@ -183,6 +194,16 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
       table = tableFor(root, levels, v, level, false);
       lastKey = key;
       if (table == SPLITS) return status(STATUS_SPLITS_LARGE_PAGE);
+      if (table == NONE) {
+        for (let j = level; j < missingLevel; j++) {
+          const k = v >> (levelShift(j) + 9);
+          const slot = lastTableKey + ((j as usize) << 3);
+          if (load<u64>(slot) != k) {
+            store<u64>(slot, k);
+            need++;
+          }
+        }
+      }
     }
     if (table != NONE) {
       const e = physLoad(table + ((((v >> shift) as u32) & 511) << 3), 8);
@@ -193,11 +214,7 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
       }
     }
   }
-  // Take at most the frames the new tables could need.
-  let need: u32 = 0;
-  for (let l = level + 1; l <= levels; l++) {
-    need += ((pages as u64) >> (9 * (l - level) as u64)) as u32 + 2;
-  }
+  // Take the frames the new tables need before writing any entry.
   if (!takeFrames(need)) return load<u32>(mailbox);
   // Pass 2: write the entries.
   const leafFlags = level > 1 ? flags | PS : flags;
@@ -215,7 +232,7 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
     physStore(ea, 8, (pa + (i as u64) * size) | leafFlags);
   }
   releaseReserve();
-  invalidate(va, (pages as u64) * size);
+  // No invalidation: the TLB never holds a translation for a page that was not present.
   return STATUS_OK;
 }
 

@@ -250,14 +250,25 @@ export function loadLinear(lo: u32, hi: u32, acc: u32): f64 {
  * in the mailbox) and returns how many loads completed.
  */
 export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
+  // One loop per size, so each reads with a single load instruction.
   const size = sizeOf(acc);
+  if (size == 8) return loadLoop(inPtr, outPtr, n, acc, 8);
+  if (size == 4) return loadLoop(inPtr, outPtr, n, acc, 4);
+  if (size == 2) return loadLoop(inPtr, outPtr, n, acc, 2);
+  return loadLoop(inPtr, outPtr, n, acc, 1);
+}
+
+@inline function loadLoop(inPtr: usize, outPtr: usize, n: u32, acc: u32, size: u32): u32 {
+  const allowBit: u32 = 1 << (acc & 15);
+  const lastOffset: u32 = PAGE - size;
+  const pcid = tlbPcid;
   for (let i: u32 = 0; i < n; i++) {
     const la = load<u64>(inPtr + ((i as usize) << 3));
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;
     const host = load<u32>(e, 16) as usize;
     let v: u64;
-    if (host != 0 && hits(e, la, acc) && off + size <= PAGE) {
+    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) | pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       v = readHost(host + off, size);
     } else {
       const lo = loadSlow(la, acc);
@@ -336,13 +347,23 @@ export function storeLinear(lo: u32, hi: u32, acc: u32, vlo: u32, vhi: u32): i32
  */
 export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32 {
   const size = sizeOf(acc);
+  if (size == 8) return storeLoop(addrPtr, valPtr, n, acc, 8);
+  if (size == 4) return storeLoop(addrPtr, valPtr, n, acc, 4);
+  if (size == 2) return storeLoop(addrPtr, valPtr, n, acc, 2);
+  return storeLoop(addrPtr, valPtr, n, acc, 1);
+}
+
+@inline function storeLoop(addrPtr: usize, valPtr: usize, n: u32, acc: u32, size: u32): u32 {
+  const allowBit: u32 = 1 << (acc & 15);
+  const lastOffset: u32 = PAGE - size;
+  const pcid = tlbPcid;
   for (let i: u32 = 0; i < n; i++) {
     const la = load<u64>(addrPtr + ((i as usize) << 3));
     const v = load<u64>(valPtr + ((i as usize) << 3));
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;
     const host = load<u32>(e, 24) as usize;
-    if (host != 0 && hits(e, la, acc) && off + size <= PAGE) {
+    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) | pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       writeHost(host + off, size, v);
     } else if (storeSlow(la, acc, v) != STATUS_OK) {
       return i;

@@ -233,3 +233,18 @@ export function anyBacked(sLo: u32, sHi: u32, eLo: u32, eHi: u32): bool {
 }
 
 export { copySegments } from "./copy";
+
+// ---- Frame allocator state (snapshots) ----
+
+export function allocNextPfn(): f64 {
+  return <f64>PT.allocNextPfn();
+}
+export function freeListCount(): u32 {
+  return PT.freeListCount();
+}
+export function freeListRead(out: usize, max: u32): u32 {
+  return PT.freeListRead(out, max);
+}
+export function allocRestore(nextPfn: f64, ptr: usize, n: u32): bool {
+  return PT.allocRestore(<u64>nextPfn, ptr, n);
+}

@@ -233,6 +233,8 @@ function applyEpoch(k: u32): void {
       const r = c + 8 + (i - 1) * 16;
       const pfn = load<u64>(r);
       const copy = load<u32>(r, 8) as usize;
+      // The frame changes back: a running dirty log lists it.
+      if (dirtyOn && append(dirtyHeadSlot, DIRTY_PER_CHUNK, 8, pfn, 0)) dirtyRecords++;
       if (copy == 0) {
         frameRelease(pfn);
       } else {

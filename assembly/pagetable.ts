@@ -79,6 +79,59 @@ function freeChunkRelease(c: usize): void {
   return 0;
 }
 
+// ---- Allocator state, for snapshots ----
+
+export function allocNextPfn(): u64 {
+  return allocNext;
+}
+
+/** Frames on the free list. */
+export function freeListCount(): u32 {
+  let n: u32 = 0;
+  for (let c = freeChunk; c != 0; c = load<u32>(c) as usize) n += load<u32>(c, 4);
+  return n;
+}
+
+/** Writes the free list's PFNs (bottom of the stack first, at most `max`) as u64 at `out`; returns how many. */
+export function freeListRead(out: usize, max: u32): u32 {
+  // Chunks link newest first: collect them, then write oldest first.
+  let chunks: u32 = 0;
+  for (let c = freeChunk; c != 0; c = load<u32>(c) as usize) chunks++;
+  let n: u32 = 0;
+  for (let k = chunks; k > 0 && n < max; k--) {
+    let c = freeChunk;
+    for (let j: u32 = 1; j < k; j++) c = load<u32>(c) as usize;
+    const count = load<u32>(c, 4);
+    for (let i: u32 = 0; i < count && n < max; i++) {
+      store<u64>(out + ((n as usize) << 3), load<u64>(c + 8 + (i << 3)));
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Replaces the allocator's state: the next PFN to try and the free list (`n` PFNs at `ptr`, bottom first). */
+export function allocRestore(next: u64, ptr: usize, n: u32): bool {
+  while (freeChunk != 0) {
+    const prev = load<u32>(freeChunk) as usize;
+    hostRelease(freeChunk);
+    freeChunk = prev;
+  }
+  allocNext = next;
+  for (let i: u32 = 0; i < n; i++) {
+    if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
+      const c = hostAlloc(PAGE_SIZE);
+      if (c == 0) return false;
+      store<u32>(c, freeChunk as u32);
+      freeChunk = c;
+    }
+    const count = load<u32>(freeChunk, 4);
+    store<u64>(freeChunk + 8 + (count << 3), load<u64>(ptr + ((i as usize) << 3)));
+    store<u32>(freeChunk, count + 1, 4);
+  }
+  return true;
+}
+
 /** Gives frame `pfn` back: its storage is released (it reads as zero) and the allocator may hand it out again. */
 export function freeFrame(pfn: u64): void {
   if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);

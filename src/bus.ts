@@ -29,7 +29,7 @@ export type HookOp = "read" | "write" | "fetch";
 /** An access as a hook sees it: once per access, with its whole range. */
 export interface AccessEvent {
   op: HookOp;
-  /** Linear address of the first byte (absent for a host-side physical access). */
+  /** Linear address of the first byte (guest accesses and bulk copies always have one). */
   va?: bigint;
   /** Physical address of the first byte. */
   pa: bigint;
@@ -167,12 +167,8 @@ export class Bus {
       return;
     }
     const ram = layout.ram.map((r) => this.range(r.start, r.length, "RAM range", true));
-    const holes = this.complement(ram);
-    for (const h of holes) {
-      const minusDevices = this.devices.some((d) => overlaps(d, h.start, h.end)) ? undefined : h;
-      if (minusDevices && this.backed(minusDevices)) {
-        throw new MappingError("MMIO_OVER_RAM", `physical ${hex(h.start)}..${hex(h.end)} holds data but the layout leaves it unmapped`);
-      }
+    for (const h of subtract(this.complement(ram), this.devices)) {
+      if (this.backed(h)) throw new MappingError("MMIO_OVER_RAM", `physical ${hex(h.start)}..${hex(h.end)} holds data but the layout leaves it unmapped`);
     }
     if (layout.unmapped !== undefined && layout.unmapped !== "zero" && layout.unmapped !== "fault") {
       throw new ArgumentError(`unmapped must be "zero" or "fault", not ${JSON.stringify(layout.unmapped)}`);
@@ -240,11 +236,14 @@ export class Bus {
   /**
    * Performs one guest access whose bytes are at the physical `pieces` (one,
    * or two for a page-crossing access): hooks before, the bytes (devices,
-   * RAM, unmapped), hooks after. Returns the value for a read or fetch.
+   * RAM, unmapped), hooks after. Returns the value for a read or fetch. A
+   * throwing before-hook or an unmapped address that faults stops the access
+   * before any byte is written.
    */
   access(op: HookOp, va: bigint | undefined, pieces: { pa: bigint; len: number }[], cpl: 0 | 3, value?: bigint): bigint {
     const size = pieces.reduce((n, p) => n + p.len, 0);
     const event: AccessEvent = { op, va, pa: pieces[0]!.pa, size, cpl, value: op === "write" ? value : undefined };
+    for (const p of pieces) this.checkMapped(p.pa, p.len, op);
     const fired = this.firing(op, va, pieces, size);
     for (const h of fired) h.before?.(event);
     let result = 0n;
@@ -279,15 +278,41 @@ export class Bus {
     return fired;
   }
 
-  /** A piece of a bulk copy on a special page: hooks fire once for the piece. */
-  copyPiece(op: "read" | "write", va: bigint | undefined, pa: bigint, bytes: Uint8Array, cpl: 0 | 3): void {
-    const pieces = [{ pa, len: bytes.length }];
-    const fired = this.firing(op, va, pieces, bytes.length);
-    const event: AccessEvent = { op, va, pa, size: bytes.length, cpl };
-    for (const h of fired) h.before?.(event);
+  /** Throws UnmappedPhysicalError when [pa, pa + len) reaches unmapped space and the layout says it faults. */
+  checkMapped(pa: bigint, len: number, op: HookOp): void {
+    if (this.ram === undefined || !this.unmappedFaults) return;
+    for (let p = pa; p < pa + BigInt(len); ) {
+      if (this.isUnmapped(p) && !this.deviceAt(p)) throw new UnmappedPhysicalError(p, op);
+      p = this.runEnd(p, pa + BigInt(len));
+    }
+  }
+
+  /**
+   * The pieces of a bulk copy that are on special pages, in two phases so that
+   * nothing is written when a before-hook throws or an address faults:
+   * `prepare` checks every piece and fires the before-hooks, then the caller
+   * moves the bytes (copyPiece, which fires no hook), then the returned function fires the
+   * after-hooks. Hooks fire once per piece (a page), with the piece's range.
+   */
+  prepare(op: "read" | "write", pieces: { va: bigint; pa: bigint; len: number }[], cpl: 0 | 3): () => void {
+    for (const p of pieces) this.checkMapped(p.pa, p.len, op);
+    const calls: [HookEntry, AccessEvent][] = [];
+    for (const p of pieces) {
+      const event: AccessEvent = { op, va: p.va, pa: p.pa, size: p.len, cpl };
+      for (const h of this.firing(op, p.va, [p], p.len)) {
+        h.before?.(event);
+        calls.push([h, event]);
+      }
+    }
+    return () => {
+      for (const [h, e] of calls) h.after?.(e);
+    };
+  }
+
+  /** A piece of a bulk copy on a special page, without hooks (see prepare). */
+  copyPiece(op: "read" | "write", pa: bigint, bytes: Uint8Array): void {
     if (op === "write") this.writeBytes(pa, bytes, op);
     else this.readBytes(pa, bytes, op);
-    for (const h of fired) h.after?.(event);
   }
 
   private deviceAt(pa: bigint): DeviceEntry | undefined {
@@ -296,6 +321,22 @@ export class Bus {
 
   private isUnmapped(pa: bigint): boolean {
     return this.ram !== undefined && !this.ram.some((r) => pa >= r.start && pa < r.end);
+  }
+
+  /** Where the run of bytes from `pa` of one kind (a device, RAM, unmapped) ends, at most `limit`. */
+  private runEnd(pa: bigint, limit: bigint): bigint {
+    let end = limit;
+    for (const d of this.devices) {
+      if (d.start > pa && d.start < end) end = d.start;
+      if (pa >= d.start && pa < d.end && d.end < end) end = d.end;
+    }
+    if (this.ram) {
+      for (const r of this.ram) {
+        if (r.start > pa && r.start < end) end = r.start;
+        if (pa >= r.start && pa < r.end && r.end < end) end = r.end;
+      }
+    }
+    return end;
   }
 
   /**
@@ -315,9 +356,11 @@ export class Bus {
         at += n;
       } else if (this.isUnmapped(p)) {
         if (this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
-        out[at++] = 0;
+        const n = Number(this.runEnd(p, pa + BigInt(out.length)) - p);
+        out.fill(0, at, at + n);
+        at += n;
       } else {
-        const n = Math.min(out.length - at, PAGE_SIZE - Number(p & (PAGE - 1n)));
+        const n = Number(this.runEnd(p, minBig(pa + BigInt(out.length), pageEnd(p))) - p);
         const host = this.core.x.frameHost(lo32(p), hi32(p), false) >>> 0;
         if (host === 0) out.fill(0, at, at + n);
         else out.set(this.core.u8().subarray(host + Number(p & (PAGE - 1n)), host + Number(p & (PAGE - 1n)) + n), at);
@@ -340,9 +383,9 @@ export class Bus {
         at += n;
       } else if (this.isUnmapped(p)) {
         if (this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
-        at++;
+        at += Number(this.runEnd(p, pa + BigInt(data.length)) - p);
       } else {
-        const n = Math.min(data.length - at, PAGE_SIZE - Number(p & (PAGE - 1n)));
+        const n = Number(this.runEnd(p, minBig(pa + BigInt(data.length), pageEnd(p))) - p);
         const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
         if (host === 0) throw new X86MmuError("OUT_OF_MEMORY", `out of memory: storage for physical ${hex(p)}`);
         this.core.u8().set(data.subarray(at, at + n), host + Number(p & (PAGE - 1n)));
@@ -350,6 +393,26 @@ export class Bus {
       }
     }
   }
+}
+
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const pageEnd = (pa: bigint): bigint => (pa & ~(PAGE - 1n)) + PAGE;
+
+/** `ranges` minus every range of `cut`. */
+function subtract(ranges: Range[], cut: Range[]): Range[] {
+  let out = ranges.map((r) => ({ ...r }));
+  for (const c of cut) {
+    const next: Range[] = [];
+    for (const r of out) {
+      if (!overlaps(r, c.start, c.end)) next.push(r);
+      else {
+        if (r.start < c.start) next.push({ start: r.start, end: c.start });
+        if (c.end < r.end) next.push({ start: c.end, end: r.end });
+      }
+    }
+    out = next;
+  }
+  return out;
 }
 
 /** The largest naturally aligned access of at most `max` bytes at `pa` (8, 4, 2 or 1). */

@@ -105,13 +105,40 @@ function segs(t: Translated): Segs {
   return { host, len, special };
 }
 
-/** A piece of a special segment moved through the bus (devices, hooks): `offset` bytes into the segment. */
-function specialPiece(t: Translated, i: number, segStart: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
+function busFor(t: Translated) {
   const bus = busOf(t.core);
   if (!bus) throw new Error("x86mmu: a special page was reached without a bus");
-  const dv = t.core.view();
-  const pa = dv.getBigUint64(t.ptr + i * SEGMENT_BYTES, true) + BigInt(offset);
-  bus.copyPiece(op, t.va + BigInt(segStart + offset), pa, bytes, t.cpl);
+  return bus;
+}
+
+/** A piece of a special segment moved through the bus (devices, unmapped space): `offset` bytes into segment i. */
+function specialPiece(t: Translated, i: number, _segStart: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
+  const pa = t.core.view().getBigUint64(t.ptr + i * SEGMENT_BYTES, true) + BigInt(offset);
+  busFor(t).copyPiece(op, pa, bytes);
+}
+
+/**
+ * Before any byte of a copy moves: checks the special pieces among the first
+ * `count` bytes of each side and fires their before-hooks (a throwing hook
+ * or a faulting unmapped address then stops the copy with nothing written).
+ * Returns what fires the after-hooks.
+ */
+function prepareSpecial(count: number, ...sides: [Translated | undefined, "read" | "write"][]): () => void {
+  const finishes: (() => void)[] = [];
+  for (const [t, op] of sides) {
+    if (!t) continue;
+    const words = new Uint32Array(t.core.x.memory.buffer, t.ptr, t.n * (SEGMENT_BYTES / 4));
+    const pieces: { va: bigint; pa: bigint; len: number }[] = [];
+    let done = 0;
+    for (let i = 0; i < t.n && done < count; i++) {
+      const raw = words[i * 4 + 3]!;
+      const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
+      if ((raw & SEGMENT_SPECIAL) !== 0) pieces.push({ va: t.va + BigInt(done), pa: t.core.view().getBigUint64(t.ptr + i * SEGMENT_BYTES, true), len });
+      done += len;
+    }
+    if (pieces.length) finishes.push(busFor(t).prepare(op, pieces, t.cpl));
+  }
+  return () => finishes.forEach((f) => f());
 }
 
 const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.special[i] === 1;
@@ -155,27 +182,37 @@ function runs(t: Translated, count: number, visit: (host: number, offset: number
 
 /** Copies the first `count` bytes of a translated range into `out` at `at`. */
 export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
+  const finish = prepareSpecial(count, [src, "read"]);
   runs(src, count, (host, offset, len, special, i, segStart) => {
     const piece = out.subarray(at + offset, at + offset + len);
     if (special) specialPiece(src, i, segStart, 0, piece, "read");
     else if (host === 0) piece.fill(0);
     else piece.set(src.core.u8().subarray(host, host + len));
   });
+  finish();
 }
 
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
+  const finish = prepareSpecial(count, [dst, "write"]);
   runs(dst, count, (host, offset, len, special, i, segStart) => {
     const piece = data.subarray(at + offset, at + offset + len);
     if (special) specialPiece(dst, i, segStart, 0, piece, "write");
     else dst.core.u8().set(piece, host);
   });
+  finish();
 }
 
 /** Copies `count` bytes between two translated ranges (one core: inside the core; two cores: set). */
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
   // The common case, one core and no device or hooked page: one call, memory.copy per page in the core.
   if (src.core === dst.core && src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) return;
+  const finish = prepareSpecial(count, [src, "read"], [dst, "write"]);
+  spaceToSpaceStaged(src, dst, count);
+  finish();
+}
+
+function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): void {
   const s = segs(src);
   const d = segs(dst);
   let i = 0;

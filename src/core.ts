@@ -70,6 +70,10 @@ export interface CoreExports {
   specialSetRange(kind: number, i: number, sLo: number, sHi: number, eLo: number, eHi: number): number;
   specialCommit(kind: number, n: number): void;
   anyBacked(sLo: number, sHi: number, eLo: number, eHi: number): number;
+  allocNextPfn(): number;
+  freeListCount(): number;
+  freeListRead(out: number, max: number): number;
+  allocRestore(nextPfn: number, ptr: number, n: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;

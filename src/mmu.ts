@@ -29,7 +29,7 @@ import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex 
 import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
 import { Core } from "./core.js";
 import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "./errors.js";
-import { PhysicalMemory, SegmentBuffer, gather, scatter, MAX_RANGE } from "./physical-memory.js";
+import { PhysicalMemory, SegmentBuffer, gather, scatter, MAX_RANGE, type Segment } from "./physical-memory.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
 
 /** The paging-related processor state. */
@@ -75,7 +75,7 @@ export type Probe =
 /** What a fault handler learns about the access that faulted. */
 export interface FaultContext {
   va: bigint;
-  op: HookOp | "translate";
+  op: HookOp;
   size: number;
   cpl: 0 | 3;
 }
@@ -530,7 +530,10 @@ export class Mmu {
     if (len === 0) return out;
     const v = toU64(va);
     const acc = encodeAccess({ op: "read", ...options });
-    gather(this.core, this.rangeSegments(v, len, acc), out, (s, bytes, at) => this.bus.copyPiece("read", v + BigInt(at), s.pa, bytes, options.cpl ?? 0));
+    const segments = this.rangeSegments(v, len, acc);
+    const finish = this.prepareSpecial("read", v, segments, options.cpl ?? 0);
+    gather(this.core, segments, out, (s, bytes) => this.bus.copyPiece("read", s.pa, bytes));
+    finish?.();
     return out;
   }
 
@@ -543,7 +546,22 @@ export class Mmu {
     if (this.checkLen(data.length) === 0) return;
     const v = toU64(va);
     const acc = encodeAccess({ op: "write", ...options });
-    scatter(this.core, this.rangeSegments(v, data.length, acc), data, (s, bytes, at) => this.bus.copyPiece("write", v + BigInt(at), s.pa, bytes, options.cpl ?? 0));
+    const segments = this.rangeSegments(v, data.length, acc);
+    const finish = this.prepareSpecial("write", v, segments, options.cpl ?? 0);
+    scatter(this.core, segments, data, (s, bytes) => this.bus.copyPiece("write", s.pa, bytes));
+    finish?.();
+  }
+
+  /** Checks the special pieces of a range and fires their before-hooks, before any byte moves; returns what fires the after-hooks. */
+  private prepareSpecial(op: "read" | "write", v: bigint, segments: Segment[], cpl: 0 | 3): (() => void) | undefined {
+    if (!segments.some((s) => s.special)) return undefined;
+    const pieces: { va: bigint; pa: bigint; len: number }[] = [];
+    let at = 0;
+    for (const s of segments) {
+      if (s.special) pieces.push({ va: v + BigInt(at), pa: s.pa, len: s.len });
+      at += s.len;
+    }
+    return this.bus.prepare(op, pieces, cpl);
   }
 
   private checkLen(len: number): number {

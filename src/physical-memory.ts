@@ -139,7 +139,11 @@ export class PhysicalMemory {
   /** Copies `data` to physical `pa`: all of it, or (out of memory) none of it. */
   writeBytes(pa: Address, data: Uint8Array): void {
     const p = this.check(pa, data.length);
-    if (data.length > 0) scatter(this.core, this.segments(p, data.length, true), data, (s, b, o) => this.busPiece(s, b, o, true));
+    if (data.length === 0) return;
+    const segments = this.segments(p, data.length, true);
+    // Unmapped space that faults stops the write before any byte is written.
+    for (const s of segments) if (s.special) this.bus!.checkMapped(s.pa, s.len, "write");
+    scatter(this.core, segments, data, (s, b, o) => this.busPiece(s, b, o, true));
   }
 
   /** Reads a little-endian value of `size` bytes (1, 2, 4 or 8). */

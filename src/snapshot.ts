@@ -87,13 +87,21 @@ export class DirtyLog {
   }
 }
 
-/** A snapshot of one Mmu: registers, and physical memory as it was (see Mmu.snapshot). */
+/** The guest frame allocator's state: the next frame to try and the free list. */
+interface AllocatorState {
+  nextPfn: number;
+  free: BigUint64Array;
+}
+
+/** A snapshot of one Mmu: registers, physical memory and the frame allocator as they were (see Mmu.snapshot). */
 export class Snapshot {
   /** @internal */
   constructor(
     readonly owner: Snapshots,
     readonly registers: Required<CpuState>,
     readonly takenAt: number,
+    /** @internal */
+    readonly allocator: AllocatorState,
   ) {}
 
   /** @internal */
@@ -134,7 +142,7 @@ export class Snapshots {
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving for an earlier snapshot; reset memory before taking snapshots again");
     const k = this.core.x.snapshotTake();
     if (k < 0) throw new SnapshotError("too many snapshots kept (4096); release some");
-    const s = new Snapshot(this, registers, ++this.serial);
+    const s = new Snapshot(this, registers, ++this.serial, this.allocatorState());
     this.live.push(s);
     return s;
   }
@@ -151,8 +159,40 @@ export class Snapshots {
     const k = this.indexOf(s, "restore");
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving a frame for a snapshot; it can no longer be restored exactly");
     this.core.x.snapshotRestore(k);
+    this.restoreAllocator(s.allocator);
     for (const later of this.live.splice(k + 1)) later.alive = false;
     return s.registers;
+  }
+
+  private allocatorState(): AllocatorState {
+    const x = this.core.x;
+    const n = x.freeListCount();
+    const free = new BigUint64Array(n);
+    if (n > 0) {
+      const ptr = this.scratch(n * 8);
+      x.freeListRead(ptr, n);
+      free.set(new BigUint64Array(x.memory.buffer, ptr, n));
+    }
+    return { nextPfn: x.allocNextPfn(), free };
+  }
+
+  private restoreAllocator(a: AllocatorState): void {
+    const ptr = a.free.length > 0 ? this.scratch(a.free.length * 8) : 0;
+    if (a.free.length > 0) new BigUint64Array(this.core.x.memory.buffer, ptr, a.free.length).set(a.free);
+    if (!this.core.x.allocRestore(a.nextPfn, ptr, a.free.length)) throw new OutOfMemoryError("the frame allocator's free list");
+  }
+
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private scratch(bytes: number): number {
+    const want = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+    if (want > this.scratchBytes) {
+      const p = this.core.x.scratchAlloc(want) >>> 0;
+      if (p === 0) throw new OutOfMemoryError(`a buffer of ${want} bytes for a snapshot`);
+      this.scratchPtr = p;
+      this.scratchBytes = want;
+    }
+    return this.scratchPtr;
   }
 
   release(s: Snapshot): void {

@@ -3,8 +3,13 @@
  * PKRU, IA32_PKRS and MAXPHYADDR, plus values derived from them once per
  * register write so that the walk and the TLB never recompute them.
  *
- * (When several virtual CPUs share one frame store, this is the part each of
- * them owns, together with its TLB; frames.ts is the part they share.)
+ * When several virtual CPUs share one frame store, this module and tlb.ts
+ * (with the walk's results and the mailbox) are what each of them owns; the
+ * plan is one wasm instance per vCPU, each in its own worker, importing one
+ * shared memory (SharedArrayBuffer) that holds frames.ts's radix tree and
+ * frames, with the allocator and the radix updates behind an atomic lock and
+ * A/D updates as atomic ORs (as a processor does them). Cross-CPU TLB
+ * shootdowns then become messages that call invlpg/invpcid on each vCPU.
  */
 
 import {

@@ -22,6 +22,13 @@
  *  - I/D is reported for a fetch only when EFER.NXE=1 or CR4.SMEP=1.
  * One difference from QEMU 7.2, where the SDM is explicit (4.7): a reserved-bit
  * fault has P set in its error code.
+ *
+ * Not modelled yet: 32-bit and PAE paging. They join here as two more walk
+ * shapes selected by state.ts's pagingLevels (-1 today, refused by the host):
+ * 32-bit paging reads 4-byte entries from a 2-level tree (PSE for 4 MiB
+ * pages, no XD), PAE reads the four PDPTEs loaded at MOV to CR3 (kept in
+ * state.ts) and then a 2-level tree of 8-byte entries; accessDenied() and the
+ * rights cache serve all three unchanged.
  */
 
 import {

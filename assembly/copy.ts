@@ -23,6 +23,11 @@ export function copySegments(src: usize, nSrc: u32, dst: usize, nDst: u32, len: 
   let si: u32 = 0; // bytes of source segment i already copied
   let dj: u32 = 0; // bytes of destination segment j already filled
   let done: u32 = 0;
+  // Pieces that continue the previous one on both sides in linear memory
+  // (frames given storage one after another) are copied together.
+  let runSrc: usize = 0;
+  let runDst: usize = 0;
+  let runLen: u32 = 0;
   while (done < len && i < nSrc && j < nDst) {
     const s = src + i * SEGMENT_BYTES;
     const d = dst + j * SEGMENT_BYTES;
@@ -31,8 +36,18 @@ export function copySegments(src: usize, nSrc: u32, dst: usize, nDst: u32, len: 
     const n = min(min(sLen - si, dLen - dj), len - done);
     const sHost = load<u32>(s, 8) as usize;
     const dHost = (load<u32>(d, 8) as usize) + dj;
-    if (sHost == 0) memory.fill(dHost, 0, n);
-    else memory.copy(dHost, sHost + si, n);
+    if (sHost == 0) {
+      if (runLen != 0) memory.copy(runDst, runSrc, runLen);
+      runLen = 0;
+      memory.fill(dHost, 0, n);
+    } else if (runLen != 0 && runSrc + runLen == sHost + si && runDst + runLen == dHost) {
+      runLen += n;
+    } else {
+      if (runLen != 0) memory.copy(runDst, runSrc, runLen);
+      runSrc = sHost + si;
+      runDst = dHost;
+      runLen = n;
+    }
     done += n;
     si += n;
     dj += n;
@@ -45,5 +60,6 @@ export function copySegments(src: usize, nSrc: u32, dst: usize, nDst: u32, len: 
       dj = 0;
     }
   }
+  if (runLen != 0) memory.copy(runDst, runSrc, runLen);
   return true;
 }

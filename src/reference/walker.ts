@@ -44,6 +44,7 @@ import {
 } from "../arch/bits.js";
 import type { CpuState, Op, WalkStep } from "../scenario/types.js";
 import type { PhysicalMemory } from "./memory.js";
+import { allowsOf } from "../scenario/trace.js";
 
 /** Bit `n` of `v`, as a boolean. */
 export function bit(v: bigint, n: number): boolean {
@@ -95,17 +96,6 @@ export interface WalkInput {
 export type WalkOutcome =
   | { ok: true; pa: bigint; steps: WalkStep[] }
   | { ok: false; errorCode: bigint; steps: WalkStep[] };
-
-/** What an entry allows on its own, for --trace. */
-function allowsOf(entry: bigint, leafSize: string | undefined, nxe: boolean): string[] {
-  if (!bit(entry, PTE_P_BIT)) return [];
-  const a: string[] = [];
-  if (bit(entry, PTE_RW_BIT)) a.push("W");
-  if (bit(entry, PTE_US_BIT)) a.push("U");
-  if (!(nxe && bit(entry, PTE_XD_BIT))) a.push("X");
-  if (leafSize !== undefined) a.push(`leaf ${leafSize}`);
-  return a;
-}
 
 /**
  * Translates `input.va` for one access, reading the paging structures from

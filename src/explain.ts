@@ -47,22 +47,29 @@ export function entryFlags(level: string, entry: bigint): string {
   return f.length ? f.join(" ") : "not present (P=0)";
 }
 
-/** The index fields of a linear address for 4- or 5-level paging, most significant first. */
-export function addressFields(va: bigint, la57: boolean): { name: string; hi: number; lo: number; value: bigint }[] {
-  const names = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
+/**
+ * The index fields of a linear address for 4- or 5-level paging, most
+ * significant first. With the leaf's page size known ("2M" or "1G"), the
+ * levels below the leaf are part of the offset (bits 20:0 or 29:0).
+ */
+export function addressFields(va: bigint, la57: boolean, leafSize?: string): { name: string; hi: number; lo: number; value: bigint }[] {
+  const all = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
+  const below = leafSize === "1G" ? 2 : leafSize === "2M" ? 1 : 0;
+  const names = all.slice(0, all.length - below);
   const top = la57 ? 56 : 47;
   const fields = [{ name: "sign", hi: 63, lo: top + 1, value: va >> BigInt(top + 1) }];
   names.forEach((name, i) => {
-    const lo = 12 + 9 * (names.length - 1 - i);
+    const lo = 12 + 9 * (all.length - 1 - i);
     fields.push({ name, hi: lo + 8, lo, value: (va >> BigInt(lo)) & 0x1ffn });
   });
-  fields.push({ name: "offset", hi: 11, lo: 0, value: va & 0xfffn });
+  const offsetTop = 11 + 9 * below;
+  fields.push({ name: "offset", hi: offsetTop, lo: 0, value: va & ((1n << BigInt(offsetTop + 1)) - 1n) });
   return fields;
 }
 
 /** The address split into its fields: names, bit ranges, values in hex and binary. */
-export function explainAddress(va: bigint, la57: boolean, s: Style): string[] {
-  const fields = addressFields(va, la57);
+export function explainAddress(va: bigint, la57: boolean, s: Style, leafSize?: string): string[] {
+  const fields = addressFields(va, la57, leafSize);
   const cells = fields.map((f, i) => {
     const width = f.hi - f.lo + 1;
     const bin = f.value.toString(2).padStart(width, "0");
@@ -143,7 +150,9 @@ function targetWords(step: WalkStep): string {
 export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: Style = plain): string {
   const la57 = bit(cpu.cr4, CR4_LA57_BIT);
   const out: string[] = [s.bold(describeAccess(a))];
-  out.push(...explainAddress(a.va, la57, s));
+  // A walk that reached a 2 MiB or 1 GiB leaf: the lower indices are offset bits.
+  const leafStep = (r.walk ?? []).find((st) => st.allows.includes("leaf 2M") || st.allows.includes("leaf 1G"));
+  out.push(...explainAddress(a.va, la57, s, leafStep?.allows.includes("leaf 1G") ? "1G" : leafStep ? "2M" : undefined));
   const names = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
   const walks = splitWalks(r.walk ?? [], la57);
   const checks = checksOf(a, r, cpu);

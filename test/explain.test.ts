@@ -126,6 +126,12 @@ describe("x86mmu explain: the exact text", () => {
       "    n/a   U/S (supervisor-mode access (CPL 0)), R/W (not a write), XD (not an instruction fetch), SMEP (CR4.SMEP=0), SMAP (CR4.SMAP=0), PK (CR4.PKS=0)",
     ]);
     expect(first).toContain("  => physical address 0x323456 = 2 MiB page 0x200000 + offset 0x123456 (address bits 20:0), value 0x0");
+    // The address table has no PT index for a 2 MiB page: bits 20:0 are the offset (0x123456 in 21 bits).
+    expect(first!.split("\n").slice(1, 4)).toEqual([
+      "  sign 63:48       | PML4 47:39 | PDPT 38:30 | PD 29:21  | offset 20:0",
+      "  0x0              | 0 (0x0)    | 0 (0x0)    | 0 (0x0)   | 0x123456",
+      "  0000000000000000 | 000000000  | 000000000  | 000000000 | 100100011010001010110",
+    ]);
     expect(third).toContain(
       [
         "  PD[1]     table 0x3000, entry at 0x3008 = 0x402083",

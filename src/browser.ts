@@ -3,7 +3,7 @@
  * the same API as on Node.js.
  *
  *     import { loadCore, Mmu } from "x86mmu/browser";
- *     await loadCore(new URL("x86mmu/build/core.wasm", import.meta.url));
+ *     await loadCore(new URL("x86mmu/build/core.wasm", import.meta.url)); // or any URL serving build/core.wasm
  *     const mmu = new Mmu();
  */
 

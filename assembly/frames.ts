@@ -202,6 +202,30 @@ let pfnCeiling: u64 = 0;
   return leaf + (((pfn as u32) & LEAF_MASK) << 2);
 }
 
+// ---- The low window ----
+//
+// The first 256 MiB of physical memory, where guests keep their page tables
+// and most data (and where the frame allocator starts), live in one window of
+// linear memory at windowBase + pa, reserved at the first use of such a frame
+// (the host commits its pages only as they are touched). There a frame never
+// written reads as zero by construction, so the walker reads a table entry
+// with one load from its physical address, as a flat array would.
+
+export const WINDOW_PFNS: u64 = 1 << 16;
+export const WINDOW_BYTES: u64 = WINDOW_PFNS << PAGE_SHIFT;
+/** Linear-memory offset of physical address 0 in the window; 0 until the window exists. */
+export let windowBase: usize = 0;
+
+/** The window's storage for frame `pfn` (< WINDOW_PFNS), creating the window first; 0 when memory is exhausted. */
+function windowFrame(pfn: u64): usize {
+  if (windowBase == 0) {
+    const p = hostBump(WINDOW_BYTES as u32, PAGE_SIZE);
+    if (p == 0) return 0;
+    windowBase = p;
+  }
+  return windowBase + ((pfn as usize) << PAGE_SHIFT);
+}
+
 // ---- The low-memory index ----
 //
 // Most guests keep their page tables and most data in the first 4 GiB of
@@ -241,6 +265,12 @@ export function frameHost(pfn: u64): usize {
 export function frameHostOrAlloc(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host != 0) return host;
+  if (pfn < WINDOW_PFNS) {
+    const frame = windowFrame(pfn);
+    if (frame == 0) return 0;
+    hostInUse += PAGE_SIZE;
+    return linkFrame(pfn, frame);
+  }
   const rootSlot = rootSlotOf(pfn);
   let node = (load<u32>(rootSlot) & ~COUNT_MASK) as usize;
   let newNode = false;
@@ -274,6 +304,11 @@ export function frameHostOrAlloc(pfn: u64): usize {
   }
   store<u32>(leafSlotOf(leaf, pfn), frame as u32);
   store<u32>(nodeSlot, load<u32>(nodeSlot) + 1);
+  return linkFrame(pfn, frame);
+}
+
+/** Records that frame `pfn` is stored at `frame` (zeroed) and notes it for the journal; 0 if that fails (undone). */
+function linkFrame(pfn: u64, frame: usize): usize {
   store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
   setLowHost(pfn, frame);
   framesBacked++;
@@ -298,6 +333,16 @@ export function frameRelease(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host == 0) return 0;
   noteForced(host);
+  if (pfn < WINDOW_PFNS) {
+    // A window frame stays in place, zeroed: it reads as zero again.
+    memory.fill(host, 0, PAGE_SIZE);
+    setLowHost(pfn, 0);
+    memory.fill(memo, 0, 6 * 16);
+    store<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3), 0);
+    hostInUse -= PAGE_SIZE;
+    framesBacked--;
+    return host;
+  }
   const rootSlot = rootSlotOf(pfn);
   const node = (load<u32>(rootSlot) & ~COUNT_MASK) as usize;
   const nodeSlot = nodeSlotOf(node, pfn);

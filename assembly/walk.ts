@@ -37,7 +37,7 @@ import {
   PTE_XD_BIT, PTE_PK_SHIFT, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK,
   PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../src/arch/bits";
-import { tableHost } from "./frames";
+import { tableHost, windowBase, WINDOW_BYTES } from "./frames";
 import { noteForced } from "./journal";
 import {
   cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs,
@@ -337,9 +337,16 @@ let fastPtr: usize = 0;
 
 /** The entry for `la` at `level` in the table at physical `table`; 0 (not present) when the table has no storage. */
 @inline function fastEntry(table: u64, la: u64, level: i32): u64 {
+  const index = (((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as u32) & 511) << 3;
+  if (table < WINDOW_BYTES) {
+    // The low window: one load, as from a flat array (frames.ts).
+    if (windowBase == 0) return 0;
+    fastPtr = windowBase + (table as usize) + index;
+    return load<u64>(fastPtr);
+  }
   const host = tableHost(table >> PAGE_SHIFT, level);
   if (host == 0) return 0;
-  fastPtr = host + ((((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as u32) & 511) << 3);
+  fastPtr = host + index;
   return load<u64>(fastPtr);
 }
 

@@ -4,8 +4,14 @@
  * The guest's physical address space reaches up to 2^MAXPHYADDR (at most
  * 2^52, i.e. 2^40 frames), far more than wasm32's 4 GiB of linear memory, so a
  * frame takes linear memory only once something is written to it. A frame never
- * written reads as zero. A three-level radix tree maps a physical frame number
- * (PFN) to the linear-memory ("host") offset of its storage:
+ * written reads as zero. Frames are found three ways, fastest first:
+ *
+ *  - the low window: the first 256 MiB of physical memory at windowBase + pa,
+ *    reserved on first use and committed by the host page by page as touched;
+ *  - the low index: PFN -> host offset for the first 4 GiB, one load;
+ *  - the radix tree for everything (above 256 MiB it is where frames live),
+ *    behind a small frame cache. A three-level radix tree maps a physical
+ *    frame number (PFN) to the linear-memory ("host") offset of its storage:
  *
  *     PFN (40 bits):  | 39 ........ 26 | 25 ........ 13 | 12 ......... 0 |
  *                        root index        node index       leaf index
@@ -21,8 +27,8 @@
  * before changing anything.
  *
  * A small direct-mapped cache remembers the host offset of recently used
- * frames: the page walker reads one entry per level, and the cache turns the
- * three radix loads into one compare on hot page tables.
+ * frames above 4 GiB: the page walker reads one entry per level, and the
+ * cache turns the three radix loads into one compare on hot page tables.
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
@@ -216,6 +222,25 @@ export const WINDOW_BYTES: u64 = WINDOW_PFNS << PAGE_SHIFT;
 /** Linear-memory offset of physical address 0 in the window; 0 until the window exists. */
 export let windowBase: usize = 0;
 
+/** One bit per window frame that holds data, so scans of all frames skip the window's empty pages. */
+const windowBits: usize = memory.data((WINDOW_PFNS as i32) / 8, 16);
+
+@inline function setWindowBit(pfn: u64, on: bool): void {
+  const w = windowBits + (((pfn >> 6) as usize) << 3);
+  const m: u64 = (1 as u64) << (pfn & 63);
+  store<u64>(w, on ? load<u64>(w) | m : load<u64>(w) & ~m);
+}
+
+/** The first window frame >= `pfn` that holds data, or WINDOW_PFNS. */
+function windowNext(pfn: u64): u64 {
+  while (pfn < WINDOW_PFNS) {
+    const word = load<u64>(windowBits + (((pfn >> 6) as usize) << 3)) >> (pfn & 63);
+    if (word != 0) return pfn + ctz(word);
+    pfn = (pfn | 63) + 1;
+  }
+  return WINDOW_PFNS;
+}
+
 /** The window's storage for frame `pfn` (< WINDOW_PFNS), creating the window first; 0 when memory is exhausted. */
 function windowFrame(pfn: u64): usize {
   if (windowBase == 0) {
@@ -310,6 +335,7 @@ export function frameHostOrAlloc(pfn: u64): usize {
 /** Records that frame `pfn` is stored at `frame` (zeroed) and notes it for the journal; 0 if that fails (undone). */
 function linkFrame(pfn: u64, frame: usize): usize {
   store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
+  if (pfn < WINDOW_PFNS) setWindowBit(pfn, true);
   setLowHost(pfn, frame);
   framesBacked++;
   if (pfn + 1 > pfnCeiling) pfnCeiling = pfn + 1;
@@ -337,6 +363,7 @@ export function frameRelease(pfn: u64): usize {
     // A window frame stays in place, zeroed: it reads as zero again.
     memory.fill(host, 0, PAGE_SIZE);
     setLowHost(pfn, 0);
+    setWindowBit(pfn, false);
     memory.fill(memo, 0, 6 * 16);
     store<u64>(unitPfn + ((host >> PAGE_SHIFT) << 3), 0);
     hostInUse -= PAGE_SIZE;
@@ -372,11 +399,23 @@ export function frameRelease(pfn: u64): usize {
   return host;
 }
 
+/** Walking every unit of host memory outside the window (window frames are found through windowBits). */
+@inline function firstUnit(): u64 {
+  return skipWindow(((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64);
+}
+@inline function nextUnit(p: u64): u64 {
+  return skipWindow(p + PAGE_SIZE);
+}
+@inline function skipWindow(p: u64): u64 {
+  return windowBase != 0 && p == (windowBase as u64) ? p + WINDOW_BYTES : p;
+}
+
 /** Drops every frame's storage: all of physical memory reads as zero. */
 export function framesReset(): void {
   hostInit();
   journalReset();
-  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop; p += PAGE_SIZE) {
+  for (let pfn = windowNext(0); pfn < WINDOW_PFNS; pfn = windowNext(pfn + 1)) frameRelease(pfn);
+  for (let p = firstUnit(); p < hostTop; p = nextUnit(p)) {
     const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0) frameRelease(tag - 1);
   }
@@ -387,7 +426,11 @@ export function framesReset(): void {
 export function framesList(out: usize, max: u32): u32 {
   hostInit();
   let n: u32 = 0;
-  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop && n < max; p += PAGE_SIZE) {
+  for (let pfn = windowNext(0); pfn < WINDOW_PFNS && n < max; pfn = windowNext(pfn + 1)) {
+    store<u64>(out + ((n as usize) << 3), pfn);
+    n++;
+  }
+  for (let p = firstUnit(); p < hostTop && n < max; p = nextUnit(p)) {
     const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0) {
       store<u64>(out + ((n as usize) << 3), tag - 1);
@@ -405,7 +448,8 @@ export function anyBackedIn(start: u64, end: u64): bool {
     return false;
   }
   hostInit();
-  for (let p: u64 = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64; p < hostTop; p += PAGE_SIZE) {
+  if (start < WINDOW_PFNS && windowNext(start) < min(end, WINDOW_PFNS)) return true;
+  for (let p = firstUnit(); p < hostTop; p = nextUnit(p)) {
     const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
     if (tag != 0 && tag - 1 >= start && tag - 1 < end) return true;
   }

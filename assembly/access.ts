@@ -14,7 +14,7 @@
 import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import {
   STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
-  MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
+  MB_FAULT_ADDR, MB_VALUE_HI, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
   STATUS_SPECIAL, SEGMENT_SPECIAL,
 } from "../src/arch/abi";
 import { frameHost, frameHostOrAlloc } from "./frames";
@@ -128,13 +128,8 @@ function reportSpecial(e1: usize, la: u64): i32 {
 }
 
 function translateSlow(la: u64, acc: u32): f64 {
-  const e = lookup(la, acc);
-  if (e == 0) return -1;
-  const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
-  const level = load<u8>(e, 22);
-  if (crossesPage(la, sizeOf(acc)) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return -1;
-  store<u32>(mailbox, level, MB_LEVEL);
-  return <f64>pa;
+  const out = translateOneSlow(la, acc, sizeOf(acc));
+  return (out >> BATCH_FAULT_BIT) != 0 ? -1 : <f64>out;
 }
 
 /**
@@ -183,7 +178,7 @@ function faultWord(second: bool): u64 {
 }
 
 function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
-  const e = walkFast(la, acc) == WALK_OK ? tlbFill(la) : lookup(la, acc);
+  const e = lookup(la, acc);
   if (e == 0) return faultWord(false);
   const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
   if (crossesPage(la, size) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return faultWord(true);

@@ -7,7 +7,7 @@
 
 import { CR0_PG_BIT, CR0_WP_BIT, CR4_PCIDE_BIT, CR3_NOFLUSH_BIT } from "../src/arch/bits";
 import * as S from "./state";
-import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbPcid, tlbSetPcid } from "./tlb";
+import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbSetPcid } from "./tlb";
 import { rightsReset as allowTableReset } from "./walk";
 
 /** CR4 bits whose change invalidates everything: PGE, PCIDE, PAE, PSE, LA57, SMEP, SMAP, PKE, PKS. */
@@ -106,9 +106,5 @@ export function invpcid(type: u32, pcidValue: u32, la: u64): bool {
   else if (type == 3) tlbFlushContext(-1, false);
   else return false;
   return true;
-}
-
-export function currentPcid(): u64 {
-  return tlbPcid;
 }
 

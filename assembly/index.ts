@@ -84,12 +84,6 @@ export function probe(lo: u32, hi: u32, acc: u32): i32 {
   return finishWalk(r);
 }
 
-/** Walks as the processor does (setting A/D), bypassing and not filling the TLB. */
-export function walkOnce(lo: u32, hi: u32, acc: u32): i32 {
-  const r = W.walk(u64of(lo, hi), acc, true);
-  return finishWalk(r);
-}
-
 function finishWalk(r: i32): i32 {
   if (r == W.WALK_OK) {
     store<u32>(mailbox, 0);

@@ -16,12 +16,12 @@
  */
 
 import { PAGE_SIZE } from "./arch/bits.js";
-import { STATUS_GP, STATUS_NO_MEMORY, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, SEGMENT_BYTES, SEGMENT_SPECIAL } from "./arch/abi.js";
+import { STATUS_NO_MEMORY, SEGMENT_BYTES, SEGMENT_SPECIAL } from "./arch/abi.js";
 import { ACCESS_USER } from "./arch/bits.js";
 import { busOf } from "./bus.js";
 import { lo32, hi32 } from "./address.js";
 import type { Core } from "./core.js";
-import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "./errors.js";
+import { OutOfMemoryError, PageFault, type Fault } from "./errors.js";
 import { SegmentBuffer } from "./physical-memory.js";
 
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
@@ -43,10 +43,7 @@ export class RangeTranslator {
   }
 
   private fault(): Fault {
-    const c = this.core;
-    const addr = c.mbU64(MB_FAULT_ADDR);
-    if (c.mbU32(MB_STATUS) === STATUS_GP) return new GeneralProtection(addr);
-    return new PageFault(c.mbU32(MB_ERROR_CODE), addr);
+    return this.core.fault();
   }
 
   /**
@@ -112,7 +109,7 @@ function busFor(t: Translated) {
 }
 
 /** A piece of a special segment moved through the bus (devices, unmapped space): `offset` bytes into segment i. */
-function specialPiece(t: Translated, i: number, _segStart: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
+function specialPiece(t: Translated, i: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
   const pa = t.core.view().getBigUint64(t.ptr + i * SEGMENT_BYTES, true) + BigInt(offset);
   busFor(t).copyPiece(op, pa, bytes);
 }
@@ -150,14 +147,14 @@ const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.
  * few calls. `host` is 0 for a run of frames never written; special pieces
  * come one at a time with `special` set.
  */
-function runs(t: Translated, count: number, visit: (host: number, offset: number, len: number, special: boolean, segment: number, segStart: number) => void): void {
+function runs(t: Translated, count: number, visit: (host: number, offset: number, len: number, special: boolean, segment: number) => void): void {
   const words = new Uint32Array(t.core.x.memory.buffer, t.ptr, t.n * (SEGMENT_BYTES / 4));
   let done = 0;
   let runHost = 0;
   let runStart = 0;
   let runLen = 0;
   const flush = (): void => {
-    if (runLen > 0) visit(runHost, runStart, runLen, false, -1, 0);
+    if (runLen > 0) visit(runHost, runStart, runLen, false, -1);
     runLen = 0;
   };
   for (let i = 0; i < t.n && done < count; i++) {
@@ -166,7 +163,7 @@ function runs(t: Translated, count: number, visit: (host: number, offset: number
     const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
     if ((raw & SEGMENT_SPECIAL) !== 0) {
       flush();
-      visit(0, done, len, true, i, done);
+      visit(0, done, len, true, i);
     } else if (runLen > 0 && ((runHost === 0 && host === 0) || (runHost !== 0 && host === runHost + runLen))) {
       runLen += len;
     } else {
@@ -183,9 +180,9 @@ function runs(t: Translated, count: number, visit: (host: number, offset: number
 /** Copies the first `count` bytes of a translated range into `out` at `at`. */
 export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
   const finish = prepareSpecial(count, [src, "read"]);
-  runs(src, count, (host, offset, len, special, i, segStart) => {
+  runs(src, count, (host, offset, len, special, i) => {
     const piece = out.subarray(at + offset, at + offset + len);
-    if (special) specialPiece(src, i, segStart, 0, piece, "read");
+    if (special) specialPiece(src, i, 0, piece, "read");
     else if (host === 0) piece.fill(0);
     else piece.set(src.core.u8().subarray(host, host + len));
   });
@@ -195,9 +192,9 @@ export function spaceToHost(src: Translated, count: number, out: Uint8Array, at:
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
   const finish = prepareSpecial(count, [dst, "write"]);
-  runs(dst, count, (host, offset, len, special, i, segStart) => {
+  runs(dst, count, (host, offset, len, special, i) => {
     const piece = data.subarray(at + offset, at + offset + len);
-    if (special) specialPiece(dst, i, segStart, 0, piece, "write");
+    if (special) specialPiece(dst, i, 0, piece, "write");
     else dst.core.u8().set(piece, host);
   });
   finish();
@@ -219,8 +216,6 @@ function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): vo
   let j = 0;
   let si = 0; // bytes used of src segment i
   let dj = 0; // bytes used of dst segment j
-  let sStart = 0; // offset of src segment i in the range
-  let dStart = 0;
   let done = 0;
   while (done < count) {
     const l = Math.min(s.len[i]! - si, d.len[j]! - dj, count - done);
@@ -231,9 +226,9 @@ function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): vo
     if (isSpecial(s, i) || isSpecial(d, j)) {
       // A device or hooked page on either side: stage the piece through a buffer.
       const tmp = new Uint8Array(l);
-      if (isSpecial(s, i)) specialPiece(src, i, sStart, si, tmp, "read");
+      if (isSpecial(s, i)) specialPiece(src, i, si, tmp, "read");
       else if (sh !== 0) tmp.set(smem.subarray(sh + si, sh + si + l));
-      if (isSpecial(d, j)) specialPiece(dst, j, dStart, dj, tmp, "write");
+      if (isSpecial(d, j)) specialPiece(dst, j, dj, tmp, "write");
       else dst.core.u8().set(tmp, dh);
     } else if (sh === 0) dmem.fill(0, dh, dh + l);
     else if (dmem === smem) dmem.copyWithin(dh, sh + si, sh + si + l);
@@ -241,7 +236,7 @@ function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): vo
     done += l;
     si += l;
     dj += l;
-    if (si === s.len[i]) (sStart += s.len[i]!, i++, (si = 0));
-    if (dj === d.len[j]) (dStart += d.len[j]!, j++, (dj = 0));
+    if (si === s.len[i]) (i++, (si = 0));
+    if (dj === d.len[j]) (j++, (dj = 0));
   }
 }

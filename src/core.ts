@@ -10,6 +10,9 @@
  */
 
 import { instantiateSync } from "@assemblyscript/loader";
+import { STATUS_GP, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR } from "./arch/abi.js";
+import { PAGE_SIZE } from "./arch/bits.js";
+import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "./errors.js";
 
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
 export interface CoreExports {
@@ -32,7 +35,6 @@ export interface CoreExports {
   invpcid(type: number, pcid: number, lo: number, hi: number): number;
   flushTlb(): void;
   probe(lo: number, hi: number, acc: number): number;
-  walkOnce(lo: number, hi: number, acc: number): number;
   frameHost(lo: number, hi: number, alloc: boolean): number;
   framesInUse(): number;
   hostBytesInUse(): number;
@@ -140,5 +142,39 @@ export class Core {
 
   mbU64(offset: number): bigint {
     return this.view().getBigUint64(this.mailbox + offset, true);
+  }
+
+  /** The fault the last failing call left in the mailbox: #GP, or #PF with its error code and CR2. */
+  fault(): Fault {
+    const addr = this.mbU64(MB_FAULT_ADDR);
+    if (this.mbU32(MB_STATUS) === STATUS_GP) return new GeneralProtection(addr);
+    return new PageFault(this.mbU32(MB_ERROR_CODE), addr);
+  }
+}
+
+/**
+ * A buffer in the core's linear memory for passing arrays to and from it
+ * (segments, frame lists, journals). It grows, at least doubling, and is
+ * reused between calls; linear memory is never given back, so each user keeps
+ * one.
+ */
+export class ScratchBuffer {
+  private ptr = 0;
+  private bytes = 0;
+  constructor(
+    private readonly core: Core,
+    private readonly what: string,
+  ) {}
+
+  /** The buffer's offset in linear memory, holding at least `bytes`. */
+  reserve(bytes: number): number {
+    if (bytes > this.bytes) {
+      const want = Math.ceil(Math.max(bytes, 2 * this.bytes, PAGE_SIZE) / PAGE_SIZE) * PAGE_SIZE;
+      const p = this.core.x.scratchAlloc(want) >>> 0;
+      if (p === 0) throw new OutOfMemoryError(`a buffer of ${want} bytes for ${this.what}`);
+      this.ptr = p;
+      this.bytes = want;
+    }
+    return this.ptr;
   }
 }

@@ -13,7 +13,7 @@
 import { PFEC_RSVD, CR4_LA57_BIT } from "./arch/bits.js";
 import { describeErrorCode } from "./errors.js";
 import { hex } from "./address.js";
-import type { Access, AccessResult, CpuState, WalkStep } from "./scenario/types.js";
+import type { Access, AccessResult, WalkStep } from "./scenario/types.js";
 import { flagNames, targetOf, errorCodeFields, permissionChecks, SIZE_WORDS, type Check } from "./scenario/trace.js";
 
 export interface Style {

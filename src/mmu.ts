@@ -19,17 +19,18 @@ import {
   CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
 } from "./arch/bits.js";
 import {
-  STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_VALUE_HI, MB_LEVEL, MB_PA,
+  STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA,
   MB_RIGHTS, MB_LEAF, BATCH_FAULT_BIT,
 } from "./arch/abi.js";
-import { ACCESS_READ, ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "./arch/bits.js";
+import { ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "./arch/bits.js";
 import { Bus, registerBus, type Device, type HookSpec, type Handle, type HookOp } from "./bus.js";
 import { DirtyLog, Snapshot, Snapshots } from "./snapshot.js";
 import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "./address.js";
 import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
 import { Core } from "./core.js";
 import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "./errors.js";
-import { PhysicalMemory, SegmentBuffer, gather, scatter, MAX_RANGE, type Segment } from "./physical-memory.js";
+import { PhysicalMemory, MAX_RANGE } from "./physical-memory.js";
+import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
 
 /** The paging-related processor state. */
@@ -109,7 +110,6 @@ export class Mmu {
   /** Physical memory: direct access, frame allocation, usage. */
   readonly memory: PhysicalMemory;
   private readonly core: Core;
-  private readonly segs: SegmentBuffer;
   private regs: Required<CpuState>;
   /** Devices, the physical layout and access hooks: where accesses go when they leave the fast path. */
   private readonly bus: Bus;
@@ -127,7 +127,6 @@ export class Mmu {
     this.xTranslate = this.core.x.translate;
     this.xLoad = this.core.x.loadLinear;
     this.xStore = this.core.x.storeLinear;
-    this.segs = new SegmentBuffer(this.core);
     this.memory = new PhysicalMemory(this.core, () => this.regs.maxPhyAddr);
     this.bus = new Bus(this.core, () => this.regs.maxPhyAddr);
     registerBus(this.core, this.bus);
@@ -315,26 +314,20 @@ export class Mmu {
 
   /** The fault the last failing fast-path call reported. */
   lastFault(): Fault {
-    const status = this.core.mbU32(MB_STATUS);
-    const addr = this.core.mbU64(MB_FAULT_ADDR);
-    if (status === STATUS_GP) return new GeneralProtection(addr);
-    return new PageFault(this.core.mbU32(MB_ERROR_CODE), addr);
-  }
-
-  private failure(): never {
-    const status = this.core.mbU32(MB_STATUS);
-    if (status === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
-    throw this.lastFault();
+    return this.core.fault();
   }
 
   /**
-   * After a failed call: returns when a fault handler fixed the fault up
-   * (the caller retries), else throws the fault (or OutOfMemoryError).
+   * After a failed call (its fault given, or in the mailbox): returns when a
+   * fault handler fixed the fault up (the caller retries), else throws the
+   * fault (or OutOfMemoryError).
    */
-  private recover(tries: number, va: bigint, acc: number): void {
-    const status = this.core.mbU32(MB_STATUS);
-    if (status === STATUS_NO_MEMORY || this.faultHandlers.length === 0 || tries >= MAX_FAULT_RETRIES) this.failure();
-    const fault = this.lastFault();
+  private recover(tries: number, va: bigint, acc: number, fault?: Fault): void {
+    if (!fault) {
+      if (this.core.mbU32(MB_STATUS) === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
+      fault = this.lastFault();
+    }
+    if (this.faultHandlers.length === 0 || tries >= MAX_FAULT_RETRIES) throw fault;
     const ctx = contextOf(va, acc);
     for (const h of [...this.faultHandlers]) if (h(fault, ctx) === "retry") return;
     throw fault;
@@ -527,13 +520,7 @@ export class Mmu {
    */
   readBytes(va: Address, len: number, options: AccessOptions = {}): Uint8Array {
     const out = new Uint8Array(this.checkLen(len));
-    if (len === 0) return out;
-    const v = toU64(va);
-    const acc = encodeAccess({ op: "read", ...options });
-    const segments = this.rangeSegments(v, len, acc);
-    const finish = this.prepareSpecial("read", v, segments, options.cpl ?? 0);
-    gather(this.core, segments, out, (s, bytes) => this.bus.copyPiece("read", s.pa, bytes));
-    finish?.();
+    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, encodeAccess({ op: "read", ...options }), 0), len, out, 0);
     return out;
   }
 
@@ -544,24 +531,7 @@ export class Mmu {
    */
   writeBytes(va: Address, data: Uint8Array, options: AccessOptions = {}): void {
     if (this.checkLen(data.length) === 0) return;
-    const v = toU64(va);
-    const acc = encodeAccess({ op: "write", ...options });
-    const segments = this.rangeSegments(v, data.length, acc);
-    const finish = this.prepareSpecial("write", v, segments, options.cpl ?? 0);
-    scatter(this.core, segments, data, (s, bytes) => this.bus.copyPiece("write", s.pa, bytes));
-    finish?.();
-  }
-
-  /** Checks the special pieces of a range and fires their before-hooks, before any byte moves; returns what fires the after-hooks. */
-  private prepareSpecial(op: "read" | "write", v: bigint, segments: Segment[], cpl: 0 | 3): (() => void) | undefined {
-    if (!segments.some((s) => s.special)) return undefined;
-    const pieces: { va: bigint; pa: bigint; len: number }[] = [];
-    let at = 0;
-    for (const s of segments) {
-      if (s.special) pieces.push({ va: v + BigInt(at), pa: s.pa, len: s.len });
-      at += s.len;
-    }
-    return this.bus.prepare(op, pieces, cpl);
+    hostToSpace(data, 0, data.length, this.translateAll(toU64(va), data.length, encodeAccess({ op: "write", ...options }), 1));
   }
 
   private checkLen(len: number): number {
@@ -569,13 +539,14 @@ export class Mmu {
     return len;
   }
 
-  private rangeSegments(v: bigint, len: number, acc: number) {
+  /** The whole range translated by the copy engine (copy.ts) for `acc`, or its fault thrown (after fault handlers). */
+  private translateAll(v: bigint, len: number, acc: number, side: 0 | 1): Translated {
     if (v + BigInt(len) > 1n << 64n) throw new ArgumentError(`range ${hex(v)}+${hex(BigInt(len))} wraps past 2^64`);
-    const ptr = this.segs.reserve(Math.floor(len / PAGE_SIZE) + 2);
+    const translator = translatorsOf(this.core)[side];
     for (let tries = 0; ; tries++) {
-      const n = this.core.x.translateRange(lo32(v), hi32(v), len, acc, ptr);
-      if (n >= 0) return this.segs.read(n);
-      this.recover(tries, v, acc);
+      const t = translator.translate(v, len, acc);
+      if (!t.fault) return t;
+      this.recover(tries, v, acc, t.fault);
     }
   }
 
@@ -791,4 +762,3 @@ function contextOf(va: bigint, acc: number): FaultContext {
   return { va, op: opOf(acc), size: (acc >> ACCESS_SIZE_SHIFT) & 15 || 1, cpl: (acc & ACCESS_USER) !== 0 ? 3 : 0 };
 }
 
-export { withSize, ACCESS_SIZE_SHIFT };

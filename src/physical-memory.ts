@@ -12,7 +12,7 @@ import { PAGE_SIZE } from "./arch/bits.js";
 import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_STATUS } from "./arch/abi.js";
 import type { Bus } from "./bus.js";
 import { type Address, toU64, toSized, lo32, hi32 } from "./address.js";
-import type { Core } from "./core.js";
+import { ScratchBuffer, type Core } from "./core.js";
 import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "./errors.js";
 
 /**
@@ -27,25 +27,20 @@ export interface Segment {
   special: boolean;
 }
 
-/** Performs a special piece: `bytes` are the piece's bytes, `offset` its place in the range. */
-export type SpecialPiece = (segment: Segment, bytes: Uint8Array, offset: number) => void;
+/** Performs a special piece: `bytes` are the piece's bytes (to fill for a read). */
+export type SpecialPiece = (segment: Segment, bytes: Uint8Array) => void;
 
 /** A reusable buffer in linear memory for the segments of a range (grows as needed). */
 export class SegmentBuffer {
+  private readonly buf: ScratchBuffer;
   private ptr = 0;
-  private capacity = 0;
-  constructor(private readonly core: Core) {}
+  constructor(private readonly core: Core) {
+    this.buf = new ScratchBuffer(core, "range segments");
+  }
 
   /** A buffer for at least `n` segments. */
   reserve(n: number): number {
-    if (n > this.capacity) {
-      const want = Math.max(n, 256, this.capacity * 2);
-      const bytes = Math.ceil((want * SEGMENT_BYTES) / PAGE_SIZE) * PAGE_SIZE;
-      const p = this.core.x.scratchAlloc(bytes) >>> 0;
-      if (p === 0) throw new OutOfMemoryError(`a segment buffer of ${bytes} bytes`);
-      this.ptr = p;
-      this.capacity = bytes / SEGMENT_BYTES;
-    }
+    this.ptr = this.buf.reserve(n * SEGMENT_BYTES);
     return this.ptr;
   }
 
@@ -66,7 +61,7 @@ export class SegmentBuffer {
 export function gather(core: Core, segments: Segment[], out: Uint8Array, special?: SpecialPiece): void {
   let at = 0;
   for (const s of segments) {
-    if (s.special) special!(s, out.subarray(at, at + s.len), at);
+    if (s.special) special!(s, out.subarray(at, at + s.len));
     else if (s.host === 0) out.fill(0, at, at + s.len);
     else out.set(core.u8().subarray(s.host, s.host + s.len), at);
     at += s.len;
@@ -77,7 +72,7 @@ export function gather(core: Core, segments: Segment[], out: Uint8Array, special
 export function scatter(core: Core, segments: Segment[], data: Uint8Array, special?: SpecialPiece): void {
   let at = 0;
   for (const s of segments) {
-    if (s.special) special!(s, data.subarray(at, at + s.len), at);
+    if (s.special) special!(s, data.subarray(at, at + s.len));
     else core.u8().set(data.subarray(at, at + s.len), s.host);
     at += s.len;
   }
@@ -93,17 +88,15 @@ export class PhysicalMemory {
   /** Set by the Mmu: called after reset() (snapshots end there). */
   onReset: (() => void) | undefined;
 
+  private readonly list: ScratchBuffer;
+
   constructor(
     private readonly core: Core,
     private readonly getMaxPhyAddr: () => number,
   ) {
     this.segs = new SegmentBuffer(core);
+    this.list = new ScratchBuffer(core, "the frame list");
   }
-
-  private busPiece = (s: Segment, bytes: Uint8Array, _offset: number, write = false): void => {
-    if (write) this.bus!.writeBytes(s.pa, bytes);
-    else this.bus!.readBytes(s.pa, bytes);
-  };
 
   get maxPhyAddr(): number {
     return this.getMaxPhyAddr();
@@ -132,7 +125,7 @@ export class PhysicalMemory {
   readBytes(pa: Address, len: number): Uint8Array {
     const p = this.check(pa, len);
     const out = new Uint8Array(len);
-    if (len > 0) gather(this.core, this.segments(p, len, false), out, this.busPiece);
+    if (len > 0) gather(this.core, this.segments(p, len, false), out, (s, b) => this.bus!.readBytes(s.pa, b));
     return out;
   }
 
@@ -143,7 +136,7 @@ export class PhysicalMemory {
     const segments = this.segments(p, data.length, true);
     // Unmapped space that faults stops the write before any byte is written.
     for (const s of segments) if (s.special) this.bus!.checkMapped(s.pa, s.len, "write");
-    scatter(this.core, segments, data, (s, b, o) => this.busPiece(s, b, o, true));
+    scatter(this.core, segments, data, (s, b) => this.bus!.writeBytes(s.pa, b));
   }
 
   /** Reads a little-endian value of `size` bytes (1, 2, 4 or 8). */
@@ -227,7 +220,7 @@ export class PhysicalMemory {
   /** Physical addresses of every frame with storage, ascending. */
   frames(): bigint[] {
     const max = this.framesInUse;
-    const ptr = this.segs.reserve(Math.ceil((max * 8) / SEGMENT_BYTES) + 1);
+    const ptr = this.list.reserve(max * 8);
     const n = this.core.x.framesList(ptr, max);
     const dv = this.core.view();
     const out: bigint[] = [];

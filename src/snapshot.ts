@@ -14,7 +14,7 @@
  */
 
 import { PAGE_SIZE } from "./arch/bits.js";
-import type { Core } from "./core.js";
+import { ScratchBuffer, type Core } from "./core.js";
 import { X86MmuError, OutOfMemoryError } from "./errors.js";
 import type { CpuState } from "./mmu.js";
 
@@ -27,7 +27,10 @@ export class SnapshotError extends X86MmuError {
 
 export class DirtyLog {
   private on = false;
-  constructor(private readonly core: Core) {}
+  private readonly buf: ScratchBuffer;
+  constructor(private readonly core: Core) {
+    this.buf = new ScratchBuffer(core, "the dirty log");
+  }
 
   /** Starts logging; frames written from now on are listed. */
   start(): void {
@@ -54,8 +57,7 @@ export class DirtyLog {
   frames(): bigint[] {
     const n = this.core.x.dirtyCount();
     if (n === 0) return [];
-    const bytes = Math.ceil((n * 8) / PAGE_SIZE) * PAGE_SIZE;
-    const ptr = this.scratch(bytes);
+    const ptr = this.buf.reserve(n * 8);
     const got = this.core.x.dirtyList(ptr, n);
     const view = new BigUint64Array(this.core.x.memory.buffer, ptr, got);
     const set = new Set<bigint>();
@@ -74,17 +76,6 @@ export class DirtyLog {
     return out;
   }
 
-  private scratchPtr = 0;
-  private scratchBytes = 0;
-  private scratch(bytes: number): number {
-    if (bytes > this.scratchBytes) {
-      const p = this.core.x.scratchAlloc(bytes) >>> 0;
-      if (p === 0) throw new OutOfMemoryError(`a buffer of ${bytes} bytes for the dirty log`);
-      this.scratchPtr = p;
-      this.scratchBytes = bytes;
-    }
-    return this.scratchPtr;
-  }
 }
 
 /** The guest frame allocator's state: the next frame to try and the free list. */
@@ -132,11 +123,14 @@ export class Snapshot {
 export class Snapshots {
   private live: Snapshot[] = [];
   private serial = 0;
+  private readonly buf: ScratchBuffer;
 
   constructor(
     private readonly core: Core,
     private readonly mmu: object,
-  ) {}
+  ) {
+    this.buf = new ScratchBuffer(core, "a snapshot's free list");
+  }
 
   take(registers: Required<CpuState>): Snapshot {
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving for an earlier snapshot; reset memory before taking snapshots again");
@@ -169,7 +163,7 @@ export class Snapshots {
     const n = x.freeListCount();
     const free = new BigUint64Array(n);
     if (n > 0) {
-      const ptr = this.scratch(n * 8);
+      const ptr = this.buf.reserve(n * 8);
       x.freeListRead(ptr, n);
       free.set(new BigUint64Array(x.memory.buffer, ptr, n));
     }
@@ -177,23 +171,11 @@ export class Snapshots {
   }
 
   private restoreAllocator(a: AllocatorState): void {
-    const ptr = a.free.length > 0 ? this.scratch(a.free.length * 8) : 0;
+    const ptr = a.free.length > 0 ? this.buf.reserve(a.free.length * 8) : 0;
     if (a.free.length > 0) new BigUint64Array(this.core.x.memory.buffer, ptr, a.free.length).set(a.free);
     if (!this.core.x.allocRestore(a.nextPfn, ptr, a.free.length)) throw new OutOfMemoryError("the frame allocator's free list");
   }
 
-  private scratchPtr = 0;
-  private scratchBytes = 0;
-  private scratch(bytes: number): number {
-    const want = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-    if (want > this.scratchBytes) {
-      const p = this.core.x.scratchAlloc(want) >>> 0;
-      if (p === 0) throw new OutOfMemoryError(`a buffer of ${want} bytes for a snapshot`);
-      this.scratchPtr = p;
-      this.scratchBytes = want;
-    }
-    return this.scratchPtr;
-  }
 
   release(s: Snapshot): void {
     const k = this.indexOf(s, "release");

@@ -6,9 +6,9 @@
  */
 
 import {
-  PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PTE_PK_SHIFT, PTE_ADDR_TOP_BIT, PTE_PAT_LARGE_BIT,
-  PFEC_P, PFEC_RSVD, PFEC_PK, PFEC_W, PFEC_U, PFEC_ID,
-  CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PKE_BIT, CR4_PKS_BIT, EFER_NXE_BIT,
+  PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT, PTE_XD_BIT,
+  PTE_PK_SHIFT, PTE_ADDR_TOP_BIT, PTE_PAT_LARGE_BIT, PFEC_PK,
+  CR0_WP_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PKE_BIT, CR4_PKS_BIT, EFER_NXE_BIT,
   LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../arch/bits.js";
 import type { CpuState, Op } from "./types.js";
@@ -80,11 +80,6 @@ export function denialReason(code: number, cpu: CpuState, op: Op, cpl: number, a
   return `access denied (error code 0x${code.toString(16)})`;
 }
 
-/** The error-code bits in words: "P W U RSVD I/D PK" for those set. */
-export function errorCodeBits(code: number): string[] {
-  const names: [number, string][] = [[PFEC_P, "P"], [PFEC_W, "W"], [PFEC_U, "U"], [PFEC_RSVD, "RSVD"], [PFEC_ID, "I/D"], [PFEC_PK, "PK"]];
-  return names.filter(([b]) => (code & b) !== 0).map(([, n]) => n);
-}
 
 
 // ---- Facts for explainers (`explain`, `run --trace`, the web page) ----
@@ -111,12 +106,12 @@ export function flagNames(level: string, entry: bigint): string[] {
   const f = ["P"];
   if (bit(entry, PTE_RW_BIT)) f.push("RW");
   if (bit(entry, PTE_US_BIT)) f.push("US");
-  if (bit(entry, 3)) f.push("PWT");
-  if (bit(entry, 4)) f.push("PCD");
-  if (bit(entry, 5)) f.push("A");
-  if (bit(entry, 6)) f.push("D");
+  if (bit(entry, PTE_PWT_BIT)) f.push("PWT");
+  if (bit(entry, PTE_PCD_BIT)) f.push("PCD");
+  if (bit(entry, PTE_A_BIT)) f.push("A");
+  if (bit(entry, PTE_D_BIT)) f.push("D");
   if (bit(entry, PTE_PS_BIT)) f.push(level === "PT" ? "PAT" : "PS");
-  if (bit(entry, 8)) f.push("G");
+  if (bit(entry, PTE_G_BIT)) f.push("G");
   if (level !== "PT" && bit(entry, PTE_PS_BIT) && bit(entry, PTE_PAT_LARGE_BIT)) f.push("PAT");
   const key = Number((entry >> BigInt(PTE_PK_SHIFT)) & 0xfn);
   if (key !== 0) f.push(`PK=${key}`);
@@ -208,11 +203,10 @@ export function permissionChecks(
   const writable = steps.every((s) => bit(s.entry, PTE_RW_BIT));
   const nxe = bit(cpu.efer, EFER_NXE_BIT);
   const xd = nxe && steps.some((s) => bit(s.entry, PTE_XD_BIT));
-  const wp = bit(cpu.cr0, 16);
+  const wp = bit(cpu.cr0, CR0_WP_BIT);
   const sup = access.cpl !== 3;
   const data = access.op !== "fetch";
   const firstWithout = (b: number) => steps.find((s) => !bit(s.entry, b))?.level;
-  const page = user ? "a user-mode page" : "a supervisor-mode page";
 
   checks.push(
     sup

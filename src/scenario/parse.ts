@@ -275,41 +275,18 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-function parseJsonl(text: string): Scenario[] {
-  const out: Scenario[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, "");
-    if (line.trim() === "") continue;
-    const where = `line ${i + 1}`;
-    out.push(parseScenario(parseJson(line, where), where));
-  }
-  return out;
-}
-
 /**
  * Parses the text of a scenario file. `.json`: one scenario object;
  * `.jsonl`: one scenario per non-empty line (errors name the line). For `-`
  * (stdin) and any other extension the form is detected: a text whose trimmed
  * form starts with `{` and parses as one JSON value is `.json`, anything else
- * is `.jsonl`.
+ * is `.jsonl`. Throws the first ScenarioError.
  */
 export function parseScenarioText(text: string, fileName: string): Scenario[] {
-  const lower = fileName.toLowerCase();
-  if (lower.endsWith(".jsonl")) return parseJsonl(text);
-  if (lower.endsWith(".json")) return [parseScenario(parseJson(text, "#1"), "#1")];
-  const trimmed = text.trim();
-  if (trimmed.startsWith("{")) {
-    let value: unknown;
-    let single = true;
-    try {
-      value = JSON.parse(trimmed);
-    } catch {
-      single = false;
-    }
-    if (single) return [parseScenario(value, "#1")];
-  }
-  return parseJsonl(text);
+  return parseScenarioItems(text, fileName).items.map((item) => {
+    if (item.error) throw item.error;
+    return item.scenario;
+  });
 }
 
 /** One item of a scenario file: the scenario, or why it cannot run. */

@@ -17,10 +17,11 @@ import {
   MB_FAULT_ADDR, MB_VALUE_HI, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
   STATUS_SPECIAL, SEGMENT_SPECIAL,
 } from "../src/arch/abi";
-import { frameHost, frameHostOrAlloc } from "./frames";
+import { frameHost } from "./frames";
+import { frameHostOrAlloc } from "./physmem";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
-import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr } from "./walk";
+import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr, walkFrame, walkLevel, walkAllow, walkGlobal } from "./walk";
 import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL } from "./tlb";
 import { maxPhyAddr } from "./state";
 
@@ -66,7 +67,7 @@ export function lookup(la: u64, acc: u32): usize {
     reportFault(r);
     return 0;
   }
-  return tlbFill(la);
+  return tlbFill(la, walkFrame, walkLevel, walkAllow, walkGlobal);
 }
 
 /** What entryReadHost/entryWriteHost return for a device or hooked page: the host performs the access. */

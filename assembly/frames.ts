@@ -26,13 +26,16 @@
  * reports failure (0) instead of trapping, so callers can refuse an operation
  * before changing anything.
  *
+ * This file only stores frames: it knows nothing of who watches writes.
+ * physmem.ts wraps allocation, release and stores with the notes the dirty
+ * log and snapshots need (journal.ts), and is what the rest of the core calls.
+ *
  * A small direct-mapped cache remembers the host offset of recently used
  * frames above 4 GiB: the page walker reads one entry per level, and the
  * cache turns the three radix loads into one compare on hot page tables.
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
-import { noteBacked, noteForced, noteWrite, journalReset } from "./journal";
 
 const ROOT_BITS: u32 = 14;
 const NODE_BITS: u32 = 13;
@@ -287,7 +290,8 @@ export function frameHost(pfn: u64): usize {
  * has none; 0 when linear memory is exhausted (then nothing changed that a
  * reader could see).
  */
-export function frameHostOrAlloc(pfn: u64): usize {
+export function frameAlloc(pfn: u64): usize {
+  frameFresh = false;
   const host = frameHost(pfn);
   if (host != 0) return host;
   if (pfn < WINDOW_PFNS) {
@@ -332,17 +336,17 @@ export function frameHostOrAlloc(pfn: u64): usize {
   return linkFrame(pfn, frame);
 }
 
-/** Records that frame `pfn` is stored at `frame` (zeroed) and notes it for the journal; 0 if that fails (undone). */
+/** Set by frameAlloc: the frame had no storage and got it (zeroed) just now. */
+export let frameFresh: bool = false;
+
+/** Records that frame `pfn` is stored at `frame` (zeroed). */
 function linkFrame(pfn: u64, frame: usize): usize {
   store<u64>(unitPfn + ((frame >> PAGE_SHIFT) << 3), pfn + 1);
   if (pfn < WINDOW_PFNS) setWindowBit(pfn, true);
   setLowHost(pfn, frame);
   framesBacked++;
   if (pfn + 1 > pfnCeiling) pfnCeiling = pfn + 1;
-  if (!noteBacked(frame, pfn)) {
-    frameRelease(pfn);
-    return 0;
-  }
+  frameFresh = true;
   return frame;
 }
 
@@ -358,7 +362,6 @@ export function unitPfnOf(host: usize): u64 {
 export function frameRelease(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host == 0) return 0;
-  noteForced(host);
   if (pfn < WINDOW_PFNS) {
     // A window frame stays in place, zeroed: it reads as zero again.
     memory.fill(host, 0, PAGE_SIZE);
@@ -413,7 +416,6 @@ export function frameRelease(pfn: u64): usize {
 /** Drops every frame's storage: all of physical memory reads as zero. */
 export function framesReset(): void {
   hostInit();
-  journalReset();
   for (let pfn = windowNext(0); pfn < WINDOW_PFNS; pfn = windowNext(pfn + 1)) frameRelease(pfn);
   for (let p = firstUnit(); p < hostTop; p = nextUnit(p)) {
     const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
@@ -475,16 +477,4 @@ export function highestBackedPfnPlusOne(): u64 {
   if (size == 4) return load<u32>(p) as u64;
   if (size == 2) return load<u16>(p) as u64;
   return load<u8>(p) as u64;
-}
-
-/** Writes `size` bytes at physical `pa` (within one frame); false if memory is exhausted. */
-export function physStore(pa: u64, size: u32, value: u64): bool {
-  const host = frameHostOrAlloc(pa >> PAGE_SHIFT);
-  if (host == 0 || !noteWrite(host)) return false;
-  const p = host + ((pa as u32) & (PAGE_SIZE - 1));
-  if (size == 8) store<u64>(p, value);
-  else if (size == 4) store<u32>(p, value as u32);
-  else if (size == 2) store<u16>(p, value as u16);
-  else store<u8>(p, value as u8);
-  return true;
 }

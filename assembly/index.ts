@@ -7,6 +7,7 @@
 
 import { PAGE_SHIFT } from "../src/arch/bits";
 import * as F from "./frames";
+import * as PM from "./physmem";
 import * as S from "./state";
 import * as C from "./control";
 import * as W from "./walk";
@@ -109,7 +110,7 @@ function finishWalk(r: i32): i32 {
 export function frameHost(lo: u32, hi: u32, write: bool): usize {
   const pfn = u64of(lo, hi) >> PAGE_SHIFT;
   if (!write) return F.frameHost(pfn);
-  const host = F.frameHostOrAlloc(pfn);
+  const host = PM.frameHostOrAlloc(pfn);
   return host != 0 && J.noteWrite(host) ? host : 0;
 }
 export function framesList(out: usize, max: u32): u32 {
@@ -125,7 +126,7 @@ export function highestBackedPfnPlusOne(): f64 {
   return <f64>F.highestBackedPfnPlusOne();
 }
 export function memoryReset(): void {
-  F.framesReset();
+  PM.framesReset();
   C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
 }
 /** Host memory for the host's buffers (a multiple of 4 KiB); 0 when exhausted. */

@@ -24,7 +24,7 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
-import { hostAlloc, hostRelease, unitPfnOf, frameHostOrAlloc, frameRelease } from "./frames";
+import { hostAlloc, hostRelease, unitPfnOf, frameAlloc, frameFresh, frameRelease } from "./frames";
 import { tlbForgetWriteHosts } from "./tlb";
 
 const MAX_UNITS: u32 = 1 << 20;
@@ -127,10 +127,15 @@ function noteSlow(host: usize): bool {
   return true;
 }
 
-/** Frame `pfn` just got (zeroed) storage at `host`: it counts as written, and had no storage before. */
-export function noteBacked(host: usize, pfn: u64): bool {
+/** The unit at `host` holds a frame new to it: no write to it is noted yet. */
+function clearMarks(host: usize): void {
   store<u32>(markOf(dirtyMark, host), 0);
   store<u32>(markOf(savedMark, host), 0);
+}
+
+/** Frame `pfn` just got (zeroed) storage at `host`: it counts as written, and had no storage before. */
+export function noteBacked(host: usize, pfn: u64): bool {
+  clearMarks(host);
   if (!intercepting) return true;
   if (dirtyOn) {
     if (!append(dirtyHeadSlot, DIRTY_PER_CHUNK, 8, pfn, 0)) return false;
@@ -238,7 +243,8 @@ function applyEpoch(k: u32): void {
       if (copy == 0) {
         frameRelease(pfn);
       } else {
-        const host = frameHostOrAlloc(pfn);
+        const host = frameAlloc(pfn);
+        if (host != 0 && frameFresh) clearMarks(host);
         if (host == 0) snapshotsBroken = true;
         else memory.copy(host, copy, PAGE_SIZE);
         hostRelease(copy);

@@ -15,7 +15,8 @@ import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PTE_PK_SHIFT
 import {
   STATUS_OK, STATUS_NO_MEMORY, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_FRAME, MB_PA,
 } from "../src/arch/abi";
-import { frameHost, frameHostOrAlloc, frameRelease, hostAlloc, hostRelease, physLoad, physStore } from "./frames";
+import { frameHost, hostAlloc, hostRelease, physLoad } from "./frames";
+import { frameHostOrAlloc, frameRelease, physStore } from "./physmem";
 import { ENTRY_ADDR_MASK, maxPhyAddr } from "./state";
 import { tlbFlushAll, tlbFlushPage, tlbForgetFrame } from "./tlb";
 import { mailbox } from "./access";

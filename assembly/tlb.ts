@@ -25,7 +25,6 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
-import { walkFrame, walkLevel, walkAllow, walkGlobal } from "./walk";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 
 export const TLB_BITS: u32 = 10;
@@ -53,8 +52,12 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
   return tlb + ((((la >> PAGE_SHIFT) as u32) & TLB_MASK) << 5);
 }
 
-/** Caches the translation the last successful walk of `la` found; returns the slot. */
-export function tlbFill(la: u64): usize {
+/**
+ * Caches a translation of `la` that a walk found: the 4 KiB frame, the leaf's
+ * level, the access kinds it allows (walk.ts rightsMask) and whether it is
+ * global; returns the slot.
+ */
+export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkAllow: u32, walkGlobal: bool): usize {
   const e = tlbSlot(la);
   store<u64>(e, (la & PAGE_MASK) | tlbPcid);
   store<u64>(e, walkFrame, 8);

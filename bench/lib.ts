@@ -9,7 +9,7 @@ import { existsSync, statSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type * as Api from "../dist/index.js";
-import type * as CoreMod from "../dist/core.js";
+import type * as CoreMod from "../dist/core/core.js";
 import type * as RefWalker from "../dist/reference/walker.js";
 import type * as RefMemory from "../dist/reference/memory.js";
 
@@ -28,7 +28,7 @@ export const ROOT = findRoot();
 const load = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(join(ROOT, rel)).href)) as T;
 
 export const x86: typeof Api = await load<typeof Api>("dist/index.js");
-export const coreMod: typeof CoreMod = await load<typeof CoreMod>("dist/core.js");
+export const coreMod: typeof CoreMod = await load<typeof CoreMod>("dist/core/core.js");
 export const refWalker: typeof RefWalker = await load<typeof RefWalker>("dist/reference/walker.js");
 export const refMemory: typeof RefMemory = await load<typeof RefMemory>("dist/reference/memory.js");
 
@@ -41,7 +41,7 @@ export type RefPhysicalMemory = RefMemory.PhysicalMemory;
 /**
  * The owner-guarded I/O API (VmSpace, VmReader, VmWriter, InfallibleVmReader
  * / InfallibleVmWriter), typed only as far as the benchmarks use it. Loaded
- * from dist/owner-guarded-io.js (or the package entry); undefined, with the
+ * from dist/ostd/index.js (or the package entry); undefined, with the
  * reason, when this build does not have it.
  */
 export interface Copyable {
@@ -69,7 +69,7 @@ export interface OwnerIo {
 }
 
 export async function loadOwnerIo(): Promise<{ io?: OwnerIo; why?: string }> {
-  const candidates = ["dist/owner-guarded-io.js", "dist/index.js"];
+  const candidates = ["dist/ostd/index.js", "dist/index.js"];
   for (const rel of candidates) {
     if (!existsSync(join(ROOT, rel))) continue;
     let m: Record<string, unknown>;
@@ -86,7 +86,7 @@ export async function loadOwnerIo(): Promise<{ io?: OwnerIo; why?: string }> {
       }
     }
   }
-  return { why: "this build has no owner-guarded I/O API (VmSpace.create + reader/writer/map/activate, InfallibleVmReader/Writer) in dist/owner-guarded-io.js or dist/index.js" };
+  return { why: "this build has no owner-guarded I/O API (VmSpace.create + reader/writer/map/activate, InfallibleVmReader/Writer) in dist/ostd/index.js or dist/index.js" };
 }
 
 /** Warns when dist/ or build/core.wasm is older than the sources (the benchmark would measure stale code). */

@@ -15,22 +15,22 @@
 export {
   Mmu, Batch, LONG_MODE, decodeBatchFault, MAX_FAULT_RETRIES,
   type CpuState, type Translation, type Probe, type AccessArg, type FaultHandler, type FaultContext,
-} from "./mmu.js";
-export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./bus.js";
-export { DirtyLog, Snapshot, SnapshotError } from "./snapshot.js";
-export { PhysicalMemory } from "./physical-memory.js";
-export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./page-table.js";
-export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./access.js";
+} from "./mmu/mmu.js";
+export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./phys/bus.js";
+export { DirtyLog, Snapshot, SnapshotError } from "./phys/snapshot.js";
+export { PhysicalMemory } from "./phys/physical-memory.js";
+export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./mmu/page-table.js";
+export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./mmu/access.js";
 export {
   X86MmuError, PageFault, GeneralProtection, OutOfMemoryError, PhysicalAddressError, ArgumentError, RegisterError, MappingError,
   describeErrorCode, type Fault,
-} from "./errors.js";
-export { hex, toU64, type Address } from "./address.js";
+} from "./base/errors.js";
+export { hex, toU64, type Address } from "./base/address.js";
 export * as bits from "./arch/bits.js";
 export { CoreEngine } from "./scenario/core-engine.js";
 export { ReferenceEngine } from "./reference/engine.js";
 export { parseScenario, parseScenarioText, ScenarioError } from "./scenario/parse.js";
 export { formatResult, formatResults } from "./scenario/format.js";
 export type * from "./scenario/types.js";
-export * from "./owner-guarded-io.js";
-export * from "./page-map.js";
+export * from "./ostd/index.js";
+export * from "./inspect/page-map.js";

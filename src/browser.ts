@@ -7,7 +7,7 @@
  *     const mmu = new Mmu();
  */
 
-import { setCoreModule } from "./core.js";
+import { setCoreModule } from "./core/core.js";
 
 export async function loadCore(source: URL | string | BufferSource): Promise<void> {
   const module =

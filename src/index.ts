@@ -1,3 +1,3 @@
 /** x86mmu for Node.js: loads build/core.wasm from disk, then the public API (api.ts). */
-import "./node.js";
+import "./core/load-node.js";
 export * from "./api.js";

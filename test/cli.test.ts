@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli.js";
+import { main } from "../src/cli/main.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const examples = readdirSync(root + "examples").filter((f) => f.endsWith(".json") || f.endsWith(".jsonl"));

@@ -6,8 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli.js";
-import { checksOf } from "../src/explain.js";
+import { main } from "../src/cli/main.js";
+import { checksOf } from "../src/cli/explain.js";
 import { CoreEngine } from "../src/scenario/core-engine.js";
 import { parseScenario } from "../src/scenario/parse.js";
 import { sdmCases } from "./sdm/index.js";

@@ -1,9 +1,9 @@
 import { describe, it, expect } from "vitest";
-import { Mmu } from "../src/mmu.js";
-import { VmSpace } from "../src/vm-space.js";
-import { OwnershipError } from "../src/owner.js";
-import { InfallibleVmReader, InfallibleVmWriter } from "../src/io.js";
-import { ArgumentError, PageFault } from "../src/errors.js";
+import { Mmu } from "../src/mmu/mmu.js";
+import { VmSpace } from "../src/ostd/vm-space.js";
+import { OwnershipError } from "../src/ostd/owner.js";
+import { InfallibleVmReader, InfallibleVmWriter } from "../src/ostd/io.js";
+import { ArgumentError, PageFault } from "../src/base/errors.js";
 
 const BASE = 0x10000n;
 

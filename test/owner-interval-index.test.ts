@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { IntervalIndex } from "../src/interval-index.js";
+import { IntervalIndex } from "../src/ostd/interval-index.js";
 
 const overlapsHalfOpen = (s: bigint, e: bigint, a: bigint, b: bigint) => s < e && a < b && s < b && a < e;
 const overlapsClosed = (s: bigint, e: bigint, a: bigint, b: bigint) => s <= b && a <= e;

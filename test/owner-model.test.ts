@@ -10,10 +10,10 @@
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { Mmu } from "../src/mmu.js";
-import { VmSpace } from "../src/vm-space.js";
-import { X86MmuError } from "../src/errors.js";
-import { InfallibleVmWriter, type VmReader, type VmWriter } from "../src/io.js";
+import { Mmu } from "../src/mmu/mmu.js";
+import { VmSpace } from "../src/ostd/vm-space.js";
+import { X86MmuError } from "../src/base/errors.js";
+import { InfallibleVmWriter, type VmReader, type VmWriter } from "../src/ostd/io.js";
 
 const BASE = 0x10000n;
 const PAGES = 6;

@@ -1,9 +1,9 @@
 import { describe, it, expect } from "vitest";
-import { Mmu } from "../src/mmu.js";
-import { VmSpace, type VmSpaceOptions } from "../src/vm-space.js";
-import { OwnershipError } from "../src/owner.js";
-import { MemView } from "../src/mem-view.js";
-import { InfallibleVmWriter, InfallibleVmReader } from "../src/io.js";
+import { Mmu } from "../src/mmu/mmu.js";
+import { VmSpace, type VmSpaceOptions } from "../src/ostd/vm-space.js";
+import { OwnershipError } from "../src/ostd/owner.js";
+import { MemView } from "../src/ostd/mem-view.js";
+import { InfallibleVmWriter, InfallibleVmReader } from "../src/ostd/io.js";
 
 const BASE = 0x10000n;
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Mmu, LONG_MODE, ArgumentError } from "../src/index.js";
-import { pageMap, reverseLookup, type MappedFlags, type MappedRange } from "../src/page-map.js";
+import { pageMap, reverseLookup, type MappedFlags, type MappedRange } from "../src/inspect/page-map.js";
 
 const P = 1n;
 const RW = 2n;

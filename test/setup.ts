@@ -1,2 +1,2 @@
 // Tests import modules from src/ directly; load the core the way the Node.js entry (src/index.ts) does.
-import "../src/node.js";
+import "../src/core/load-node.js";

@@ -1,9 +1,9 @@
 import { describe, it, expect } from "vitest";
-import { Mmu } from "../src/mmu.js";
-import { VmSpace, MAX_USERSPACE_VADDR } from "../src/vm-space.js";
-import { AccessDenied, OwnershipError } from "../src/owner.js";
-import { InfallibleVmReader, InfallibleVmWriter } from "../src/io.js";
-import { MappingError } from "../src/errors.js";
+import { Mmu } from "../src/mmu/mmu.js";
+import { VmSpace, MAX_USERSPACE_VADDR } from "../src/ostd/vm-space.js";
+import { AccessDenied, OwnershipError } from "../src/ostd/owner.js";
+import { InfallibleVmReader, InfallibleVmWriter } from "../src/ostd/io.js";
+import { MappingError } from "../src/base/errors.js";
 
 function setup(opts = {}) {
   const mmu = new Mmu();

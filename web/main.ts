@@ -12,8 +12,8 @@
 import wasmUrl from "../build/core.wasm?url";
 import { loadCore, CoreEngine, parseScenario, ScenarioError } from "../src/browser.js";
 import type { AccessResult, Scenario, WalkStep } from "../src/scenario/types.js";
-import { addressFields, allowsWords, checksOf, splitWalks } from "../src/explain.js";
-import { flagNames, targetOf, errorCodeFields, SIZE_WORDS } from "../src/scenario/trace.js";
+import { addressFields, allowsWords, checksOf, splitWalks } from "../src/cli/explain.js";
+import { flagNames, targetOf, errorCodeFields, SIZE_WORDS } from "../src/arch/rules.js";
 import { examples, type ScenarioJson } from "./examples.js";
 
 // ---- Small DOM helpers ----

@@ -44,7 +44,7 @@ import {
 } from "../arch/bits.js";
 import type { CpuState, Op, WalkStep } from "../scenario/types.js";
 import type { PhysicalMemory } from "./memory.js";
-import { allowsOf } from "../scenario/trace.js";
+import { allowsOf } from "../arch/rules.js";
 
 /** Bit `n` of `v`, as a boolean. */
 export function bit(v: bigint, n: number): boolean {

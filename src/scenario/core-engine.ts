@@ -6,13 +6,13 @@
  */
 
 import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/bits.js";
-import { encodeAccess } from "../access.js";
-import { GeneralProtection } from "../errors.js";
-import { Mmu } from "../mmu.js";
+import { encodeAccess } from "../mmu/access.js";
+import { GeneralProtection } from "../base/errors.js";
+import { Mmu } from "../mmu/mmu.js";
 import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
-import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "./trace.js";
+import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "../arch/rules.js";
 import { ScenarioError } from "./parse.js";
-import { X86MmuError } from "../errors.js";
+import { X86MmuError } from "../base/errors.js";
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 

@@ -17,19 +17,19 @@
 import {
   CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LME_BIT, EFER_LMA_BIT,
   CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
-} from "./arch/bits.js";
+} from "../arch/bits.js";
 import {
   STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA,
   MB_RIGHTS, MB_LEAF, BATCH_FAULT_BIT,
-} from "./arch/abi.js";
-import { ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "./arch/bits.js";
-import { Bus, registerBus, type Device, type HookSpec, type Handle, type HookOp } from "./bus.js";
-import { DirtyLog, Snapshot, Snapshots } from "./snapshot.js";
-import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "./address.js";
+} from "../arch/abi.js";
+import { ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "../arch/bits.js";
+import { Bus, registerBus, type Device, type HookSpec, type Handle, type HookOp } from "../phys/bus.js";
+import { DirtyLog, Snapshot, Snapshots } from "../phys/snapshot.js";
+import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "../base/address.js";
 import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
-import { Core } from "./core.js";
-import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "./errors.js";
-import { PhysicalMemory, MAX_RANGE } from "./physical-memory.js";
+import { Core } from "../core/core.js";
+import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "../base/errors.js";
+import { PhysicalMemory, MAX_RANGE } from "../phys/physical-memory.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
 

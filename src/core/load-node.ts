@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { setCoreModule } from "./core.js";
 
 setCoreModule(() => {
-  const url = new URL("../build/core.wasm", import.meta.url);
+  const url = new URL("../../build/core.wasm", import.meta.url);
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(readFileSync(url));

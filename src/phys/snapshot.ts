@@ -13,10 +13,10 @@
  * and restoring it again undoes only what was written since the last restore.
  */
 
-import { PAGE_SIZE } from "./arch/bits.js";
-import { ScratchBuffer, type Core } from "./core.js";
-import { X86MmuError, OutOfMemoryError } from "./errors.js";
-import type { CpuState } from "./mmu.js";
+import { PAGE_SIZE } from "../arch/bits.js";
+import { ScratchBuffer, type Core } from "../core/core.js";
+import { X86MmuError, OutOfMemoryError } from "../base/errors.js";
+import type { CpuState } from "../mmu/mmu.js";
 
 /** A snapshot misused: of another Mmu, ended (a later restore or reset passed it), or memory ran out while saving. */
 export class SnapshotError extends X86MmuError {

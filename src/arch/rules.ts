@@ -10,8 +10,8 @@ import {
   PTE_PK_SHIFT, PTE_ADDR_TOP_BIT, PTE_PAT_LARGE_BIT, PFEC_PK,
   CR0_WP_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PKE_BIT, CR4_PKS_BIT, EFER_NXE_BIT,
   LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
-} from "../arch/bits.js";
-import type { CpuState, Op } from "./types.js";
+} from "./bits.js";
+import type { CpuState, Op } from "../scenario/types.js";
 
 export const LEVEL_NAMES: Record<number, string> = {
   [LEVEL_PML5]: "PML5", [LEVEL_PML4]: "PML4", [LEVEL_PDPT]: "PDPT", [LEVEL_PD]: "PD", [LEVEL_PT]: "PT",

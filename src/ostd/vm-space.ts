@@ -21,18 +21,18 @@
  * across every space of the Mmu unless `trackPhysicalAliasing: false`.
  */
 
-import { CR0_PG_BIT, CR4_LA57_BIT } from "./arch/bits.js";
-import { type Address, toU64, hex } from "./address.js";
-import { encodeAccess } from "./access.js";
-import type { Core } from "./core.js";
-import { ArgumentError } from "./errors.js";
+import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/bits.js";
+import { type Address, toU64, hex } from "../base/address.js";
+import { encodeAccess } from "../mmu/access.js";
+import type { Core } from "../core/core.js";
+import { ArgumentError } from "../base/errors.js";
 import { VmReader, VmWriter } from "./io.js";
 import type { Mapping, ViewPiece } from "./mem-view.js";
-import { LONG_MODE, type Mmu } from "./mmu.js";
-import { coreOf } from "./mmu-internals.js";
+import { LONG_MODE, type Mmu } from "../mmu/mmu.js";
+import { coreOf } from "../mmu/internals.js";
 import { AccessDenied, VmSpaceOwner, physRegistryFor, rangeText, type VRange } from "./owner.js";
-import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "./page-table.js";
-import { MAX_RANGE } from "./physical-memory.js";
+import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "../mmu/page-table.js";
+import { MAX_RANGE } from "../phys/physical-memory.js";
 import { PROTECT_MASK, VIEW_FLAG_MASK, WalkedPageTableOwner } from "./page-table-owner.js";
 
 /** OSTD MAX_USERSPACE_VADDR (x86-64, 4-level): user I/O ranges end at or below it. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
+import { main } from "../dist/cli/index.js";
 
 // A reader that stops early (x86mmu demo | head) is not an error.
 process.stdout.on("error", (e) => {

@@ -15,22 +15,22 @@
 export {
   Mmu, Batch, LONG_MODE, decodeBatchFault, MAX_FAULT_RETRIES,
   type CpuState, type Translation, type Probe, type AccessArg, type FaultHandler, type FaultContext,
-} from "./mmu/mmu.js";
-export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./phys/bus.js";
-export { DirtyLog, Snapshot, SnapshotError } from "./phys/snapshot.js";
-export { PhysicalMemory } from "./phys/physical-memory.js";
-export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./mmu/page-table.js";
-export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./mmu/access.js";
+} from "./mmu/index.js";
+export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./phys/index.js";
+export { DirtyLog, Snapshot, SnapshotError } from "./phys/index.js";
+export { PhysicalMemory } from "./phys/index.js";
+export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./mmu/index.js";
+export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./mmu/index.js";
 export {
   X86MmuError, PageFault, GeneralProtection, OutOfMemoryError, PhysicalAddressError, ArgumentError, RegisterError, MappingError,
   describeErrorCode, type Fault,
-} from "./base/errors.js";
-export { hex, toU64, type Address } from "./base/address.js";
+} from "./base/index.js";
+export { hex, toU64, type Address } from "./base/index.js";
 export * as bits from "./arch/bits.js";
-export { CoreEngine } from "./scenario/core-engine.js";
-export { ReferenceEngine } from "./reference/engine.js";
-export { parseScenario, parseScenarioText, ScenarioError } from "./scenario/parse.js";
-export { formatResult, formatResults } from "./scenario/format.js";
+export { CoreEngine } from "./scenario/index.js";
+export { ReferenceEngine } from "./reference/index.js";
+export { parseScenario, parseScenarioText, ScenarioError } from "./scenario/index.js";
+export { formatResult, formatResults } from "./scenario/index.js";
 export type * from "./scenario/types.js";
 export * from "./ostd/index.js";
-export * from "./inspect/page-map.js";
+export * from "./inspect/index.js";

@@ -11,7 +11,19 @@ import {
   CR0_WP_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PKE_BIT, CR4_PKS_BIT, EFER_NXE_BIT,
   LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "./bits.js";
-import type { CpuState, Op } from "../scenario/types.js";
+
+/** The registers the rules read (the scenario format's CpuState fits). */
+export interface RuleCpu {
+  cr0: bigint;
+  cr4: bigint;
+  efer: bigint;
+  pkru: bigint;
+  pkrs: bigint;
+  maxphyaddr: number;
+}
+
+/** The kind of access a rule is about. */
+export type Op = "read" | "write" | "fetch";
 
 export const LEVEL_NAMES: Record<number, string> = {
   [LEVEL_PML5]: "PML5", [LEVEL_PML4]: "PML4", [LEVEL_PDPT]: "PDPT", [LEVEL_PD]: "PD", [LEVEL_PT]: "PT",
@@ -39,7 +51,7 @@ export function allowsOf(entry: bigint, leafSize: string | undefined, nxe: boole
 }
 
 /** Which reserved bits an entry sets, in words (for a RSVD fault). */
-export function reservedBitsOf(level: number, entry: bigint, cpu: CpuState): string {
+export function reservedBitsOf(level: number, entry: bigint, cpu: RuleCpu): string {
   const reasons: string[] = [];
   const phys = (1n << BigInt(cpu.maxphyaddr)) - 1n;
   const addrBits = ((1n << BigInt(PTE_ADDR_TOP_BIT + 1)) - 1n) & ~0xfffn;
@@ -59,7 +71,7 @@ export function reservedBitsOf(level: number, entry: bigint, cpu: CpuState): str
  * Why an access with page-fault error code `code` stopped at the leaf whose
  * accumulated rights are `user`/`writable`/`xd` (SDM 4.6, in words).
  */
-export function denialReason(code: number, cpu: CpuState, op: Op, cpl: number, ac: boolean, leaf: bigint, user: boolean, writable: boolean, xd: boolean): string {
+export function denialReason(code: number, cpu: RuleCpu, op: Op, cpl: number, ac: boolean, leaf: bigint, user: boolean, writable: boolean, xd: boolean): string {
   if ((code & PFEC_PK) !== 0) {
     const key = Number((leaf >> BigInt(PTE_PK_SHIFT)) & 0xfn);
     const reg = user ? "PKRU" : "IA32_PKRS";
@@ -179,7 +191,7 @@ interface StepLike {
  * The verdict of the access is the core's; these say which rules it applied.
  */
 export function permissionChecks(
-  cpu: Pick<CpuState, "cr0" | "cr4" | "efer" | "pkru" | "pkrs" | "maxphyaddr">,
+  cpu: RuleCpu,
   access: { op: Op; cpl: number; ac: boolean },
   steps: StepLike[],
   reservedFault: boolean,

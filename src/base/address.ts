@@ -5,16 +5,14 @@
  */
 
 import { ArgumentError } from "./errors.js";
+import { hex } from "./hex.js";
+
+export { hex };
 
 export type Address = bigint | number;
 
 const TWO_32 = 4294967296;
 const U64_MAX = (1n << 64n) - 1n;
-
-/** Lowercase 0x-hex without leading zeros, "0x0" for zero. */
-export function hex(v: bigint | number): string {
-  return "0x" + v.toString(16);
-}
 
 /** Checks `v` is an integer in [0, 2^64) and returns it as a bigint. */
 export function toU64(v: Address, what = "address"): bigint {

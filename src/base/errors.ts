@@ -6,8 +6,8 @@
  * so (a faulting access keeps the accessed flags its walk set, as hardware does).
  */
 
-import { PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK, PFEC_SS } from "../arch/bits.js";
-import { hex } from "./address.js";
+import { PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK, PFEC_SS } from "../arch/index.js";
+import { hex } from "./hex.js";
 
 export class X86MmuError extends Error {
   constructor(

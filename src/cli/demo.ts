@@ -4,11 +4,11 @@
  * them faults), printing each walk level by level.
  */
 
-import { LONG_MODE } from "../mmu/mmu.js";
-import { CoreEngine } from "../scenario/core-engine.js";
+import { LONG_MODE } from "../mmu/index.js";
+import { CoreEngine } from "../scenario/index.js";
 import { explainAccess, type Style } from "./explain.js";
-import type { Access } from "../scenario/types.js";
-import { hex } from "../base/address.js";
+import type { Access } from "../scenario/index.js";
+import { hex } from "../base/index.js";
 
 export function runDemo(s: Style, print: (line: string) => void): void {
   const engine = new CoreEngine();

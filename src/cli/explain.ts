@@ -10,11 +10,11 @@
  * Colour is ANSI and optional: the CLI turns it on for a terminal only.
  */
 
-import { PFEC_RSVD, CR4_LA57_BIT } from "../arch/bits.js";
-import { describeErrorCode } from "../base/errors.js";
-import { hex } from "../base/address.js";
-import type { Access, AccessResult, WalkStep } from "../scenario/types.js";
-import { flagNames, targetOf, errorCodeFields, permissionChecks, SIZE_WORDS, type Check } from "../arch/rules.js";
+import { PFEC_RSVD, CR4_LA57_BIT } from "../arch/index.js";
+import { describeErrorCode } from "../base/index.js";
+import { hex } from "../base/index.js";
+import type { Access, AccessResult, WalkStep } from "../scenario/index.js";
+import { flagNames, targetOf, errorCodeFields, permissionChecks, SIZE_WORDS, type Check } from "../arch/index.js";
 
 export interface Style {
   dim(s: string): string;

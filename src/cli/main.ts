@@ -7,18 +7,18 @@
 import "../core/load-node.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { parseScenarioItems } from "../scenario/parse.js";
-import { formatResult } from "../scenario/format.js";
-import { CoreEngine } from "../scenario/core-engine.js";
-import { ReferenceEngine } from "../reference/engine.js";
-import type { ScenarioEngine } from "../scenario/types.js";
+import { parseScenarioItems } from "../scenario/index.js";
+import { formatResult } from "../scenario/index.js";
+import { CoreEngine } from "../scenario/index.js";
+import { ReferenceEngine } from "../reference/index.js";
+import type { ScenarioEngine } from "../scenario/index.js";
 import { explainAccess, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
-import { LONG_MODE } from "../mmu/mmu.js";
-import { CR4_LA57_BIT } from "../arch/bits.js";
-import type { PageSize, PteFlags } from "../mmu/page-table.js";
-import type { Access } from "../scenario/types.js";
-import { hex } from "../base/address.js";
+import { LONG_MODE } from "../mmu/index.js";
+import { CR4_LA57_BIT } from "../arch/index.js";
+import type { PageSize, PteFlags } from "../mmu/index.js";
+import type { Access } from "../scenario/index.js";
+import { hex } from "../base/index.js";
 
 const HELP = `x86mmu - an x86-64 MMU (4/5-level paging, TLB, page faults) in WebAssembly
 

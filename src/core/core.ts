@@ -10,9 +10,9 @@
  */
 
 import { instantiateSync } from "@assemblyscript/loader";
-import { STATUS_GP, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR } from "../arch/abi.js";
-import { PAGE_SIZE } from "../arch/bits.js";
-import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "../base/errors.js";
+import { STATUS_GP, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR } from "../arch/index.js";
+import { PAGE_SIZE } from "../arch/index.js";
+import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
 
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
 export interface CoreExports {

@@ -45,12 +45,12 @@ import {
   PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
   PTE_PAT_LARGE_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_ADDR_TOP_BIT, EFER_NXE_BIT, CR4_LA57_BIT,
   PAGE_SHIFT, PAGE_SIZE, ENTRIES_PER_TABLE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
-} from "../arch/bits.js";
-import { type Address, toU64, hex } from "../base/address.js";
-import { ArgumentError } from "../base/errors.js";
-import type { Mmu } from "../mmu/mmu.js";
-import type { PageSize } from "../mmu/page-table.js";
-import { LEVEL_NAMES, reservedBitsOf } from "../arch/rules.js";
+} from "../arch/index.js";
+import { type Address, toU64, hex } from "../base/index.js";
+import { ArgumentError } from "../base/index.js";
+import type { Mmu } from "../mmu/index.js";
+import type { PageSize } from "../mmu/index.js";
+import { LEVEL_NAMES, reservedBitsOf } from "../arch/index.js";
 
 /** How many of the leaves of a merged range have a flag set. */
 export type FlagCount = "all" | "some" | "none";

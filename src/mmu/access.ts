@@ -4,8 +4,8 @@
  * src/arch/bits.ts); `encodeAccess` builds that once so a hot loop can reuse it.
  */
 
-import { ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, ACCESS_USER, ACCESS_AC, ACCESS_SIZE_SHIFT } from "../arch/bits.js";
-import { ArgumentError } from "../base/errors.js";
+import { ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, ACCESS_USER, ACCESS_AC, ACCESS_SIZE_SHIFT } from "../arch/index.js";
+import { ArgumentError } from "../base/index.js";
 
 export type AccessOp = "read" | "write" | "fetch";
 export type AccessSize = 1 | 2 | 4 | 8;

@@ -15,14 +15,14 @@
  *                    page, performed through the Mmu's bus, hooks included)
  */
 
-import { PAGE_SIZE } from "../arch/bits.js";
-import { STATUS_NO_MEMORY, SEGMENT_BYTES, SEGMENT_SPECIAL } from "../arch/abi.js";
-import { ACCESS_USER } from "../arch/bits.js";
-import { busOf } from "../phys/bus.js";
-import { lo32, hi32 } from "../base/address.js";
-import type { Core } from "../core/core.js";
-import { OutOfMemoryError, PageFault, type Fault } from "../base/errors.js";
-import { SegmentBuffer } from "../phys/physical-memory.js";
+import { PAGE_SIZE } from "../arch/index.js";
+import { STATUS_NO_MEMORY, SEGMENT_BYTES, SEGMENT_SPECIAL } from "../arch/index.js";
+import { ACCESS_USER } from "../arch/index.js";
+import { busOf } from "../phys/index.js";
+import { lo32, hi32 } from "../base/index.js";
+import type { Core } from "../core/index.js";
+import { OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
+import { SegmentBuffer } from "../phys/index.js";
 
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
 export interface Translated {

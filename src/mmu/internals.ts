@@ -4,7 +4,7 @@
  * linear memory).
  */
 
-import type { Core } from "../core/core.js";
+import type { Core } from "../core/index.js";
 import type { Mmu } from "./mmu.js";
 
 export function coreOf(mmu: Mmu): Core {

@@ -14,38 +14,25 @@
  * processor would refuse with #GP throw RegisterError and change nothing.
  */
 
-import {
-  CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LME_BIT, EFER_LMA_BIT,
-  CR3_NOFLUSH_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX, PAGE_SIZE, ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT,
-} from "../arch/bits.js";
-import {
-  STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA,
-  MB_RIGHTS, MB_LEAF, BATCH_FAULT_BIT,
-} from "../arch/abi.js";
-import { ACCESS_FETCH, ACCESS_USER, PAGE_SHIFT } from "../arch/bits.js";
-import { Bus, registerBus, type Device, type HookSpec, type Handle, type HookOp } from "../phys/bus.js";
-import { DirtyLog, Snapshot, Snapshots } from "../phys/snapshot.js";
-import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "../base/address.js";
-import { type AccessSpec, type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
-import { Core } from "../core/core.js";
-import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, RegisterError, type Fault } from "../base/errors.js";
-import { PhysicalMemory, MAX_RANGE } from "../phys/physical-memory.js";
+import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, CR3_NOFLUSH_BIT, PAGE_SIZE, ACCESS_SIZE_SHIFT, ACCESS_USER, PAGE_SHIFT } from "../arch/index.js";
+import { STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA, MB_RIGHTS, MB_LEAF } from "../arch/index.js";
+import { Bus, registerBus, type Device, type HookSpec, type Handle } from "../phys/index.js";
+import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
+import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "../base/index.js";
+import { type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
+import { Core } from "../core/index.js";
+import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../base/index.js";
+import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
+import { type CpuState, U32, checkMaxPhyAddr, checkMode } from "./registers.js";
+import { FaultHandlers, MAX_FAULT_RETRIES, opOf, type FaultHandler } from "./fault-recovery.js";
+import { Batch, type AccessArg } from "./batch.js";
 
-/** The paging-related processor state. */
-export interface CpuState {
-  cr0: bigint;
-  cr3: bigint;
-  cr4: bigint;
-  efer: bigint;
-  /** PKRU (u32). */
-  pkru?: number;
-  /** IA32_PKRS (u32). */
-  pkrs?: number;
-  /** Physical-address width, 36..52 (default 52). */
-  maxPhyAddr?: number;
-}
+export { type CpuState, LONG_MODE } from "./registers.js";
+export { MAX_FAULT_RETRIES, type FaultHandler, type FaultContext } from "./fault-recovery.js";
+export { Batch, decodeBatchFault, type AccessArg } from "./batch.js";
+
 
 /** The outcome of a translation that does not throw. */
 export type Translation =
@@ -73,38 +60,10 @@ export type Probe =
     }
   | { ok: false; fault: Fault };
 
-/** What a fault handler learns about the access that faulted. */
-export interface FaultContext {
-  va: bigint;
-  op: HookOp;
-  size: number;
-  cpl: 0 | 3;
-}
 
-/**
- * Called when an access faults. Return "retry" after fixing the cause (e.g.
- * mapping the page) to perform the access again; anything else delivers the
- * fault. At most MAX_FAULT_RETRIES retries per access.
- */
-export type FaultHandler = (fault: Fault, access: FaultContext) => "retry" | void;
-
-export const MAX_FAULT_RETRIES = 8;
-
-/** An access given as a spec, or pre-encoded with `encodeAccess` for hot loops. */
-export type AccessArg = AccessSpec | number;
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
-const U32 = (v: number, what: string): number => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RegisterError(`${what} ${String(v)} is not a u32`);
-  return v;
-};
 
-/** Long mode with 4-level paging, WP and NXE: what most 64-bit kernels run with. */
-export const LONG_MODE: Readonly<Pick<CpuState, "cr0" | "cr4" | "efer">> = {
-  cr0: 0x80010033n, // PG | WP | NE | ET | MP | PE
-  cr4: 0x20n, // PAE
-  efer: 0xd00n, // NXE | LMA | LME
-};
 
 export class Mmu {
   /** Physical memory: direct access, frame allocation, usage. */
@@ -113,10 +72,10 @@ export class Mmu {
   private regs: Required<CpuState>;
   /** Devices, the physical layout and access hooks: where accesses go when they leave the fast path. */
   private readonly bus: Bus;
-  private faultHandlers: FaultHandler[] = [];
+  private readonly faultHandlers = new FaultHandlers();
   /** The dirty log: frames written since it was last cleared. */
   readonly dirtyLog: DirtyLog;
-  private readonly snapshots: Snapshots;
+  private readonly snapshots: Snapshots<Required<CpuState>>;
   // The core's hot entry points, held directly (one property load less per call).
   private readonly xTranslate: Core["x"]["translate"];
   private readonly xLoad: Core["x"]["loadLinear"];
@@ -167,8 +126,8 @@ export class Mmu {
       pkrs: U32(state.pkrs ?? 0, "IA32_PKRS"),
       maxPhyAddr: state.maxPhyAddr ?? this.regs.maxPhyAddr,
     };
-    this.checkMaxPhyAddr(next.maxPhyAddr);
-    this.checkMode(next);
+    checkMaxPhyAddr(next.maxPhyAddr, this.core.x.highestBackedPfnPlusOne());
+    checkMode(next);
     this.regs = next;
     const x = this.core.x;
     x.setMaxPhyAddr(next.maxPhyAddr);
@@ -177,27 +136,6 @@ export class Mmu {
     x.loadRegisters(lo32(next.cr0), hi32(next.cr0), lo32(next.cr3), hi32(next.cr3), lo32(next.cr4), hi32(next.cr4), lo32(next.efer), hi32(next.efer));
   }
 
-  private checkMaxPhyAddr(n: number): void {
-    if (!Number.isInteger(n) || n < MAXPHYADDR_MIN || n > MAXPHYADDR_MAX) {
-      throw new RegisterError(`MAXPHYADDR ${String(n)} is not an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}`);
-    }
-    const ceiling = this.core.x.highestBackedPfnPlusOne();
-    if (ceiling > 2 ** (n - 12)) {
-      throw new RegisterError(`MAXPHYADDR ${n} is too small: physical memory holds frames up to ${hex(BigInt(ceiling - 1) << 12n)} (reset memory first)`);
-    }
-  }
-
-  private checkMode(s: Required<CpuState>): void {
-    const pg = bit(s.cr0, CR0_PG_BIT);
-    if (pg && !bit(s.cr0, CR0_PE_BIT)) throw new RegisterError("CR0.PG=1 needs CR0.PE=1");
-    if (pg && bit(s.efer, EFER_LME_BIT) && !bit(s.cr4, CR4_PAE_BIT)) throw new RegisterError("long mode (EFER.LME=1, CR0.PG=1) needs CR4.PAE=1");
-    if (pg && !(bit(s.efer, EFER_LMA_BIT) && bit(s.efer, EFER_LME_BIT))) {
-      throw new RegisterError("32-bit and PAE paging are not modelled: with CR0.PG=1, set EFER.LME and EFER.LMA (long mode)");
-    }
-    const phys = (1n << BigInt(s.maxPhyAddr)) - 1n;
-    const cr3Reserved = s.cr3 & ~phys & ((1n << 63n) - 1n);
-    if (cr3Reserved !== 0n) throw new RegisterError(`CR3 ${hex(s.cr3)} sets bits at or above MAXPHYADDR (${s.maxPhyAddr})`);
-  }
 
   get cr0(): bigint {
     return this.regs.cr0;
@@ -205,7 +143,7 @@ export class Mmu {
   /** MOV to CR0. */
   set cr0(v: bigint) {
     const next = { ...this.regs, cr0: toU64(v, "CR0") };
-    this.checkMode(next);
+    checkMode(next);
     this.regs = next;
     this.core.x.movCr0(lo32(next.cr0), hi32(next.cr0));
   }
@@ -217,7 +155,7 @@ export class Mmu {
   set cr3(v: bigint) {
     const value = toU64(v, "CR3");
     const next = { ...this.regs, cr3: value & ~(1n << BigInt(CR3_NOFLUSH_BIT)) };
-    this.checkMode(next);
+    checkMode(next);
     this.regs = next;
     this.core.x.movCr3(lo32(value), hi32(value));
   }
@@ -236,7 +174,7 @@ export class Mmu {
     if (!bit(this.regs.cr4, CR4_PCIDE_BIT) && bit(value, CR4_PCIDE_BIT) && (this.regs.cr3 & 0xfffn) !== 0n) {
       throw new RegisterError("CR4.PCIDE can be set only while CR3[11:0] = 0");
     }
-    this.checkMode(next);
+    checkMode(next);
     this.regs = next;
     this.core.x.movCr4(lo32(value), hi32(value));
   }
@@ -247,7 +185,7 @@ export class Mmu {
   /** WRMSR IA32_EFER. */
   set efer(v: bigint) {
     const next = { ...this.regs, efer: toU64(v, "EFER") };
-    this.checkMode(next);
+    checkMode(next);
     this.regs = next;
     this.core.x.writeEfer(lo32(next.efer), hi32(next.efer));
   }
@@ -275,9 +213,9 @@ export class Mmu {
   }
   /** The physical-address width (36..52). Refused while frames exist at or above the new limit. */
   set maxPhyAddr(n: number) {
-    this.checkMaxPhyAddr(n);
+    checkMaxPhyAddr(n, this.core.x.highestBackedPfnPlusOne());
     const next = { ...this.regs, maxPhyAddr: n };
-    this.checkMode(next);
+    checkMode(next);
     this.regs = next;
     this.core.x.setMaxPhyAddr(n);
   }
@@ -327,10 +265,8 @@ export class Mmu {
       if (this.core.mbU32(MB_STATUS) === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
       fault = this.lastFault();
     }
-    if (this.faultHandlers.length === 0 || tries >= MAX_FAULT_RETRIES) throw fault;
-    const ctx = contextOf(va, acc);
-    for (const h of [...this.faultHandlers]) if (h(fault, ctx) === "retry") return;
-    throw fault;
+    if (!this.faultHandlers.any || tries >= MAX_FAULT_RETRIES) throw fault;
+    if (!this.faultHandlers.retry(fault, va, acc)) throw fault;
   }
 
   /** Performs an access that reached a device or hooked page, through the bus. */
@@ -376,7 +312,7 @@ export class Mmu {
   translateNumber(va: number, access: number): number {
     checkNumber(va);
     const pa = this.xTranslate(va >>> 0, hiOfNumber(va), access);
-    return pa >= 0 || this.faultHandlers.length === 0 ? pa : this.numberSlow(va, access, () => this.xTranslate(va >>> 0, hiOfNumber(va), access));
+    return pa >= 0 || !this.faultHandlers.any ? pa : this.numberSlow(va, access, () => this.xTranslate(va >>> 0, hiOfNumber(va), access));
   }
 
   /** A number fast path failed and fault handlers exist: let them fix it up and retry; -1 if the fault stays. */
@@ -384,7 +320,7 @@ export class Mmu {
     for (let tries = 0; tries < MAX_FAULT_RETRIES; tries++) {
       if (this.core.mbU32(MB_STATUS) === STATUS_NO_MEMORY) return -1;
       const fault = this.lastFault();
-      if (!this.faultHandlers.some((h) => h(fault, contextOf(BigInt(va), acc)) === "retry")) return -1;
+      if (!this.faultHandlers.retry(fault, BigInt(va), acc)) return -1;
       const r = attempt();
       if (ok(r)) return r;
     }
@@ -485,7 +421,7 @@ export class Mmu {
       return r >= 0 || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL ? r : Number(this.special(BigInt(va), access));
     };
     if (this.core.mbU32(MB_STATUS) === STATUS_SPECIAL) return Number(this.special(BigInt(va), access));
-    return this.faultHandlers.length === 0 ? -1 : this.numberSlow(va, access, attempt);
+    return !this.faultHandlers.any ? -1 : this.numberSlow(va, access, attempt);
   }
 
   /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
@@ -509,7 +445,7 @@ export class Mmu {
       this.special(BigInt(va), access, BigInt(value));
       return 0;
     }
-    if (this.faultHandlers.length === 0) return this.core.mbU32(MB_STATUS);
+    if (!this.faultHandlers.any) return this.core.mbU32(MB_STATUS);
     const r = this.numberSlow(va, access, attempt, (x) => x === 0);
     return r === 0 ? 0 : this.core.mbU32(MB_STATUS);
   }
@@ -583,13 +519,7 @@ export class Mmu {
 
   /** Calls `handler` on page faults and #GP; it may fix the cause up and return "retry". */
   onFault(handler: FaultHandler): Handle {
-    if (typeof handler !== "function") throw new ArgumentError("a fault handler must be a function");
-    this.faultHandlers.push(handler);
-    return {
-      remove: () => {
-        this.faultHandlers = this.faultHandlers.filter((h) => h !== handler);
-      },
-    };
+    return this.faultHandlers.add(handler);
   }
 
   // ---- Snapshots (snapshot.ts) ----
@@ -599,7 +529,7 @@ export class Mmu {
    * copy-on-write from now on: restoring costs time in proportion to the
    * frames written since, and the snapshot's memory cost is the frames saved.
    */
-  snapshot(): Snapshot {
+  snapshot(): Snapshot<Required<CpuState>> {
     return this.snapshots.take(this.state);
   }
 
@@ -608,7 +538,7 @@ export class Mmu {
    * were, the TLB flushed. Snapshots taken after it end. Throws
    * SnapshotError for a snapshot of another Mmu or one that has ended.
    */
-  restore(snapshot: Snapshot): void {
+  restore(snapshot: Snapshot<Required<CpuState>>): void {
     const regs = this.snapshots.restore(snapshot);
     this.loadState(regs);
   }
@@ -651,114 +581,5 @@ export class Mmu {
   }
 }
 
-/** Decodes a fault word of a batch translation (bit 63 set) into a fault for address `va`. */
-export function decodeBatchFault(word: bigint, va: bigint): Fault | undefined {
-  if (!bit(word, BATCH_FAULT_BIT)) return undefined;
-  const status = Number((word >> 32n) & 0xffffn);
-  const second = bit(word, 62);
-  const addr = second ? (va & ~0xfffn) + 0x1000n : va;
-  if (status === STATUS_GP) return new GeneralProtection(addr);
-  if (status === STATUS_PF) return new PageFault(Number(word & 0xffffffffn), addr);
-  return undefined;
-}
 
-/**
- * Address and value buffers in the core's linear memory: fill `input` (and
- * `values` for stores) and run translate/load/store over the first n entries
- * with one call. Views are re-taken if linear memory grew in between.
- */
-export class Batch {
-  private readonly inPtr: number;
-  private readonly outPtr: number;
-  private buf: ArrayBuffer | undefined;
-  private inView!: BigUint64Array;
-  private outView!: BigUint64Array;
-
-  constructor(
-    private readonly core: Core,
-    readonly capacity: number,
-    private readonly encode: (a: AccessArg) => number,
-    /** Performs one access on a device or hooked page (the Mmu's slow path). */
-    private readonly special: (va: bigint, acc: number, value?: bigint) => bigint,
-  ) {
-    if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 1 << 24) throw new ArgumentError(`batch capacity ${String(capacity)} is not in 1..2^24`);
-    const bytes = Math.ceil((capacity * 8) / PAGE_SIZE) * PAGE_SIZE;
-    this.inPtr = core.x.scratchAlloc(bytes) >>> 0;
-    this.outPtr = core.x.scratchAlloc(bytes) >>> 0;
-    if (this.inPtr === 0 || this.outPtr === 0) throw new OutOfMemoryError(`batch buffers of ${capacity} entries`);
-  }
-
-  private views(): void {
-    const b = this.core.x.memory.buffer;
-    if (b !== this.buf) {
-      this.buf = b;
-      this.inView = new BigUint64Array(b, this.inPtr, this.capacity);
-      this.outView = new BigUint64Array(b, this.outPtr, this.capacity);
-    }
-  }
-
-  /** Linear addresses to translate, load from or store to. */
-  get input(): BigUint64Array {
-    this.views();
-    return this.inView;
-  }
-
-  /** Results: physical addresses / fault words (translate), values (load); values to store (store). */
-  get output(): BigUint64Array {
-    this.views();
-    return this.outView;
-  }
-
-  /** Alias of `output`, for stores: the values to write. */
-  get values(): BigUint64Array {
-    return this.output;
-  }
-
-  private count(n: number): number {
-    if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new ArgumentError(`batch count ${String(n)} is not in 0..${this.capacity}`);
-    return n;
-  }
-
-  /** Translates input[0..n) into output; returns the number of faults (fault words in output). */
-  translate(n: number, access: AccessArg): number {
-    return this.core.x.translateBatch(this.inPtr, this.outPtr, this.count(n), this.encode(access));
-  }
-
-  /** Loads input[0..n) into output; stops at a fault and returns how many completed (lastFault() tells why). */
-  load(n: number, access: AccessArg): number {
-    const acc = this.encode(access);
-    const count = this.count(n);
-    let i = 0;
-    for (;;) {
-      i += this.core.x.loadBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
-      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
-      this.output[i] = this.special(this.input[i]!, acc);
-      i++;
-    }
-  }
-
-  /** Stores values[i] at input[i] for i < n; stops at a fault and returns how many completed. */
-  store(n: number, access: AccessArg): number {
-    const acc = this.encode(access);
-    if ((acc & ACCESS_OP_MASK) !== ACCESS_WRITE) throw new ArgumentError("a batch store needs a write access");
-    const count = this.count(n);
-    const size = (acc >> ACCESS_SIZE_SHIFT) & 15 || 1;
-    let i = 0;
-    for (;;) {
-      i += this.core.x.storeBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
-      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
-      this.special(this.input[i]!, acc, BigInt.asUintN(size * 8, this.output[i]!));
-      i++;
-    }
-  }
-}
-
-function opOf(acc: number): HookOp {
-  const op = acc & ACCESS_OP_MASK;
-  return op === ACCESS_WRITE ? "write" : op === ACCESS_FETCH ? "fetch" : "read";
-}
-
-function contextOf(va: bigint, acc: number): FaultContext {
-  return { va, op: opOf(acc), size: (acc >> ACCESS_SIZE_SHIFT) & 15 || 1, cpl: (acc & ACCESS_USER) !== 0 ? 3 : 0 };
-}
 

@@ -10,12 +10,12 @@
 
 import {
   PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_G_BIT, PTE_XD_BIT, PTE_PK_SHIFT,
-} from "../arch/bits.js";
-import { STATUS_OK, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_MEMORY, STATUS_NO_FRAME, MB_PA } from "../arch/abi.js";
-import { type Address, toU64, lo32, hi32, hex } from "../base/address.js";
-import type { Core } from "../core/core.js";
-import { ArgumentError, MappingError, OutOfMemoryError } from "../base/errors.js";
-import type { PhysicalMemory } from "../phys/physical-memory.js";
+} from "../arch/index.js";
+import { STATUS_OK, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_MEMORY, STATUS_NO_FRAME, MB_PA } from "../arch/index.js";
+import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
+import type { Core } from "../core/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError } from "../base/index.js";
+import type { PhysicalMemory } from "../phys/index.js";
 
 /** Page sizes by name, and the level of their leaf entry. */
 export type PageSize = "4K" | "2M" | "1G";

@@ -1,6 +1,10 @@
 /**
- * Owner-guarded memory I/O (OSTD/vostd model): every export of the feature in
- * one module. src/index.ts re-exports it (see docs/owner-guarded-io.md).
+ * ostd — owner-guarded memory I/O, as Asterinas OSTD's `ostd::mm` specifies
+ * it in its verified version (vostd): VmSpace and its cursor, VmSpaceOwner,
+ * MemView, VmIoOwner, VmReader/VmWriter (fallible over a space, infallible
+ * over host memory) and the interval index behind the overlap checks. What
+ * vostd proves statically is checked here at run time (docs/owner-guarded-io.md).
+ * Imports mmu and below.
  */
 
 export { VmSpace, CursorMut, MAX_USERSPACE_VADDR, type VmSpaceOptions, type SpaceMapOptions } from "./vm-space.js";

@@ -24,8 +24,8 @@
  * copy, and `copied` the bytes before it.
  */
 
-import { ArgumentError, type Fault } from "../base/errors.js";
-import { spaceToHost, hostToSpace, spaceToSpace, translatorsOf, type Translated } from "../mmu/copy.js";
+import { ArgumentError, type Fault } from "../base/index.js";
+import { spaceToHost, hostToSpace, spaceToSpace, translatorsOf, type Translated } from "../mmu/index.js";
 import type { VmIoOwner } from "./owner.js";
 import type { VmSpace } from "./vm-space.js";
 

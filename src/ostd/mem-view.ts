@@ -15,7 +15,7 @@
  * return new views. Lookups are binary searches, O(log n).
  */
 
-import { hex } from "../base/address.js";
+import { hex } from "../base/index.js";
 
 /** One page mapping: `size` bytes of virtual memory from `va` to physical memory from `pa`. */
 export interface Mapping {

@@ -21,8 +21,8 @@
  * In debug mode `inv()` and `memViewWf()` run in full (O(n^2)) after each.
  */
 
-import { hex } from "../base/address.js";
-import { X86MmuError } from "../base/errors.js";
+import { hex } from "../base/index.js";
+import { X86MmuError } from "../base/index.js";
 import { IntervalIndex } from "./interval-index.js";
 import { MemView, type ViewPiece } from "./mem-view.js";
 

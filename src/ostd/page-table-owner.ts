@@ -10,11 +10,11 @@
  * unchanged.
  */
 
-import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_G_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_PS_BIT } from "../arch/bits.js";
-import { hex } from "../base/address.js";
+import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_G_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_PS_BIT } from "../arch/index.js";
+import { hex } from "../base/index.js";
 import { MemView, type ViewPiece } from "./mem-view.js";
 import type { PageTableOwner } from "./owner.js";
-import type { PhysicalMemory } from "../phys/physical-memory.js";
+import type { PhysicalMemory } from "../phys/index.js";
 
 const b = (n: number): bigint => 1n << BigInt(n);
 

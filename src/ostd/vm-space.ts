@@ -21,18 +21,18 @@
  * across every space of the Mmu unless `trackPhysicalAliasing: false`.
  */
 
-import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/bits.js";
-import { type Address, toU64, hex } from "../base/address.js";
-import { encodeAccess } from "../mmu/access.js";
-import type { Core } from "../core/core.js";
-import { ArgumentError } from "../base/errors.js";
+import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/index.js";
+import { type Address, toU64, hex } from "../base/index.js";
+import { encodeAccess } from "../mmu/index.js";
+import type { Core } from "../core/index.js";
+import { ArgumentError } from "../base/index.js";
 import { VmReader, VmWriter } from "./io.js";
 import type { Mapping, ViewPiece } from "./mem-view.js";
-import { LONG_MODE, type Mmu } from "../mmu/mmu.js";
-import { coreOf } from "../mmu/internals.js";
+import { LONG_MODE, type Mmu } from "../mmu/index.js";
+import { coreOf } from "../mmu/index.js";
 import { AccessDenied, VmSpaceOwner, physRegistryFor, rangeText, type VRange } from "./owner.js";
-import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "../mmu/page-table.js";
-import { MAX_RANGE } from "../phys/physical-memory.js";
+import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "../mmu/index.js";
+import { MAX_RANGE } from "../phys/index.js";
 import { PROTECT_MASK, VIEW_FLAG_MASK, WalkedPageTableOwner } from "./page-table-owner.js";
 
 /** OSTD MAX_USERSPACE_VADDR (x86-64, 4-level): user I/O ranges end at or below it. */

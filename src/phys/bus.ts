@@ -11,10 +11,10 @@
  * or hook registered, nothing here runs.
  */
 
-import { PAGE_SIZE } from "../arch/bits.js";
-import { type Address, toU64, lo32, hi32, hex } from "../base/address.js";
-import type { Core } from "../core/core.js";
-import { ArgumentError, MappingError, X86MmuError } from "../base/errors.js";
+import { PAGE_SIZE } from "../arch/index.js";
+import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
+import type { Core } from "../core/index.js";
+import { ArgumentError, MappingError, X86MmuError } from "../base/index.js";
 
 export type BusSize = 1 | 2 | 4 | 8;
 

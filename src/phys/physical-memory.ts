@@ -8,12 +8,12 @@
  * grow, throw OutOfMemoryError having written nothing.
  */
 
-import { PAGE_SIZE } from "../arch/bits.js";
-import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_STATUS } from "../arch/abi.js";
+import { PAGE_SIZE } from "../arch/index.js";
+import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_STATUS } from "../arch/index.js";
 import type { Bus } from "./bus.js";
-import { type Address, toU64, toSized, lo32, hi32 } from "../base/address.js";
-import { ScratchBuffer, type Core } from "../core/core.js";
-import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "../base/errors.js";
+import { type Address, toU64, toSized, lo32, hi32 } from "../base/index.js";
+import { ScratchBuffer, type Core } from "../core/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "../base/index.js";
 
 /**
  * One piece of a range: `host` is the byte's offset in linear memory, 0 when

@@ -13,10 +13,9 @@
  * and restoring it again undoes only what was written since the last restore.
  */
 
-import { PAGE_SIZE } from "../arch/bits.js";
-import { ScratchBuffer, type Core } from "../core/core.js";
-import { X86MmuError, OutOfMemoryError } from "../base/errors.js";
-import type { CpuState } from "../mmu/mmu.js";
+import { PAGE_SIZE } from "../arch/index.js";
+import { ScratchBuffer, type Core } from "../core/index.js";
+import { X86MmuError, OutOfMemoryError } from "../base/index.js";
 
 /** A snapshot misused: of another Mmu, ended (a later restore or reset passed it), or memory ran out while saving. */
 export class SnapshotError extends X86MmuError {
@@ -85,11 +84,12 @@ interface AllocatorState {
 }
 
 /** A snapshot of one Mmu: registers, physical memory and the frame allocator as they were (see Mmu.snapshot). */
-export class Snapshot {
+export class Snapshot<R extends object = object> {
   /** @internal */
   constructor(
-    readonly owner: Snapshots,
-    readonly registers: Required<CpuState>,
+    readonly owner: Snapshots<R>,
+    /** The CPU registers as they were (the Mmu's CpuState). */
+    readonly registers: R,
     readonly takenAt: number,
     /** @internal */
     readonly allocator: AllocatorState,
@@ -120,8 +120,9 @@ export class Snapshot {
 }
 
 /** The live snapshots of one Mmu, oldest first: index k is the core's epoch k. */
-export class Snapshots {
-  private live: Snapshot[] = [];
+/** The snapshots of one Mmu; `R` is its register state, saved and handed back as given. */
+export class Snapshots<R extends object> {
+  private live: Snapshot<R>[] = [];
   private serial = 0;
   private readonly buf: ScratchBuffer;
 
@@ -132,7 +133,7 @@ export class Snapshots {
     this.buf = new ScratchBuffer(core, "a snapshot's free list");
   }
 
-  take(registers: Required<CpuState>): Snapshot {
+  take(registers: R): Snapshot<R> {
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving for an earlier snapshot; reset memory before taking snapshots again");
     const k = this.core.x.snapshotTake();
     if (k < 0) throw new SnapshotError("too many snapshots kept (4096); release some");
@@ -141,7 +142,7 @@ export class Snapshots {
     return s;
   }
 
-  private indexOf(s: Snapshot, what: string): number {
+  private indexOf(s: Snapshot<R>, what: string): number {
     if (!(s instanceof Snapshot) || s.owner !== this) throw new SnapshotError(`cannot ${what} a snapshot of another Mmu`);
     const k = this.live.indexOf(s);
     if (k < 0) throw new SnapshotError(`cannot ${what} snapshot #${s.takenAt}: it has ended (restored past, released, or memory was reset)`);
@@ -149,7 +150,7 @@ export class Snapshots {
   }
 
   /** Restores memory; returns the registers to load. */
-  restore(s: Snapshot): Required<CpuState> {
+  restore(s: Snapshot<R>): R {
     const k = this.indexOf(s, "restore");
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving a frame for a snapshot; it can no longer be restored exactly");
     this.core.x.snapshotRestore(k);
@@ -177,14 +178,14 @@ export class Snapshots {
   }
 
 
-  release(s: Snapshot): void {
+  release(s: Snapshot<R>): void {
     const k = this.indexOf(s, "release");
     this.core.x.snapshotDrop(k);
     this.live.splice(k, 1);
     s.alive = false;
   }
 
-  framesOf(s: Snapshot): number {
+  framesOf(s: Snapshot<R>): number {
     const k = this.live.indexOf(s);
     return k < 0 ? 0 : this.core.x.snapshotFrames(k);
   }

@@ -18,7 +18,7 @@
  * so it neither confirms nor contradicts this; a real processor may check the
  * whole access before any walk.
  */
-import { PAGE_SHIFT, PAGE_SIZE } from "../arch/bits.js";
+import { PAGE_SHIFT, PAGE_SIZE } from "../arch/index.js";
 import type {
   Access,
   AccessResult,

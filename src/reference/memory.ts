@@ -2,7 +2,7 @@
  * Sparse physical memory for the reference walker: 4 KiB pages created on
  * first write, everything else reads as zero. Little-endian, like x86.
  */
-import { PAGE_SHIFT, PAGE_SIZE } from "../arch/bits.js";
+import { PAGE_SHIFT, PAGE_SIZE } from "../arch/index.js";
 
 const PAGE_MASK = BigInt(PAGE_SIZE - 1);
 const SHIFT = BigInt(PAGE_SHIFT);

@@ -41,10 +41,10 @@ import {
   PTE_RW_BIT,
   PTE_US_BIT,
   PTE_XD_BIT,
-} from "../arch/bits.js";
+} from "../arch/index.js";
 import type { CpuState, Op, WalkStep } from "../scenario/types.js";
 import type { PhysicalMemory } from "./memory.js";
-import { allowsOf } from "../arch/rules.js";
+import { allowsOf } from "../arch/index.js";
 
 /** Bit `n` of `v`, as a boolean. */
 export function bit(v: bigint, n: number): boolean {

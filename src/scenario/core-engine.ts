@@ -5,14 +5,14 @@
  * is flushed again before every access, as the format prescribes.
  */
 
-import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/bits.js";
-import { encodeAccess } from "../mmu/access.js";
-import { GeneralProtection } from "../base/errors.js";
-import { Mmu } from "../mmu/mmu.js";
+import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/index.js";
+import { encodeAccess } from "../mmu/index.js";
+import { GeneralProtection } from "../base/index.js";
+import { Mmu } from "../mmu/index.js";
 import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
-import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "../arch/rules.js";
+import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "../arch/index.js";
 import { ScenarioError } from "./parse.js";
-import { X86MmuError } from "../base/errors.js";
+import { X86MmuError } from "../base/index.js";
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 

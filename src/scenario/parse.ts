@@ -30,7 +30,7 @@ import {
   EFER_LME_BIT,
   MAXPHYADDR_MAX,
   MAXPHYADDR_MIN,
-} from "../arch/bits.js";
+} from "../arch/index.js";
 
 /** An input that breaks the scenario format. */
 export class ScenarioError extends Error {

@@ -1,0 +1,66 @@
+/**
+ * The paging registers as the Mmu holds them, and the checks a processor
+ * makes before it accepts a value (the #GP conditions of MOV to CR0/CR3/CR4
+ * and WRMSR IA32_EFER, SDM Vol. 3A 2.5 and 4.1.1). A refused value throws
+ * RegisterError before anything changes.
+ */
+
+import { CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, EFER_LME_BIT, EFER_LMA_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX } from "../arch/index.js";
+import { hex } from "../base/index.js";
+import { RegisterError } from "../base/index.js";
+
+/** The paging-related processor state. */
+export interface CpuState {
+  cr0: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  efer: bigint;
+  /** PKRU (u32). */
+  pkru?: number;
+  /** IA32_PKRS (u32). */
+  pkrs?: number;
+  /** Physical-address width, 36..52 (default 52). */
+  maxPhyAddr?: number;
+}
+
+/** Long mode with 4-level paging, WP and NXE: what most 64-bit kernels run with. */
+export const LONG_MODE: Readonly<Pick<CpuState, "cr0" | "cr4" | "efer">> = {
+  cr0: 0x80010033n, // PG | WP | NE | ET | MP | PE
+  cr4: 0x20n, // PAE
+  efer: 0xd00n, // NXE | LMA | LME
+};
+
+const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
+
+/** A u32 register value (PKRU, IA32_PKRS), or RegisterError. */
+export const U32 = (v: number, what: string): number => {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RegisterError(`${what} ${String(v)} is not a u32`);
+  return v;
+};
+
+/**
+ * MAXPHYADDR `n` is an integer in 36..52 and leaves every frame that holds
+ * data addressable (`ceilingPfn`: one past the highest frame ever backed).
+ */
+export function checkMaxPhyAddr(n: number, ceilingPfn: number): void {
+  if (!Number.isInteger(n) || n < MAXPHYADDR_MIN || n > MAXPHYADDR_MAX) {
+    throw new RegisterError(`MAXPHYADDR ${String(n)} is not an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}`);
+  }
+  if (ceilingPfn > 2 ** (n - 12)) {
+    throw new RegisterError(`MAXPHYADDR ${n} is too small: physical memory holds frames up to ${hex(BigInt(ceilingPfn - 1) << 12n)} (reset memory first)`);
+  }
+}
+
+
+/** The registers form a state a processor can be in (else RegisterError). */
+export function checkMode(s: Required<CpuState>): void {
+  const pg = bit(s.cr0, CR0_PG_BIT);
+  if (pg && !bit(s.cr0, CR0_PE_BIT)) throw new RegisterError("CR0.PG=1 needs CR0.PE=1");
+  if (pg && bit(s.efer, EFER_LME_BIT) && !bit(s.cr4, CR4_PAE_BIT)) throw new RegisterError("long mode (EFER.LME=1, CR0.PG=1) needs CR4.PAE=1");
+  if (pg && !(bit(s.efer, EFER_LMA_BIT) && bit(s.efer, EFER_LME_BIT))) {
+    throw new RegisterError("32-bit and PAE paging are not modelled: with CR0.PG=1, set EFER.LME and EFER.LMA (long mode)");
+  }
+  const phys = (1n << BigInt(s.maxPhyAddr)) - 1n;
+  const cr3Reserved = s.cr3 & ~phys & ((1n << 63n) - 1n);
+  if (cr3Reserved !== 0n) throw new RegisterError(`CR3 ${hex(s.cr3)} sets bits at or above MAXPHYADDR (${s.maxPhyAddr})`);
+}

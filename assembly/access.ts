@@ -21,13 +21,22 @@ import { frameHost } from "./frames";
 import { frameHostOrAlloc } from "./physmem";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
-import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr, walkFrame, walkLevel, walkAllow, walkGlobal } from "./walk";
+import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL } from "./tlb";
-import { maxPhyAddr } from "./state";
+import { maxPhyAddr, pagingLevels } from "./state";
 
 export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
 
 const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
+
+/**
+ * The page after `la`'s: outside long mode linear addresses wrap at 4 GiB,
+ * so an access crossing 0xffffffff continues at linear 0.
+ */
+@inline function nextPage(la: u64): u64 {
+  const next = (la & PAGE_MASK) + PAGE_SIZE;
+  return pagingLevels < 4 ? next & 0xffffffff : next;
+}
 const OFFSET_MASK: u32 = PAGE_SIZE - 1;
 const PAGE: u32 = PAGE_SIZE;
 
@@ -67,7 +76,7 @@ export function lookup(la: u64, acc: u32): usize {
     reportFault(r);
     return 0;
   }
-  return tlbFill(la, walkFrame, walkLevel, walkAllow, walkGlobal);
+  return tlbFill(la, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal);
 }
 
 /** What entryReadHost/entryWriteHost return for a device or hooked page: the host performs the access. */
@@ -182,7 +191,7 @@ function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
   const e = lookup(la, acc);
   if (e == 0) return faultWord(false);
   const pa = load<u64>(e, 8) | (la & ~PAGE_MASK);
-  if (crossesPage(la, size) && lookup((la & PAGE_MASK) + PAGE_SIZE, acc) == 0) return faultWord(true);
+  if (crossesPage(la, size) && lookup(nextPage(la), acc) == 0) return faultWord(true);
   return pa;
 }
 
@@ -199,7 +208,7 @@ function loadSlow(la: u64, acc: u32): f64 {
     if (host == SPECIAL_HOST) return -(reportSpecial(e1, la) as f64);
     value = host == 0 ? 0 : readHost(host + off, size);
   } else {
-    const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
+    const e2 = lookup(nextPage(la), acc);
     if (e2 == 0) return -1;
     const host1 = entryReadHost(e1);
     const host2 = entryReadHost(e2);
@@ -292,7 +301,7 @@ function storeSlow(la: u64, acc: u32, value: u64): i32 {
   }
   // Both pages must allow the write before a byte is stored (consecutive
   // pages use different TLB slots, so e1 stays valid).
-  const e2 = lookup((la & PAGE_MASK) + PAGE_SIZE, acc);
+  const e2 = lookup(nextPage(la), acc);
   if (e2 == 0) return load<u32>(mailbox, MB_STATUS);
   if (((load<u8>(e1, 23) | load<u8>(e2, 23)) & TLB_SPECIAL) != 0) return reportSpecial(e1, la);
   const host1 = entryWriteHost(e1);

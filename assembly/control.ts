@@ -6,6 +6,7 @@
  */
 
 import { CR0_PG_BIT, CR0_WP_BIT, CR4_PCIDE_BIT, CR3_NOFLUSH_BIT } from "../src/arch/bits";
+import { physLoad } from "./frames";
 import * as S from "./state";
 import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbSetPcid } from "./tlb";
 import { rightsReset as allowTableReset } from "./walk";
@@ -15,40 +16,88 @@ const CR4_FLUSH_BITS: u64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 12) | (1 << 1
 const CR0_FLUSH_BITS: u64 = ((1 as u64) << CR0_PG_BIT) | ((1 as u64) << CR0_WP_BIT) | 1;
 const EFER_FLUSH_BITS: u64 = (1 << 8) | (1 << 10) | (1 << 11);
 
+/** CR0 bits whose change reloads the PDPTEs under PAE paging (4.4.1): PG, CD, NW. */
+const CR0_PDPTE_BITS: u64 = ((1 as u64) << CR0_PG_BIT) | ((1 as u64) << 30) | ((1 as u64) << 29);
+/** CR4 bits whose change reloads the PDPTEs under PAE paging (4.4.1): PSE, PAE, PGE, SMEP. */
+const CR4_PDPTE_BITS: u64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20);
+
 function syncTag(): void {
   tlbSetPcid(S.pcid as u64);
 }
 
-/** Loads all four registers at once (a fresh CPU state): flushes everything. */
-export function loadRegisters(c0: u64, c3: u64, c4: u64, ef: u64): void {
-  S.setRegisters(c0, c3 & ~((1 as u64) << CR3_NOFLUSH_BIT), c4, ef);
+/**
+ * Loads the four PDPTE registers from the 32-byte PDPT at CR3[31:5] when the
+ * registers now select PAE paging (SDM 4.4.1). A present PDPTE with a
+ * reserved bit makes the instruction #GP: then nothing is loaded and false
+ * is returned (the caller puts the old registers back).
+ */
+function loadPdptes(): bool {
+  if (S.pagingLevels != S.MODE_PAE) return true;
+  const base = S.cr3 & 0xffffffe0;
+  const reserved = S.pdpteReserved();
+  for (let i: u32 = 0; i < 4; i++) {
+    const e = physLoad(base + ((i as u64) << 3), 8);
+    if ((e & 1) != 0 && (e & reserved) != 0) return false;
+  }
+  for (let i: u32 = 0; i < 4; i++) S.setPdpte(i, physLoad(base + ((i as u64) << 3), 8));
+  return true;
+}
+
+/** Makes (c0, c3, c4, ef) current, loading PDPTEs when `reload`; false (and nothing changed) on #GP. */
+function commit(c0: u64, c3: u64, c4: u64, ef: u64, reload: bool): bool {
+  const o0 = S.cr0, o3 = S.cr3, o4 = S.cr4, oe = S.efer;
+  S.setRegisters(c0, c3, c4, ef);
+  if (reload && !loadPdptes()) {
+    S.setRegisters(o0, o3, o4, oe);
+    return false;
+  }
+  return true;
+}
+
+/** Loads all four registers at once (a fresh CPU state, PDPTEs included): flushes everything. False on #GP (a reserved PDPTE bit). */
+export function loadRegisters(c0: u64, c3: u64, c4: u64, ef: u64): bool {
+  if (!commit(c0, c3 & ~((1 as u64) << CR3_NOFLUSH_BIT), c4, ef, true)) return false;
   syncTag();
   allowTableReset();
   tlbFlushAll();
+  return true;
 }
 
-/** MOV to CR0. */
-export function movCr0(v: u64): void {
+/**
+ * Loads the PDPTE registers again from memory, as a MOV to CR3 of the same
+ * value would, and flushes the TLB; false on #GP (nothing changes). Under
+ * other modes it only flushes.
+ */
+export function reloadPdptes(): bool {
+  if (!loadPdptes()) return false;
+  tlbFlushAll();
+  return true;
+}
+
+/** MOV to CR0. False on #GP (a reserved PDPTE bit when paging turns on in PAE mode). */
+export function movCr0(v: u64): bool {
   const changed = v ^ S.cr0;
-  S.setRegisters(v, S.cr3, S.cr4, S.efer);
+  if (!commit(v, S.cr3, S.cr4, S.efer, (changed & CR0_PDPTE_BITS) != 0)) return false;
   if ((changed & CR0_FLUSH_BITS) != 0) {
     allowTableReset();
     tlbFlushAll();
   }
+  return true;
 }
 
-/** MOV to CR4: PGE changes and PCIDE 1 -> 0 flush everything (4.10.4.1); so do the rights bits. */
-export function movCr4(v: u64): void {
+/** MOV to CR4: PGE changes and PCIDE 1 -> 0 flush everything (4.10.4.1); so do the rights bits. False on #GP (PDPTEs). */
+export function movCr4(v: u64): bool {
   const changed = v ^ S.cr4;
-  S.setRegisters(S.cr0, S.cr3, v, S.efer);
+  if (!commit(S.cr0, S.cr3, v, S.efer, (changed & CR4_PDPTE_BITS) != 0)) return false;
   syncTag();
   if ((changed & CR4_FLUSH_BITS) != 0) {
     allowTableReset();
     tlbFlushAll();
   }
+  return true;
 }
 
-/** WRMSR IA32_EFER. */
+/** WRMSR IA32_EFER (the host refuses the mode changes that would #GP). */
 export function writeEfer(v: u64): void {
   const changed = v ^ S.efer;
   S.setRegisters(S.cr0, S.cr3, S.cr4, v);
@@ -64,13 +113,15 @@ export function writeEfer(v: u64): void {
  * invalidates the new PCID's non-global entries; set, invalidates nothing.
  * Bit 63 is not stored in CR3.
  */
-export function movCr3(v: u64): void {
+export function movCr3(v: u64): bool {
   const noFlush = (v >> CR3_NOFLUSH_BIT) != 0;
   const pcide = ((S.cr4 >> CR4_PCIDE_BIT) & 1) != 0;
-  S.setCr3Value(v & ~((1 as u64) << CR3_NOFLUSH_BIT));
+  // Under PAE paging MOV to CR3 loads the PDPTEs (4.4.1), and may #GP.
+  if (!commit(S.cr0, v & ~((1 as u64) << CR3_NOFLUSH_BIT), S.cr4, S.efer, true)) return false;
   syncTag();
   if (!pcide) tlbFlushContext(-1, false);
   else if (!noFlush) tlbFlushContext(S.pcid as i32, false);
+  return true;
 }
 
 /** WRPKRU. */

@@ -44,17 +44,39 @@ export function traceReset(): void {
 
 // ---- Registers and TLB management ----
 
-export function loadRegisters(c0lo: u32, c0hi: u32, c3lo: u32, c3hi: u32, c4lo: u32, c4hi: u32, eflo: u32, efhi: u32): void {
-  C.loadRegisters(u64of(c0lo, c0hi), u64of(c3lo, c3hi), u64of(c4lo, c4hi), u64of(eflo, efhi));
+/** A fresh register state (PDPTEs loaded under PAE); false on #GP (a reserved PDPTE bit), nothing changed. */
+export function loadRegisters(c0lo: u32, c0hi: u32, c3lo: u32, c3hi: u32, c4lo: u32, c4hi: u32, eflo: u32, efhi: u32): bool {
+  return C.loadRegisters(u64of(c0lo, c0hi), u64of(c3lo, c3hi), u64of(c4lo, c4hi), u64of(eflo, efhi));
 }
-export function movCr0(lo: u32, hi: u32): void {
-  C.movCr0(u64of(lo, hi));
+/** MOV to CR0, CR3, CR4: false on #GP (a reserved bit in a PDPTE loaded under PAE paging), nothing changed. */
+export function movCr0(lo: u32, hi: u32): bool {
+  return C.movCr0(u64of(lo, hi));
 }
-export function movCr3(lo: u32, hi: u32): void {
-  C.movCr3(u64of(lo, hi));
+export function movCr3(lo: u32, hi: u32): bool {
+  return C.movCr3(u64of(lo, hi));
 }
-export function movCr4(lo: u32, hi: u32): void {
-  C.movCr4(u64of(lo, hi));
+export function movCr4(lo: u32, hi: u32): bool {
+  return C.movCr4(u64of(lo, hi));
+}
+/** Loads the PDPTE registers again (as MOV to CR3 does) and flushes the TLB; false on #GP. */
+export function reloadPdptes(): bool {
+  return C.reloadPdptes();
+}
+/** PDPTE register i (0..3) as two halves: lo returned, hi in the mailbox's value word. */
+export function pdpteLo(i: u32): u32 {
+  return S.getPdpte(i & 3) as u32;
+}
+export function pdpteHi(i: u32): u32 {
+  return (S.getPdpte(i & 3) >> 32) as u32;
+}
+/** Sets PDPTE register i (restoring a snapshot); flushes the TLB. */
+export function setPdpte(i: u32, lo: u32, hi: u32): void {
+  S.setPdpte(i & 3, u64of(lo, hi));
+  tlbFlushAll();
+}
+/** The paging mode: 0 off, 2 32-bit, 3 PAE, 4 and 5 long mode. */
+export function pagingMode(): i32 {
+  return S.pagingLevels;
 }
 export function writeEfer(lo: u32, hi: u32): void {
   C.writeEfer(u64of(lo, hi));
@@ -76,7 +98,8 @@ export function invpcid(type: u32, pcid: u32, lo: u32, hi: u32): bool {
   return C.invpcid(type, pcid, u64of(lo, hi));
 }
 export function flushTlb(): void {
-  C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
+  W.rightsReset();
+  tlbFlushAll();
 }
 
 /** Walks without touching memory (no accessed/dirty flags): a probe. Returns the STATUS of the walk; frame in the mailbox. */

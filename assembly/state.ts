@@ -14,7 +14,7 @@
 
 import {
   CR0_PG_BIT, CR0_WP_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, CR4_PKE_BIT, CR4_PKS_BIT,
-  CR4_PGE_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PAE_BIT, EFER_LMA_BIT, EFER_NXE_BIT,
+  CR4_PGE_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PAE_BIT, CR4_PSE_BIT, EFER_LMA_BIT, EFER_NXE_BIT,
   PTE_XD_BIT, PTE_ADDR_TOP_BIT,
 } from "../src/arch/bits";
 
@@ -28,10 +28,23 @@ export let maxPhyAddr: u32 = 52;
 
 // ---- Derived state ----
 
-/** Paging mode: 0 = paging off (linear = physical), 4 = 4-level, 5 = 5-level, -1 = 32-bit/PAE (not modelled). */
+/**
+ * Paging mode (SDM table 4-1), as the number of levels a walk reads: 0 =
+ * paging off (linear = physical), 2 = 32-bit paging (PDE, PTE), 3 = PAE
+ * paging (PDPTE register, PDE, PTE), 4 = 4-level, 5 = 5-level.
+ */
 export let pagingLevels: i32 = 0;
-/** Bits that are reserved in every paging-structure entry: [51:MAXPHYADDR], and XD when EFER.NXE=0. */
+export const MODE_OFF: i32 = 0;
+export const MODE_32BIT: i32 = 2;
+export const MODE_PAE: i32 = 3;
+/**
+ * Bits that are reserved in every 8-byte paging-structure entry: long mode
+ * [51:MAXPHYADDR]; PAE [62:MAXPHYADDR]; XD when EFER.NXE=0. (32-bit paging's
+ * 4-byte entries reserve nothing but in a 4 MiB PDE; see walk.ts.)
+ */
 export let rsvdMask: u64 = 0;
+/** CR4.PSE: 32-bit paging maps 4 MiB pages with PS=1 in a PDE. */
+export let pse: bool = false;
 /** The frame-address field of an entry: bits [MAXPHYADDR-1:12]. */
 export let addrMask: u64 = 0;
 /** The PCID that tags new TLB entries (CR3[11:0] when CR4.PCIDE=1, else 0). */
@@ -55,19 +68,43 @@ export const ENTRY_ADDR_MASK: u64 = (((1 as u64) << (PTE_ADDR_TOP_BIT + 1)) - 1)
 export function deriveState(): void {
   const phys: u64 = ((1 as u64) << maxPhyAddr) - 1;
   addrMask = phys & ~(0xfff as u64);
+  if (!bit(cr0, CR0_PG_BIT)) pagingLevels = MODE_OFF;
+  else if (!bit(cr4, CR4_PAE_BIT)) pagingLevels = MODE_32BIT;
+  else if (!bit(efer, EFER_LMA_BIT)) pagingLevels = MODE_PAE;
+  else pagingLevels = bit(cr4, CR4_LA57_BIT) ? 5 : 4;
+  const longMode = pagingLevels >= 4;
   nxe = bit(efer, EFER_NXE_BIT);
-  rsvdMask = ENTRY_ADDR_MASK & ~phys;
+  // PAE entries reserve bits 62:52 too, which long mode ignores (SDM tables 4-8..4-11).
+  const top: u64 = pagingLevels == MODE_PAE ? ((1 as u64) << 63) - 1 : ENTRY_ADDR_MASK | 0xfff;
+  rsvdMask = top & ~phys & ~(0xfff as u64);
   if (!nxe) rsvdMask |= (1 as u64) << PTE_XD_BIT;
   wp = bit(cr0, CR0_WP_BIT);
   smep = bit(cr4, CR4_SMEP_BIT);
   smap = bit(cr4, CR4_SMAP_BIT);
-  pke = bit(cr4, CR4_PKE_BIT);
-  pks = bit(cr4, CR4_PKS_BIT);
+  pse = bit(cr4, CR4_PSE_BIT);
+  // Protection keys exist only with 4-level and 5-level paging (SDM 4.6.2).
+  pke = longMode && bit(cr4, CR4_PKE_BIT);
+  pks = longMode && bit(cr4, CR4_PKS_BIT);
   pge = bit(cr4, CR4_PGE_BIT);
   pcid = bit(cr4, CR4_PCIDE_BIT) ? (cr3 as u32) & 0xfff : 0;
-  if (!bit(cr0, CR0_PG_BIT)) pagingLevels = 0;
-  else if (bit(efer, EFER_LMA_BIT) && bit(cr4, CR4_PAE_BIT)) pagingLevels = bit(cr4, CR4_LA57_BIT) ? 5 : 4;
-  else pagingLevels = -1;
+}
+
+// ---- PAE: the four PDPTE registers (SDM 4.4.1) ----
+
+/** PDPTE0..3 as last loaded from the 32-byte PDPT at CR3[31:5]. */
+export const pdpte: usize = memory.data(32, 8);
+
+/** The bits a present PDPTE may not set: 2:1, 8:5 and 63:MAXPHYADDR. */
+export function pdpteReserved(): u64 {
+  return (0x1e6 as u64) | (~(((1 as u64) << maxPhyAddr) - 1));
+}
+
+export function setPdpte(i: u32, v: u64): void {
+  store<u64>(pdpte + (i << 3), v);
+}
+
+@inline export function getPdpte(i: u32): u64 {
+  return load<u64>(pdpte + (i << 3));
 }
 
 export function setRegisters(c0: u64, c3: u64, c4: u64, ef: u64): void {

@@ -21,7 +21,7 @@
  *                    TLB_SPECIAL: device or hooked page (special.ts), never served fast
  *     +24 u32 whost  the same offset for writes: set only once journal.ts has noted the
  *                    frame in the current generation, so fast stores need no check
- *     +28 u32 spare
+ *     +28 u8 log2 of the page size (12, 21, 22 or 30: what INVLPG must cover)  +29 spare
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
@@ -57,7 +57,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
  * level, the access kinds it allows (walk.ts rightsMask) and whether it is
  * global; returns the slot.
  */
-export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkAllow: u32, walkGlobal: bool): usize {
+export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): usize {
   const e = tlbSlot(la);
   store<u64>(e, (la & PAGE_MASK) | tlbPcid);
   store<u64>(e, walkFrame, 8);
@@ -68,6 +68,7 @@ export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkAllow: u32,
   if (anySpecial() && (physSpecial(walkFrame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT))) flags |= TLB_SPECIAL;
   store<u8>(e, flags, 23);
   store<u32>(e, 0, 24);
+  store<u8>(e, walkShift as u8, 28);
   if (walkLevel > 1) largeCached = true;
   return e;
 }
@@ -118,8 +119,7 @@ export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool): void {
 
 @inline function flushIfCovers(e: usize, la: u64, pcid: i32, globalToo: bool): void {
   if (load<u16>(e, 20) == 0) return;
-  const level = load<u8>(e, 22) as u64;
-  const pageMask: u64 = ~(((1 as u64) << (PAGE_SHIFT + 9 * (level - 1))) - 1);
+  const pageMask: u64 = ~(((1 as u64) << (load<u8>(e, 28) as u64)) - 1);
   const tag = load<u64>(e);
   if ((tag & pageMask) != (la & pageMask)) return;
   if (!globalToo && (load<u8>(e, 23) & TLB_GLOBAL) != 0) return;

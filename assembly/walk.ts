@@ -1,6 +1,7 @@
 /**
- * The page walk of 4-level and 5-level paging, and the decision whether an
- * access is allowed (Intel SDM Vol. 3A, sections 4.5, 4.6, 4.7 and 4.8).
+ * The page walks of every paging mode — 32-bit (SDM 4.3), PAE (4.4), 4-level
+ * and 5-level (4.5) — and the decision whether an access is allowed (4.6,
+ * 4.7, 4.8). walk() picks the shape from the mode (state.ts pagingLevels).
  *
  * Read it top to bottom like the SDM's description: form the linear address's
  * indices, read one entry per level, check present and reserved bits, set the
@@ -23,12 +24,16 @@
  * One difference from QEMU 7.2, where the SDM is explicit (4.7): a reserved-bit
  * fault has P set in its error code.
  *
- * Not modelled yet: 32-bit and PAE paging. They join here as two more walk
- * shapes selected by state.ts's pagingLevels (-1 today, refused by the host):
- * 32-bit paging reads 4-byte entries from a 2-level tree (PSE for 4 MiB
- * pages, no XD), PAE reads the four PDPTEs loaded at MOV to CR3 (kept in
- * state.ts) and then a 2-level tree of 8-byte entries; accessDenied() and the
- * rights cache serve all three unchanged.
+ * The legacy walks (walk32, walkPae) follow the same choices: a PDE that
+ * references a page table gets A as the walk passes it; a 4 KiB, 2 MiB or
+ * 4 MiB leaf gets A/D only when the access is allowed; PAE's PDPTEs come from
+ * the four registers loaded at MOV to CR3 (control.ts) and are never written.
+ * accessDenied() and the rights cache serve every mode (protection keys are
+ * off outside long mode: state.ts clears pke/pks there).
+ *
+ * Nested paging (AMD NPT) and Intel EPT join as a second, 4-level walk that
+ * translates every guest-physical address this walk produces (each table
+ * entry's and the final one) before it is read.
  */
 
 import {
@@ -40,7 +45,8 @@ import {
 import { tableHost, windowBase, WINDOW_BYTES } from "./frames";
 import { noteForced } from "./journal";
 import {
-  cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs,
+  cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs, pse, maxPhyAddr,
+  getPdpte, MODE_OFF, MODE_32BIT, MODE_PAE,
 } from "./state";
 
 const P: u64 = (1 as u64) << PTE_P_BIT;
@@ -60,8 +66,10 @@ export const WALK_GP: i32 = 2;
 
 /** Physical address of the 4 KiB frame holding the translated byte. */
 export let walkFrame: u64 = 0;
-/** Level of the leaf: 1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB. */
+/** Level of the leaf: 1 = 4 KiB page (PTE), 2 = 2 MiB or 4 MiB (PDE), 3 = 1 GiB (PDPTE). */
 export let walkLevel: i32 = 0;
+/** log2 of the leaf's page size: 12, 21, 22 (32-bit paging's 4 MiB) or 30. */
+export let walkShift: u32 = 12;
 /** Rights accumulated over the walk: user (U/S=1 everywhere), writable (R/W=1 everywhere), XD (in any entry). */
 export let walkUser: bool = false;
 export let walkWritable: bool = false;
@@ -91,6 +99,17 @@ export const traceBuf: usize = memory.data(10 * 24, 8);
 
 /** At most two walks (a page-crossing access) are recorded between resets. */
 const TRACE_MAX: u32 = 10;
+
+@inline function traceStep(level: i32, index: u32, table: u64, entry: u64): void {
+  if (traceOn && traceCount < TRACE_MAX) {
+    const t = traceBuf + traceCount * 24;
+    store<u32>(t, level);
+    store<u32>(t, index, 4);
+    store<u64>(t, table, 8);
+    store<u64>(t, entry, 16);
+    traceCount++;
+  }
+}
 
 export function setTrace(on: bool): void {
   traceOn = on;
@@ -182,7 +201,8 @@ function pageFault(la: u64, acc: u32, bits: u32): i32 {
   let code = bits;
   if (op == ACCESS_WRITE) code |= PFEC_W;
   if ((acc & ACCESS_USER) != 0) code |= PFEC_U;
-  if (op == ACCESS_FETCH && (nxe || smep)) code |= PFEC_ID;
+  // I/D: with SMEP, or with EFER.NXE where entries have an XD bit (PAE, long mode; not 32-bit paging).
+  if (op == ACCESS_FETCH && ((nxe && pagingLevels != MODE_32BIT) || smep)) code |= PFEC_ID;
   faultCode = code;
   faultAddr = la;
   return WALK_PF;
@@ -212,15 +232,21 @@ function pageFault(la: u64, acc: u32, bits: u32): i32 {
  */
 export function walk(la: u64, acc: u32, touch: bool): i32 {
 
-  // Paging off: linear addresses are physical (below 4 GiB, outside long mode).
-  if (pagingLevels == 0) {
-    if (la >> 32 != 0) {
-      faultCode = 0;
-      faultAddr = la;
-      return WALK_GP;
-    }
+  // Outside long mode linear addresses have 32 bits (the access paths wrap
+  // a page-crossing access at 4 GiB; a wider address is the caller's error).
+  if (pagingLevels < 4 && la >> 32 != 0) {
+    faultCode = 0;
+    faultAddr = la;
+    return WALK_GP;
+  }
+  if (pagingLevels == MODE_32BIT) return walk32(la, acc, touch);
+  if (pagingLevels == MODE_PAE) return walkPae(la, acc, touch);
+
+  // Paging off: linear addresses are physical.
+  if (pagingLevels == MODE_OFF) {
     walkFrame = la & ~((PAGE_SIZE - 1) as u64);
     walkLevel = LEVEL_PT;
+    walkShift = PAGE_SHIFT;
     walkUser = true;
     walkWritable = true;
     walkXd = false;
@@ -256,14 +282,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     const host = tableHost(table >> PAGE_SHIFT, level);
     entryPtr = host + (index << 3);
     entry = host == 0 ? 0 : load<u64>(entryPtr);
-    if (traceOn && traceCount < TRACE_MAX) {
-      const t = traceBuf + traceCount * 24;
-      store<u32>(t, level);
-      store<u32>(t, index, 4);
-      store<u64>(t, table, 8);
-      store<u64>(t, entry, 16);
-      traceCount++;
-    }
+    traceStep(level, index, table, entry);
 
     // Not present: the walk stops, P=0 in the error code.
     if ((entry & P) == 0) return pageFault(la, acc, 0);
@@ -319,6 +338,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   const pageMask: u64 = ((1 as u64) << shift) - 1;
   walkFrame = (entry & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
   walkLevel = level;
+  walkShift = shift as u32;
   walkUser = user;
   walkWritable = writable;
   walkXd = xd != 0;
@@ -327,6 +347,130 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   walkDirty = (entry & D) != 0;
   walkEntry = entry;
   walkAllow = rightsMask(user, writable, xd != 0, walkDirty, pkey);
+  return WALK_OK;
+}
+
+// ---- 32-bit paging (SDM 4.3) ----
+//
+//   linear address:  | 31 .. 22 | 21 .. 12 | 11 .. 0 |     4 MiB page (PDE.PS=1, CR4.PSE=1):
+//                       PDE idx    PTE idx    offset         | 31 .. 22 | 21 ....... 0 |
+//
+// Entries are 4 bytes; the page directory is at CR3[31:12]. No bit of a PDE
+// or PTE is reserved except in a 4 MiB PDE: its bits 20:13 carry physical-
+// address bits 39:32 (PSE-36), of which those at or above M = min(MAXPHYADDR,
+// 40) are reserved, with bit 21. There is no XD bit and no protection key.
+
+function walk32(la: u64, acc: u32, touch: bool): i32 {
+  let table: u64 = cr3 & 0xfffff000;
+  let index = ((la >> 22) as u32) & 1023;
+  let host = tableHost(table >> PAGE_SHIFT, LEVEL_PD);
+  let ptr = host + (index << 2);
+  let pde: u64 = host == 0 ? 0 : load<u32>(ptr) as u64;
+  traceStep(LEVEL_PD, index, table, pde);
+  if ((pde & P) == 0) return pageFault(la, acc, 0);
+
+  if (pse && (pde & PS) != 0) {
+    const m: u32 = min(maxPhyAddr, 40);
+    const reserved: u64 = (((1 as u64) << 22) - 1) & ~(((1 as u64) << (m - 19)) - 1);
+    if ((pde & reserved) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+    const high: u64 = (pde >> 13) & (((1 as u64) << (m - 32)) - 1);
+    return leafReached(la, acc, touch, pde, ptr, false, LEVEL_PD, pde, 0, (high << 32) | (pde & 0xffc00000), 22);
+  }
+
+  // The PDE references a page table: it gets A as the walk passes it.
+  if (touch && (pde & A) == 0) {
+    pde |= A;
+    noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
+    store<u32>(ptr, pde as u32);
+  }
+  table = pde & 0xfffff000;
+  index = ((la >> PAGE_SHIFT) as u32) & 1023;
+  host = tableHost(table >> PAGE_SHIFT, LEVEL_PT);
+  ptr = host + (index << 2);
+  const pte: u64 = host == 0 ? 0 : load<u32>(ptr) as u64;
+  traceStep(LEVEL_PT, index, table, pte);
+  if ((pte & P) == 0) return pageFault(la, acc, 0);
+  return leafReached(la, acc, touch, pte, ptr, false, LEVEL_PT, pde & pte, 0, pte & 0xfffff000, PAGE_SHIFT);
+}
+
+// ---- PAE paging (SDM 4.4) ----
+//
+//   linear address:  | 31 30 | 29 .. 21 | 20 .. 12 | 11 .. 0 |
+//                      PDPTE   PDE idx    PTE idx    offset
+//
+// The PDPTE comes from the four registers loaded at MOV to CR3; it gives no
+// access rights and is never written. PDEs and PTEs are 8 bytes with
+// reserved bits 62:MAXPHYADDR, and XD (bit 63) when EFER.NXE=0.
+
+function walkPae(la: u64, acc: u32, touch: bool): i32 {
+  const slot = ((la >> 30) as u32) & 3;
+  const pdpte = getPdpte(slot);
+  traceStep(LEVEL_PDPT, slot, cr3 & 0xffffffe0, pdpte);
+  if ((pdpte & P) == 0) return pageFault(la, acc, 0);
+
+  let table: u64 = pdpte & ENTRY_ADDR_MASK;
+  let index = ((la >> 21) as u32) & 511;
+  let host = tableHost(table >> PAGE_SHIFT, LEVEL_PD);
+  let ptr = host + (index << 3);
+  let pde: u64 = host == 0 ? 0 : load<u64>(ptr);
+  traceStep(LEVEL_PD, index, table, pde);
+  if ((pde & P) == 0) return pageFault(la, acc, 0);
+  if ((pde & rsvdMask) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+
+  if ((pde & PS) != 0) {
+    // A 2 MiB page: bits 20:13 of its frame address are reserved.
+    if ((pde & 0x1fe000) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+    return leafReached(la, acc, touch, pde, ptr, true, LEVEL_PD, pde, pde & XD, pde & ENTRY_ADDR_MASK & ~(0x1fffff as u64), 21);
+  }
+
+  if (touch && (pde & A) == 0) {
+    pde |= A;
+    setEntry(ptr, pde);
+  }
+  table = pde & ENTRY_ADDR_MASK;
+  index = ((la >> PAGE_SHIFT) as u32) & 511;
+  host = tableHost(table >> PAGE_SHIFT, LEVEL_PT);
+  ptr = host + (index << 3);
+  const pte: u64 = host == 0 ? 0 : load<u64>(ptr);
+  traceStep(LEVEL_PT, index, table, pte);
+  if ((pte & P) == 0) return pageFault(la, acc, 0);
+  if ((pte & rsvdMask) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
+  return leafReached(la, acc, touch, pte, ptr, true, LEVEL_PT, pde & pte, (pde | pte) & XD, pte & ENTRY_ADDR_MASK, PAGE_SHIFT);
+}
+
+/**
+ * The end of a legacy walk: the leaf `entry` (stored at `ptr`, 8 bytes wide
+ * or 4) maps the page at physical `base` of 2^`shift` bytes with the rights
+ * ANDed in `rights` (R/W, U/S) and XD ORed in `xd`. Checks the access, sets
+ * A (and D for a write) when it is allowed, and records the results.
+ */
+function leafReached(la: u64, acc: u32, touch: bool, entry: u64, ptr: usize, wide: bool, level: i32, rights: u64, xd: u64, base: u64, shift: u32): i32 {
+  const user = (rights & US) != 0;
+  const writable = (rights & RW) != 0;
+  const denied = accessDenied(acc, user, writable, xd != 0, 0);
+  if (denied != 0) return pageFault(la, acc, denied);
+  if (touch) {
+    let updated = entry | A;
+    if ((acc & ACCESS_OP_MASK) == ACCESS_WRITE) updated |= D;
+    if (updated != entry) {
+      entry = updated;
+      noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
+      if (wide) store<u64>(ptr, entry);
+      else store<u32>(ptr, entry as u32);
+    }
+  }
+  const pageMask: u64 = ((1 as u64) << shift) - 1;
+  walkFrame = base | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
+  walkLevel = level;
+  walkShift = shift;
+  walkUser = user;
+  walkWritable = writable;
+  walkXd = xd != 0;
+  walkPkey = 0;
+  walkGlobal = pge && (entry & G) != 0;
+  walkDirty = (entry & D) != 0;
+  walkEntry = entry;
+  walkAllow = rightsMask(user, writable, xd != 0, walkDirty, 0);
   return WALK_OK;
 }
 
@@ -359,7 +503,7 @@ let fastPtr: usize = 0;
  * leaf like walk().
  */
 export function walkFast(la: u64, acc: u32): i32 {
-  if (traceOn || pagingLevels == 0 || !isCanonical(la)) return WALK_SLOW;
+  if (traceOn || pagingLevels < 4 || !isCanonical(la)) return WALK_SLOW;
   const expect: u64 = P | A;
   const upper: u64 = rsvdMask | PS | expect; // PML5E, PML4E: PS is reserved
   const middle: u64 = rsvdMask | expect; // PDPTE, PDE
@@ -411,6 +555,7 @@ export function walkFast(la: u64, acc: u32): i32 {
   }
   walkFrame = (e & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
   walkLevel = level;
+  walkShift = shift as u32;
   walkGlobal = pge && (e & G) != 0;
   walkDirty = (e & D) != 0;
   walkAllow = walkDirty ? allow : allow & ~WRITE_KINDS;

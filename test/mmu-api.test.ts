@@ -504,10 +504,8 @@ describe("register validation (SDM 2.5, 4.1.1, Vol. 2 MOV to CR)", () => {
     expect(mmu.cr0).toBe(0x60000010n);
   });
 
-  it("refuses 32-bit and PAE paging (not modelled) and long mode without PAE", () => {
+  it("refuses long mode without PAE (32-bit and PAE paging are test/legacy-modes.test.ts's)", () => {
     const mmu = new Mmu();
-    expect(() => (mmu.cr0 = 0x80000011n)).toThrow(RegisterError); // 32-bit paging
-    expect(() => mmu.loadState({ cr0: 0x80000011n, cr3: 0n, cr4: 0x20n, efer: 0n })).toThrow(RegisterError); // PAE paging
     // 4.1.1 / 9.8.5: enabling paging with EFER.LME=1 requires CR4.PAE=1
     expect(() => mmu.loadState({ cr0: 0x80000011n, cr3: 0n, cr4: 0n, efer: 0x500n })).toThrow(RegisterError);
     expect(mmu.cr0).toBe(0x60000010n);

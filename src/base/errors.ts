@@ -83,8 +83,9 @@ export class ArgumentError extends X86MmuError {
 
 /** A register value the MMU refuses, as the processor would with #GP on the MOV (reserved bits, an unsupported mode). */
 export class RegisterError extends X86MmuError {
-  constructor(message: string) {
-    super("INVALID_REGISTER", message);
+  /** `code` is INVALID_REGISTER, or PDPTE_RESERVED when a PDPTE loaded under PAE paging sets a reserved bit (the instruction's #GP(0)). */
+  constructor(message: string, code = "INVALID_REGISTER") {
+    super(code, message);
   }
 }
 

@@ -23,10 +23,16 @@ export interface CoreExports {
   setTrace(on: boolean): void;
   traceReset(): void;
   framesList(out: number, max: number): number;
-  loadRegisters(c0lo: number, c0hi: number, c3lo: number, c3hi: number, c4lo: number, c4hi: number, eflo: number, efhi: number): void;
-  movCr0(lo: number, hi: number): void;
-  movCr3(lo: number, hi: number): void;
-  movCr4(lo: number, hi: number): void;
+  /** These four return 0 on #GP (a reserved bit in a PDPTE loaded under PAE paging): nothing changed. */
+  loadRegisters(c0lo: number, c0hi: number, c3lo: number, c3hi: number, c4lo: number, c4hi: number, eflo: number, efhi: number): number;
+  movCr0(lo: number, hi: number): number;
+  movCr3(lo: number, hi: number): number;
+  movCr4(lo: number, hi: number): number;
+  reloadPdptes(): number;
+  pdpteLo(i: number): number;
+  pdpteHi(i: number): number;
+  setPdpte(i: number, lo: number, hi: number): void;
+  pagingMode(): number;
   writeEfer(lo: number, hi: number): void;
   writePkru(v: number): void;
   writePkrs(v: number): void;

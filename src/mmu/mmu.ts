@@ -14,7 +14,7 @@
  * processor would refuse with #GP throw RegisterError and change nothing.
  */
 
-import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, CR3_NOFLUSH_BIT, PAGE_SIZE, ACCESS_SIZE_SHIFT, ACCESS_USER, PAGE_SHIFT } from "../arch/index.js";
+import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, EFER_LME_BIT, CR3_NOFLUSH_BIT, PAGE_SIZE, ACCESS_SIZE_SHIFT, ACCESS_USER, PAGE_SHIFT } from "../arch/index.js";
 import { STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA, MB_RIGHTS, MB_LEAF } from "../arch/index.js";
 import { Bus, registerBus, type Device, type HookSpec, type Handle } from "../phys/index.js";
 import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
@@ -25,11 +25,11 @@ import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../b
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
-import { type CpuState, U32, checkMaxPhyAddr, checkMode } from "./registers.js";
+import { type CpuState, type PagingMode, U32, checkMaxPhyAddr, checkMode, pagingModeOf, pdpteError, withLma } from "./registers.js";
 import { FaultHandlers, MAX_FAULT_RETRIES, opOf, type FaultHandler } from "./fault-recovery.js";
 import { Batch, type AccessArg } from "./batch.js";
 
-export { type CpuState, LONG_MODE } from "./registers.js";
+export { type CpuState, type PagingMode, LONG_MODE, pagingModeOf } from "./registers.js";
 export { MAX_FAULT_RETRIES, type FaultHandler, type FaultContext } from "./fault-recovery.js";
 export { Batch, decodeBatchFault, type AccessArg } from "./batch.js";
 
@@ -65,6 +65,9 @@ export type Probe =
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
 
+/** What a snapshot keeps of the processor: the registers and the PAE PDPTE registers. */
+export type SavedRegisters = Required<CpuState> & { readonly pdptes: readonly bigint[] };
+
 export class Mmu {
   /** Physical memory: direct access, frame allocation, usage. */
   readonly memory: PhysicalMemory;
@@ -75,7 +78,7 @@ export class Mmu {
   private readonly faultHandlers = new FaultHandlers();
   /** The dirty log: frames written since it was last cleared. */
   readonly dirtyLog: DirtyLog;
-  private readonly snapshots: Snapshots<Required<CpuState>>;
+  private readonly snapshots: Snapshots<SavedRegisters>;
   // The core's hot entry points, held directly (one property load less per call).
   private readonly xTranslate: Core["x"]["translate"];
   private readonly xLoad: Core["x"]["loadLinear"];
@@ -128,24 +131,68 @@ export class Mmu {
     };
     checkMaxPhyAddr(next.maxPhyAddr, this.core.x.highestBackedPfnPlusOne());
     checkMode(next);
-    this.regs = next;
     const x = this.core.x;
     x.setMaxPhyAddr(next.maxPhyAddr);
     x.writePkru(next.pkru);
     x.writePkrs(next.pkrs);
-    x.loadRegisters(lo32(next.cr0), hi32(next.cr0), lo32(next.cr3), hi32(next.cr3), lo32(next.cr4), hi32(next.cr4), lo32(next.efer), hi32(next.efer));
+    if (!x.loadRegisters(lo32(next.cr0), hi32(next.cr0), lo32(next.cr3), hi32(next.cr3), lo32(next.cr4), hi32(next.cr4), lo32(next.efer), hi32(next.efer))) {
+      // The PDPTEs could not be loaded: put the old state back as it was.
+      const old = this.regs;
+      x.setMaxPhyAddr(old.maxPhyAddr);
+      x.writePkru(old.pkru);
+      x.writePkrs(old.pkrs);
+      throw pdpteError("loadState", next.cr3);
+    }
+    this.regs = next;
+  }
+
+  /** The paging mode the registers select: "off", "32-bit", "pae", "4-level" or "5-level". */
+  get pagingMode(): PagingMode {
+    return pagingModeOf(this.regs);
+  }
+
+  /**
+   * The four PDPTE registers (PAE paging, SDM 4.4.1): loaded from the PDPT at
+   * CR3[31:5] by MOV to CR3 (and by the CR0/CR4 changes the SDM lists), then
+   * used by every walk until the next load, whatever memory holds.
+   */
+  get pdptes(): bigint[] {
+    const x = this.core.x;
+    return [0, 1, 2, 3].map((i) => (BigInt(x.pdpteHi(i) >>> 0) << 32n) | BigInt(x.pdpteLo(i) >>> 0));
+  }
+
+  /**
+   * Loads the PDPTE registers again from memory, as a MOV to CR3 of the same
+   * value would (the TLB is flushed). Under another mode it only flushes.
+   * Throws RegisterError (code PDPTE_RESERVED, nothing changed) when a present
+   * PDPTE sets a reserved bit.
+   */
+  reloadPdptes(): void {
+    if (!this.core.x.reloadPdptes()) throw pdpteError("reloading the PDPTEs", this.regs.cr3);
   }
 
 
   get cr0(): bigint {
     return this.regs.cr0;
   }
-  /** MOV to CR0. */
+  /**
+   * MOV to CR0. Turning paging on or off with EFER.LME=1 enters or leaves
+   * IA-32e mode: EFER.LMA follows (CR0.PG AND EFER.LME).
+   */
   set cr0(v: bigint) {
-    const next = { ...this.regs, cr0: toU64(v, "CR0") };
+    const cr0 = toU64(v, "CR0");
+    const next = { ...this.regs, cr0, efer: withLma(cr0, this.regs.efer) };
+    if (bit(this.regs.cr4, CR4_PCIDE_BIT) && bit(this.regs.cr0, CR0_PG_BIT) && !bit(cr0, CR0_PG_BIT)) {
+      throw new RegisterError("CR0.PG cannot be cleared while CR4.PCIDE=1");
+    }
     checkMode(next);
+    const x = this.core.x;
+    if (next.efer !== this.regs.efer) x.writeEfer(lo32(next.efer), hi32(next.efer));
+    if (!x.movCr0(lo32(next.cr0), hi32(next.cr0))) {
+      if (next.efer !== this.regs.efer) x.writeEfer(lo32(this.regs.efer), hi32(this.regs.efer));
+      throw pdpteError("MOV to CR0", next.cr3);
+    }
     this.regs = next;
-    this.core.x.movCr0(lo32(next.cr0), hi32(next.cr0));
   }
 
   get cr3(): bigint {
@@ -156,8 +203,8 @@ export class Mmu {
     const value = toU64(v, "CR3");
     const next = { ...this.regs, cr3: value & ~(1n << BigInt(CR3_NOFLUSH_BIT)) };
     checkMode(next);
+    if (!this.core.x.movCr3(lo32(value), hi32(value))) throw pdpteError("MOV to CR3", next.cr3);
     this.regs = next;
-    this.core.x.movCr3(lo32(value), hi32(value));
   }
 
   get cr4(): bigint {
@@ -175,16 +222,23 @@ export class Mmu {
       throw new RegisterError("CR4.PCIDE can be set only while CR3[11:0] = 0");
     }
     checkMode(next);
+    if (!this.core.x.movCr4(lo32(value), hi32(value))) throw pdpteError("MOV to CR4", next.cr3);
     this.regs = next;
-    this.core.x.movCr4(lo32(value), hi32(value));
   }
 
   get efer(): bigint {
     return this.regs.efer;
   }
-  /** WRMSR IA32_EFER. */
+  /**
+   * WRMSR IA32_EFER. LMA is read-only (the value written is replaced by CR0.PG
+   * AND EFER.LME); LME cannot change while paging is on (#GP).
+   */
   set efer(v: bigint) {
-    const next = { ...this.regs, efer: toU64(v, "EFER") };
+    const value = toU64(v, "EFER");
+    if (bit(this.regs.cr0, CR0_PG_BIT) && bit(value, EFER_LME_BIT) !== bit(this.regs.efer, EFER_LME_BIT)) {
+      throw new RegisterError("EFER.LME cannot change while CR0.PG=1");
+    }
+    const next = { ...this.regs, efer: withLma(this.regs.cr0, value) };
     checkMode(next);
     this.regs = next;
     this.core.x.writeEfer(lo32(next.efer), hi32(next.efer));
@@ -529,8 +583,8 @@ export class Mmu {
    * copy-on-write from now on: restoring costs time in proportion to the
    * frames written since, and the snapshot's memory cost is the frames saved.
    */
-  snapshot(): Snapshot<Required<CpuState>> {
-    return this.snapshots.take(this.state);
+  snapshot(): Snapshot<SavedRegisters> {
+    return this.snapshots.take({ ...this.state, pdptes: this.pdptes });
   }
 
   /**
@@ -538,9 +592,11 @@ export class Mmu {
    * were, the TLB flushed. Snapshots taken after it end. Throws
    * SnapshotError for a snapshot of another Mmu or one that has ended.
    */
-  restore(snapshot: Snapshot<Required<CpuState>>): void {
+  restore(snapshot: Snapshot<SavedRegisters>): void {
     const regs = this.snapshots.restore(snapshot);
     this.loadState(regs);
+    // The PDPTE registers as they were, which memory need not hold any more.
+    regs.pdptes.forEach((v, i) => this.core.x.setPdpte(i, lo32(v), hi32(v)));
   }
 
   // ---- Page tables ----

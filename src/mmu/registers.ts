@@ -5,7 +5,9 @@
  * RegisterError before anything changes.
  */
 
-import { CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, EFER_LME_BIT, EFER_LMA_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX } from "../arch/index.js";
+import {
+  CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_PCIDE_BIT, CR4_LA57_BIT, EFER_LME_BIT, EFER_LMA_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX,
+} from "../arch/index.js";
 import { hex } from "../base/index.js";
 import { RegisterError } from "../base/index.js";
 
@@ -52,15 +54,48 @@ export function checkMaxPhyAddr(n: number, ceilingPfn: number): void {
 }
 
 
-/** The registers form a state a processor can be in (else RegisterError). */
+/** The paging mode the registers select (SDM table 4-1). */
+export type PagingMode = "off" | "32-bit" | "pae" | "4-level" | "5-level";
+
+export function pagingModeOf(s: Pick<CpuState, "cr0" | "cr4" | "efer">): PagingMode {
+  if (!bit(s.cr0, CR0_PG_BIT)) return "off";
+  if (!bit(s.cr4, CR4_PAE_BIT)) return "32-bit";
+  if (!bit(s.efer, EFER_LMA_BIT)) return "pae";
+  return bit(s.cr4, CR4_LA57_BIT) ? "5-level" : "4-level";
+}
+
+/** EFER with LMA as the processor reports it: CR0.PG AND EFER.LME (IA-32e mode active). */
+export function withLma(cr0: bigint, efer: bigint): bigint {
+  const lma = bit(cr0, CR0_PG_BIT) && bit(efer, EFER_LME_BIT);
+  return lma ? efer | (1n << BigInt(EFER_LMA_BIT)) : efer & ~(1n << BigInt(EFER_LMA_BIT));
+}
+
+/**
+ * The registers form a state a processor can be in (else RegisterError):
+ * PG needs PE; PG with LME needs PAE (long mode); LMA is PG AND LME; outside
+ * long mode CR4.PCIDE is 0 and, with paging on, CR3 has 32 bits; CR3 sets no
+ * bit at or above MAXPHYADDR.
+ */
 export function checkMode(s: Required<CpuState>): void {
   const pg = bit(s.cr0, CR0_PG_BIT);
+  const lme = bit(s.efer, EFER_LME_BIT);
   if (pg && !bit(s.cr0, CR0_PE_BIT)) throw new RegisterError("CR0.PG=1 needs CR0.PE=1");
-  if (pg && bit(s.efer, EFER_LME_BIT) && !bit(s.cr4, CR4_PAE_BIT)) throw new RegisterError("long mode (EFER.LME=1, CR0.PG=1) needs CR4.PAE=1");
-  if (pg && !(bit(s.efer, EFER_LMA_BIT) && bit(s.efer, EFER_LME_BIT))) {
-    throw new RegisterError("32-bit and PAE paging are not modelled: with CR0.PG=1, set EFER.LME and EFER.LMA (long mode)");
+  if (pg && lme && !bit(s.cr4, CR4_PAE_BIT)) throw new RegisterError("long mode (EFER.LME=1, CR0.PG=1) needs CR4.PAE=1");
+  if (bit(s.efer, EFER_LMA_BIT) !== (pg && lme)) {
+    throw new RegisterError(`EFER.LMA must be CR0.PG AND EFER.LME (${pg && lme ? 1 : 0}): it reports IA-32e mode, it is not a choice`);
   }
+  const longMode = pg && lme;
+  if (!longMode && bit(s.cr4, CR4_PCIDE_BIT)) throw new RegisterError("CR4.PCIDE=1 needs IA-32e mode (EFER.LMA=1)");
+  if (pg && !longMode && s.cr3 >> 32n !== 0n) throw new RegisterError(`CR3 ${hex(s.cr3)} has bits above 31: outside long mode CR3 is a 32-bit register`);
   const phys = (1n << BigInt(s.maxPhyAddr)) - 1n;
   const cr3Reserved = s.cr3 & ~phys & ((1n << 63n) - 1n);
   if (cr3Reserved !== 0n) throw new RegisterError(`CR3 ${hex(s.cr3)} sets bits at or above MAXPHYADDR (${s.maxPhyAddr})`);
+}
+
+/** The error for a PDPTE with a reserved bit, met by a load under PAE paging (the instruction's #GP(0)). */
+export function pdpteError(what: string, cr3: bigint): RegisterError {
+  return new RegisterError(
+    `${what}: a present PDPTE in the PDPT at ${hex(cr3 & 0xffffffe0n)} sets a reserved bit (2:1, 8:5 or 63:MAXPHYADDR), so loading the PDPTEs raises #GP(0); nothing changed`,
+    "PDPTE_RESERVED",
+  );
 }

@@ -7,7 +7,7 @@
 
 import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/index.js";
 import { encodeAccess } from "../mmu/index.js";
-import { GeneralProtection } from "../base/index.js";
+import { GeneralProtection, RegisterError } from "../base/index.js";
 import { Mmu } from "../mmu/index.js";
 import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
 import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "../arch/index.js";
@@ -46,6 +46,21 @@ export class CoreEngine implements ScenarioEngine {
   access(a: Access, trace = false): AccessResult {
     const mmu = this.mmu;
     mmu.flushTlb();
+    if (mmu.pagingMode === "pae") {
+      // The format loads the PDPTE registers before every access (a MOV to
+      // CR4 toggling PGE would): a reserved bit in a present one is #GP(0),
+      // and the access changes nothing.
+      try {
+        mmu.reloadPdptes();
+      } catch (e) {
+        if (e instanceof RegisterError && e.code === "PDPTE_RESERVED") {
+          const r: AccessResult = { ok: false, fault: "GP", errorCode: 0n };
+          if (trace) r.walk = [];
+          return r;
+        }
+        throw e;
+      }
+    }
     mmu.setTrace(trace);
     const options = { cpl: a.cpl, ac: a.ac };
     const t = mmu.tryTranslate(a.va, encodeAccess({ op: a.op, size: a.size, ...options }));

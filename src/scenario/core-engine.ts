@@ -5,12 +5,12 @@
  * is flushed again before every access, as the format prescribes.
  */
 
-import { PAGE_SIZE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_XD_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_LA57_BIT } from "../arch/index.js";
+import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { encodeAccess } from "../mmu/index.js";
 import { GeneralProtection, RegisterError } from "../base/index.js";
 import { Mmu } from "../mmu/index.js";
 import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
-import { LEVEL_NAMES, allowsOf, leafSizeOf, reservedBitsOf, denialReason } from "../arch/index.js";
+import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf } from "../arch/index.js";
 import { ScenarioError } from "./parse.js";
 import { X86MmuError } from "../base/index.js";
 
@@ -79,34 +79,34 @@ export class CoreEngine implements ScenarioEngine {
     return r;
   }
 
-  /** The recorded walk levels in the trace's words, with the stop reason on a faulting level. */
+  /** The recorded walk levels in the trace's words (arch/rules.ts), with the stop reason on a faulting level. */
   private walkSteps(a: Access, r: AccessResult): WalkStep[] {
     const cpu = this.mmu.state;
-    const nxe = bit(cpu.efer, EFER_NXE_BIT);
+    const scpu = { ...cpu, maxphyaddr: cpu.maxPhyAddr, pkru: BigInt(cpu.pkru), pkrs: BigInt(cpu.pkrs) };
+    const shape = shapeOf(cpu);
+    const nxe = bit(cpu.efer, EFER_NXE_BIT) && shape !== "32-bit";
+    const pse = bit(cpu.cr4, CR4_PSE_BIT);
+    // 32-bit paging's entries are 4 bytes; every other walk's are 8.
+    const width = shape === "32-bit" ? 4n : 8n;
     const steps: WalkStep[] = this.mmu.takeTrace().map((s) => ({
-      level: LEVEL_NAMES[s.level]!,
+      level: levelName(shape, s.level),
       table: s.table,
       index: s.index,
-      entryAddr: s.table + 8n * BigInt(s.index),
+      entryAddr: s.table + width * BigInt(s.index),
       entry: s.entry,
-      allows: allowsOf(s.entry, leafSizeOf(s.level, s.entry), nxe),
+      allows: allowsOf(s.entry, leafSizeOf(s.level, s.entry, shape, pse), nxe, !(shape === "pae" && s.level === 3)),
     }));
     if (r.ok || r.fault !== "PF" || steps.length === 0) return steps;
     const last = steps[steps.length - 1]!;
-    const levelNum = Number(Object.keys(LEVEL_NAMES).find((k) => LEVEL_NAMES[Number(k)] === last.level));
     const code = Number(r.errorCode);
-    const scpu = { ...cpu, maxphyaddr: cpu.maxPhyAddr, pkru: BigInt(cpu.pkru), pkrs: BigInt(cpu.pkrs) };
     if (!bit(last.entry, PTE_P_BIT)) last.stop = "not present";
-    else if ((code & PFEC_RSVD) !== 0) last.stop = reservedBitsOf(levelNum, last.entry, scpu);
+    else if ((code & PFEC_RSVD) !== 0) last.stop = reservedBitsOf(levelNumber(last.level), last.entry, scpu, shape);
     else {
-      // Rights accumulated over the walk that faulted: the last one recorded,
-      // which starts at the last top-level step (a crossing access walks twice).
-      const top = bit(cpu.cr4, CR4_LA57_BIT) ? "PML5" : "PML4";
+      // The walk that faulted is the last one recorded: it starts at the last
+      // top-level step (a page-crossing access walks twice).
+      const top = steps[0]!.level;
       const walked = steps.slice(steps.map((s) => s.level).lastIndexOf(top));
-      const user = walked.every((s) => bit(s.entry, PTE_US_BIT));
-      const writable = walked.every((s) => bit(s.entry, PTE_RW_BIT));
-      const xd = nxe && walked.some((s) => bit(s.entry, PTE_XD_BIT));
-      last.stop = denialReason(code, scpu, a.op, a.cpl, a.ac, last.entry, user, writable, xd);
+      last.stop = denialReason(code, scpu, a, walked);
     }
     return steps;
   }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseScenario, parseScenarioText, ScenarioError } from "../src/scenario/parse.js";
+import { pagingMode, parseScenario, parseScenarioText, ScenarioError } from "../src/scenario/parse.js";
 import { formatResult, formatResults, hex } from "../src/scenario/format.js";
 import type { ScenarioResult } from "../src/scenario/types.js";
 
@@ -160,8 +160,9 @@ describe("parseScenario rejects malformed scenarios", () => {
     rejects((s) => (s.accesses[0].value = "0x1"), "user write", "accesses[0].value", /only allowed for a write/);
   });
 
-  it("missing long-mode bit", () => {
-    rejects((s) => (s.cpu.cr0 = "0x10033"), "user write", "cpu.cr0", /CR0\.PG/);
+  it("long mode with a bit missing (version 2: each is a malformed combination, or another mode)", () => {
+    // CR0.PG = 0 with EFER.LMA = 1: LMA must be CR0.PG AND EFER.LME.
+    rejects((s) => (s.cpu.cr0 = "0x10033"), "user write", "cpu.efer", /EFER\.LMA.*CR0\.PG AND EFER\.LME/);
     rejects((s) => (s.cpu.cr0 = "0x80010032"), "user write", "cpu.cr0", /CR0\.PE/);
     rejects((s) => (s.cpu.cr4 = "0x300680"), "user write", "cpu.cr4", /CR4\.PAE/);
     rejects((s) => (s.cpu.efer = "0xc00"), "user write", "cpu.efer", /EFER\.LME/);
@@ -186,6 +187,91 @@ describe("parseScenario rejects malformed scenarios", () => {
     expect(parseScenario(valid(), "#4").name).toBe("user write");
     rejects((x) => (x.name = 7), "#1", "name", /must be a string/);
     expect(errorOf(() => parseScenario([1, 2])).field).toBe("");
+  });
+});
+
+describe("version 2: the paging mode follows from CR0.PG, CR4.PAE, EFER.LME", () => {
+  /** The format's example in a legacy mode: 32-bit paging unless changed. */
+  function legacy(cpu: Json = {}): Json {
+    const s = valid();
+    s.cpu = { cr0: "0x80010033", cr3: "0x1000", cr4: "0x10", efer: "0x0", ...cpu };
+    return s;
+  }
+  const mode = (s: Json) => pagingMode(parseScenario(s).cpu);
+
+  it("selects no paging, 32-bit, PAE, 4-level and 5-level paging", () => {
+    expect(mode(legacy({ cr0: "0x10033" }))).toBe("none");
+    expect(mode(legacy({ cr0: "0x0", cr4: "0x20", efer: "0x900" }))).toBe("none"); // PG = 0: LME, PAE, NXE do not matter
+    expect(mode(legacy())).toBe("32-bit");
+    expect(mode(legacy({ cr4: "0x30", efer: "0x800" }))).toBe("pae");
+    expect(mode(valid())).toBe("4-level");
+    const la57 = valid();
+    la57.cpu.cr4 = "0x3016a0";
+    expect(mode(la57)).toBe("5-level");
+  });
+
+  it("accepts PKE, PKS, PKRU and PKRS outside long mode (they do nothing there)", () => {
+    const s = parseScenario(legacy({ cr4: "0x1400020", pkru: "0xc", pkrs: "0x3" }));
+    expect(s.cpu.pkru).toBe(0xcn);
+    expect(pagingMode(s.cpu)).toBe("pae");
+  });
+
+  it("keeps the meaning of version-1 (long-mode) scenarios: 64-bit addresses and registers", () => {
+    const s = valid();
+    s.cpu.cr3 = "0x8000000000001000";
+    s.cpu.cr4 = "0x3206a0"; // PCIDE
+    s.accesses[0].va = "0xffff800000000000";
+    const p = parseScenario(s);
+    expect(p.cpu.cr3).toBe(0x8000000000001000n);
+    expect(p.accesses[0]!.va).toBe(0xffff800000000000n);
+  });
+
+  it("refuses CR0.PG = 1 with CR0.PE = 0, in every paging mode", () => {
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x80000000" })), "user write", "cpu.cr0", /CR0\.PG.*CR0\.PE/);
+    rejects((s) => (s.cpu.cr0 = "0x80010032"), "user write", "cpu.cr0", /CR0\.PE/);
+  });
+
+  it("refuses CR0.PG = 1, EFER.LME = 1 with CR4.PAE = 0", () => {
+    rejects((s) => Object.assign(s, legacy({ efer: "0x500" })), "user write", "cpu.cr4", /CR4\.PAE/);
+    rejects((s) => (s.cpu.cr4 = "0x300680"), "user write", "cpu.cr4", /CR4\.PAE/);
+  });
+
+  it("refuses an EFER.LMA that differs from CR0.PG AND EFER.LME", () => {
+    // LMA = 1 without LME; LMA = 0 with PG and LME (long mode); LMA = 1 with paging off.
+    rejects((s) => (s.cpu.efer = "0xc00"), "user write", "cpu.efer", /EFER\.LMA \(bit 10\) is 1 but CR0\.PG AND EFER\.LME is 0/);
+    rejects((s) => (s.cpu.efer = "0x900"), "user write", "cpu.efer", /EFER\.LMA \(bit 10\) is 0 but CR0\.PG AND EFER\.LME is 1/);
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x11", efer: "0x500" })), "user write", "cpu.efer", /EFER\.LMA/);
+    rejects((s) => Object.assign(s, legacy({ cr4: "0x20", efer: "0x400" })), "user write", "cpu.efer", /EFER\.LMA/);
+  });
+
+  it("refuses cr0, cr3 or cr4 bits above bit 31 outside long mode", () => {
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x180010033" })), "user write", "cpu.cr0", /must fit in 32 bits outside long mode, got 0x180010033/);
+    rejects((s) => Object.assign(s, legacy({ cr3: "0x100001000" })), "user write", "cpu.cr3", /32 bits outside long mode/);
+    rejects((s) => Object.assign(s, legacy({ cr3: "0x8000000000001000" })), "user write", "cpu.cr3", /32 bits/);
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x0", cr4: "0x100000000" })), "user write", "cpu.cr4", /32 bits/);
+    rejects((s) => Object.assign(s, legacy({ cr4: "0x100000020" })), "user write", "cpu.cr4", /32 bits/);
+  });
+
+  it("refuses CR4.PCIDE and CR4.LA57 outside long mode", () => {
+    rejects((s) => Object.assign(s, legacy({ cr4: "0x20020" })), "user write", "cpu.cr4", /CR4\.PCIDE/);
+    rejects((s) => Object.assign(s, legacy({ cr4: "0x1000" })), "user write", "cpu.cr4", /CR4\.LA57/);
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x33", cr4: "0x1020" })), "user write", "cpu.cr4", /CR4\.LA57/);
+  });
+
+  it("refuses a va of 2^32 or more outside long mode, naming the access", () => {
+    rejects(
+      (s) => {
+        Object.assign(s, legacy());
+        s.accesses[2].va = "0x100000000";
+      },
+      "user write",
+      "accesses[2].va",
+      /below 2\^32 outside long mode.*got 0x100000000/,
+    );
+    rejects((s) => Object.assign(s, legacy({ cr0: "0x0" })).accesses.push({ va: "0xffff800000000000", op: "read" }), "user write", "accesses[3].va", /2\^32/);
+    const s = legacy({ cr4: "0x20" });
+    s.accesses[0].va = "0xffffffff";
+    expect(parseScenario(s).accesses[0]!.va).toBe(0xffffffffn);
   });
 });
 

@@ -195,6 +195,11 @@ export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: St
   } else if (r.fault === "GP") {
     const top = la57 ? 56 : 47;
     out.push(`  ${s.bad(`=> #GP(0): the address is not canonical (bits 63:${top + 1} must equal bit ${top}); no walk is made`)}`);
+  } else if (r.fault === "NPF") {
+    const i1 = r.exitinfo1;
+    const names = [[0n, "P"], [1n, "RW"], [2n, "US"], [3n, "RSVD"], [4n, "ID"], [32n, "final gPA"], [33n, "guest table"]] as const;
+    const set = names.filter(([b]) => ((i1 >> b) & 1n) !== 0n).map(([, n]) => n).join("|");
+    out.push(`  ${s.bad(`=> #VMEXIT(NPF): EXITINFO1 ${hex(i1)} (${set}), EXITINFO2 (guest-physical) ${hex(r.exitinfo2)}`)}`);
   } else {
     const code = Number(r.errorCode);
     out.push(`  ${s.bad(`=> #PF, error code ${hex(r.errorCode)} (${describeErrorCode(code)}), CR2 = ${hex(r.cr2)}`)}`);

@@ -31,6 +31,10 @@ import type {
 } from "../scenario/types.js";
 import { PhysicalMemory } from "./memory.js";
 import { isCanonical, walk } from "./walker.js";
+import { legacyMode } from "./legacy-walker.js";
+import { performLegacyAccess } from "./legacy-engine.js";
+import { walkNested } from "./nested-walker.js";
+import type { NestedWalk } from "../scenario/types.js";
 
 const U64_MASK = (1n << 64n) - 1n;
 const PAGE_MASK = BigInt(PAGE_SIZE - 1);
@@ -109,7 +113,62 @@ export class ReferenceEngine implements ScenarioEngine {
     const trace = options?.trace === true;
     const mem = loadMemory(scenario);
     const before = mem.clone();
-    const results = scenario.accesses.map((a) => performAccess(scenario.cpu, mem, a, trace));
+    // Nested paging (cpu.npt): the 2-D walk, performNestedAccess below.
+    if (scenario.cpu.npt !== undefined) {
+      const results = scenario.accesses.map((a) => performNestedAccess(scenario.cpu, mem, a, trace));
+      return { name: scenario.name, results, memory: memoryChanges(before, mem) };
+    }
+    // Version 2: outside long mode the legacy walks (legacy-engine.ts) apply.
+    const legacy = legacyMode(scenario.cpu);
+    const results = scenario.accesses.map((a) =>
+      legacy !== undefined ? performLegacyAccess(scenario.cpu, mem, a, legacy, trace) : performAccess(scenario.cpu, mem, a, trace),
+    );
     return { name: scenario.name, results, memory: memoryChanges(before, mem) };
   }
+}
+
+// ---- Nested paging (AMD SVM NPT, docs/nested-paging.md) ----
+
+/**
+ * Performs one access of a scenario with `cpu.npt` on host-physical `mem`:
+ * the 2-D walk of nested-walker.ts for each page the access touches. As
+ * {@link performAccess} does for version 1: the canonical check is made per
+ * page (a non-canonical `va` is #GP(0) with nothing walked); page 1 is
+ * translated completely (guest walk, guest A/D, final gPA) before page 2; a
+ * read takes each page's bytes right after that page's translation; a write
+ * stores no byte unless both pages translated. `pa` is host-physical; a
+ * nested fault on page 2 reports that page's first gPA in EXITINFO2.
+ */
+export function performNestedAccess(cpu: CpuState, mem: PhysicalMemory, a: Access, trace: boolean): AccessResult {
+  const first = a.va;
+  const len1 = Math.min(a.size, Number(BigInt(PAGE_SIZE) - (first & PAGE_MASK)));
+  const pieces = [{ va: first, len: len1 }];
+  if (len1 < a.size) pieces.push({ va: (first + BigInt(len1)) & U64_MASK, len: a.size - len1 });
+
+  const walkLog: WalkStep[] = [];
+  const nestedLog: NestedWalk[] = [];
+  const withWalk = <T extends AccessResult>(r: T): T => (trace ? { ...r, walk: walkLog, nestedWalk: nestedLog } : r);
+
+  const pas: bigint[] = [];
+  let value = 0n;
+  let shift = 0n;
+  for (const piece of pieces) {
+    if (!isCanonical(cpu, piece.va)) return withWalk({ ok: false, fault: "GP", errorCode: 0n });
+    const t = walkNested(cpu, mem, { va: piece.va, op: a.op, cpl: a.cpl, ac: a.ac });
+    walkLog.push(...t.steps);
+    nestedLog.push(t.nested);
+    if (!t.ok && t.fault === "PF") return withWalk({ ok: false, fault: "PF", errorCode: t.errorCode, cr2: piece.va });
+    if (!t.ok) return withWalk({ ok: false, fault: "NPF", exitinfo1: t.exitinfo1, exitinfo2: t.exitinfo2 });
+    pas.push(t.pa);
+    if (a.op === "read") value |= mem.read(t.pa, piece.len) << shift;
+    shift += BigInt(8 * piece.len);
+  }
+  if (a.op === "write") {
+    shift = 0n;
+    pieces.forEach((piece, i) => {
+      mem.write(pas[i]!, piece.len, a.value >> shift);
+      shift += BigInt(8 * piece.len);
+    });
+  }
+  return withWalk(a.op === "read" ? { ok: true, pa: pas[0]!, value } : { ok: true, pa: pas[0]! });
 }

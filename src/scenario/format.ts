@@ -1,7 +1,7 @@
 /**
- * The output side of the scenario format, version 1
- * (docs/scenario-format.md): a {@link ScenarioResult} as the JSON object
- * `x86mmu run` prints.
+ * The output side of the scenario format, versions 1 and 2
+ * (docs/scenario-format.md; version 2 changes no output field): a
+ * {@link ScenarioResult} as the JSON object `x86mmu run` prints.
  */
 import type { AccessResult, ScenarioResult, WalkStep } from "./types.js";
 
@@ -26,6 +26,7 @@ function formatStep(s: WalkStep): object {
     allows: [...s.allows],
   };
   if (s.stop !== undefined) o.stop = s.stop;
+  if (s.gpa !== undefined) o.gpa = hex(s.gpa); // nested paging: a nested step, and the gPA it translates
   return o;
 }
 
@@ -34,6 +35,11 @@ function formatAccess(r: AccessResult, trace: boolean): object {
   if (r.ok) {
     o.pa = hex(r.pa);
     if (r.value !== undefined) o.value = hex(r.value);
+  } else if (r.fault === "NPF") {
+    // Nested paging: #VMEXIT(NPF) with its exit information (docs/nested-paging.md).
+    o.fault = r.fault;
+    o.exitinfo1 = hex(r.exitinfo1);
+    o.exitinfo2 = hex(r.exitinfo2);
   } else {
     o.fault = r.fault;
     o.error_code = hex(r.errorCode);

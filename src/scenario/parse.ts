@@ -1,7 +1,8 @@
 /**
- * Parsing and validation of the scenario format, version 1
- * (docs/scenario-format.md). Everything the format says is checked here, so
- * that an engine only ever sees a well-formed {@link Scenario}.
+ * Parsing and validation of the scenario format, version 2
+ * (docs/scenario-format.md; version 1 files keep their meaning). Everything
+ * the format says is checked here, so that an engine only ever sees a
+ * well-formed {@link Scenario}.
  *
  * Choices where the format is silent:
  * - Unknown keys (at the top level, in `cpu`, in a memory region or in an
@@ -18,14 +19,24 @@
  *   absent the scenario's name is the empty string.
  * - `accesses` is required but may be empty; `memory` is required but may be
  *   empty.
- * - CR3 is not checked beyond being a 64-bit hex value: engines use its bits
- *   51:12 as the root table address.
+ * - CR3 is not checked beyond being a 64-bit hex value (a 32-bit one outside
+ *   long mode): engines use its bits 51:12 as the root table address (31:12
+ *   with 32-bit paging, 31:5 with PAE paging).
+ * - Version 2 (the paging mode, {@link pagingMode}): each malformed register
+ *   combination is reported on the register the rule is about: CR0.PG without
+ *   CR0.PE on `cpu.cr0`; long mode without CR4.PAE on `cpu.cr4`; an EFER.LMA
+ *   that is not CR0.PG AND EFER.LME on `cpu.efer`; bits above 31 on the
+ *   register that has them; CR4.PCIDE or CR4.LA57 outside long mode on
+ *   `cpu.cr4`; a `va` of 2^32 or more outside long mode on that access's `va`.
  */
-import type { Access, CpuState, MemoryRegion, Op, Scenario } from "./types.js";
+import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario } from "./types.js";
+import type { NptState } from "./types.js";
 import {
   CR0_PE_BIT,
   CR0_PG_BIT,
+  CR4_LA57_BIT,
   CR4_PAE_BIT,
+  CR4_PCIDE_BIT,
   EFER_LMA_BIT,
   EFER_LME_BIT,
   MAXPHYADDR_MAX,
@@ -116,7 +127,7 @@ class Checker {
 }
 
 const TOP_KEYS = ["name", "cpu", "memory", "accesses"] as const;
-const CPU_KEYS = ["cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr"] as const;
+const CPU_KEYS = ["cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "npt"] as const;
 const REGION_KEYS = ["paddr", "qwords", "fill", "count"] as const;
 const ACCESS_KEYS = ["va", "op", "size", "cpl", "ac", "value"] as const;
 
@@ -136,17 +147,99 @@ function parseCpu(c: Checker, v: unknown): CpuState {
       c.fail("cpu.maxphyaddr", `must be an integer from ${MAXPHYADDR_MIN} to ${MAXPHYADDR_MAX}, got ${maxphyaddr}`);
     }
   }
-  const need = (reg: bigint, field: string, bit: number, what: string): void => {
-    if (((reg >> BigInt(bit)) & 1n) === 0n) {
-      c.fail(field, `${what} (bit ${bit}) must be set: the format requires long mode (CR0.PG, CR0.PE, CR4.PAE, EFER.LME, EFER.LMA)`);
+  checkPagingMode(c, { cr0, cr3, cr4, efer });
+  const cpu: CpuState = { cr0, cr3, cr4, efer, pkru, pkrs, maxphyaddr };
+  if (has(o, "npt")) cpu.npt = parseNpt(c, o.npt, cpu);
+  return cpu;
+}
+
+// ---- Nested paging (AMD SVM NPT, docs/nested-paging.md) ----
+
+const NPT_KEYS = ["ncr3", "nxe"] as const;
+
+/**
+ * `cpu.npt`: `ncr3` (required, a 64-bit hex value, like CR3 not checked
+ * further: the nested walk uses its bits 51:12) and `nxe` (the host's
+ * EFER.NXE, a boolean, default true). The guest (`cpu`'s registers, already
+ * checked) must be in long mode: the format does not cover a legacy guest
+ * under nested paging.
+ */
+function parseNpt(c: Checker, v: unknown, guest: Pick<CpuState, "cr0" | "cr4" | "efer">): NptState {
+  const o = c.object(v, "cpu.npt");
+  c.keys(o, "cpu.npt", NPT_KEYS);
+  const ncr3 = c.hex(c.required(o, "ncr3", "cpu.npt.ncr3"), "cpu.npt.ncr3");
+  let nxe = true;
+  if (has(o, "nxe")) {
+    if (typeof o.nxe !== "boolean") c.fail("cpu.npt.nxe", `must be true or false, got ${describe(o.nxe)}`);
+    nxe = o.nxe;
+  }
+  const mode = pagingMode(guest);
+  if (!isLongMode(mode)) {
+    c.fail(
+      "cpu.npt",
+      `nested paging needs a long-mode guest (4-level or 5-level paging), but the guest's cr0/cr4/efer select ${mode === "none" ? "no paging" : `${mode} paging`}: legacy guest modes under nested paging are not covered by the format`,
+    );
+  }
+  return { ncr3, nxe };
+}
+
+const isSet = (reg: bigint, bit: number): boolean => ((reg >> BigInt(bit)) & 1n) === 1n;
+
+/**
+ * The paging mode the registers select (format version 2, SDM 4.1.1):
+ * CR0.PG = 0: no paging; CR0.PG = 1 with CR4.PAE = 0: 32-bit paging; with
+ * CR4.PAE = 1 and EFER.LME = 0: PAE paging; with EFER.LME = 1: 4-level or,
+ * with CR4.LA57, 5-level paging. Meaningful for registers the parser accepted.
+ */
+export function pagingMode(cpu: Pick<CpuState, "cr0" | "cr4" | "efer">): PagingMode {
+  if (!isSet(cpu.cr0, CR0_PG_BIT)) return "none";
+  if (!isSet(cpu.cr4, CR4_PAE_BIT)) return "32-bit";
+  if (!isSet(cpu.efer, EFER_LME_BIT)) return "pae";
+  return isSet(cpu.cr4, CR4_LA57_BIT) ? "5-level" : "4-level";
+}
+
+/** Is `mode` one of the long-mode (IA-32e) paging modes? */
+export function isLongMode(mode: PagingMode): boolean {
+  return mode === "4-level" || mode === "5-level";
+}
+
+/**
+ * Version 2: refuses the register combinations no processor reaches (the MOV
+ * that would set them raises #GP) and, outside long mode, the bits that
+ * cannot be set there. Version-1 scenarios (long mode) pass unchanged.
+ */
+function checkPagingMode(c: Checker, r: { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint }): void {
+  const pg = isSet(r.cr0, CR0_PG_BIT);
+  const lme = isSet(r.efer, EFER_LME_BIT);
+  const lma = isSet(r.efer, EFER_LMA_BIT);
+  if (pg && !isSet(r.cr0, CR0_PE_BIT)) {
+    c.fail("cpu.cr0", "CR0.PG (bit 31) is set but CR0.PE (bit 0) is clear: paging needs protected mode (the MOV to CR0 would #GP)");
+  }
+  if (pg && lme && !isSet(r.cr4, CR4_PAE_BIT)) {
+    c.fail("cpu.cr4", "CR4.PAE (bit 5) must be set when CR0.PG and EFER.LME are: long mode needs PAE (the MOV to CR0 would #GP)");
+  }
+  if (lma !== (pg && lme)) {
+    c.fail(
+      "cpu.efer",
+      `EFER.LMA (bit 10) is ${lma ? 1 : 0} but CR0.PG AND EFER.LME is ${pg && lme ? 1 : 0}: LMA reports whether long mode is active, it must equal CR0.PG AND EFER.LME`,
+    );
+  }
+  if (isLongMode(pagingMode(r))) return;
+  for (const [name, reg] of [["cr0", r.cr0], ["cr3", r.cr3], ["cr4", r.cr4]] as const) {
+    if (reg >> 32n !== 0n) {
+      c.fail(`cpu.${name}`, `must fit in 32 bits outside long mode, got 0x${reg.toString(16)}`);
     }
-  };
-  need(cr0, "cpu.cr0", CR0_PE_BIT, "CR0.PE");
-  need(cr0, "cpu.cr0", CR0_PG_BIT, "CR0.PG");
-  need(cr4, "cpu.cr4", CR4_PAE_BIT, "CR4.PAE");
-  need(efer, "cpu.efer", EFER_LME_BIT, "EFER.LME");
-  need(efer, "cpu.efer", EFER_LMA_BIT, "EFER.LMA");
-  return { cr0, cr3, cr4, efer, pkru, pkrs, maxphyaddr };
+  }
+  if (isSet(r.cr4, CR4_PCIDE_BIT)) c.fail("cpu.cr4", "CR4.PCIDE (bit 17) can be set only in long mode (IA-32e mode)");
+  if (isSet(r.cr4, CR4_LA57_BIT)) c.fail("cpu.cr4", "CR4.LA57 (bit 12) can be set only in long mode (it selects 5-level paging)");
+}
+
+/** Version 2: outside long mode, linear addresses have 32 bits. */
+function checkLinearAddress(c: Checker, mode: PagingMode, a: Access, field: string): Access {
+  if (!isLongMode(mode) && a.va >> 32n !== 0n) {
+    c.fail(`${field}.va`, `must be below 2^32 outside long mode (a 32-bit linear address), got 0x${a.va.toString(16)}`);
+  }
+  return a;
 }
 
 function parseRegion(c: Checker, v: unknown, field: string): MemoryRegion {
@@ -263,7 +356,8 @@ export function parseScenario(input: unknown, where = "#1"): Scenario {
   const memory = parseMemory(c, c.required(o, "memory", "memory"), cpu.maxphyaddr);
   const accRaw = c.required(o, "accesses", "accesses");
   if (!Array.isArray(accRaw)) c.fail("accesses", `must be an array of accesses, got ${describe(accRaw)}`);
-  const accesses = accRaw.map((a, i) => parseAccess(c, a, `accesses[${i}]`));
+  const mode = pagingMode(cpu);
+  const accesses = accRaw.map((a, i) => checkLinearAddress(c, mode, parseAccess(c, a, `accesses[${i}]`), `accesses[${i}]`));
   return { name, cpu, memory, accesses };
 }
 

@@ -1,11 +1,18 @@
 /**
- * The scenario format, version 1 (docs/scenario-format.md, a public contract):
+ * The scenario format, version 2 (docs/scenario-format.md, a public contract):
  * the typed form of one scenario after parsing, and of its result before
  * printing. Every 64-bit quantity is a `bigint`; JSON carries them as 0x-hex
  * strings.
  */
 
 export type Op = "read" | "write" | "fetch";
+
+/**
+ * The paging mode a scenario's `cpu` selects (version 2; SDM 4.1.1): from
+ * CR0.PG, CR4.PAE, EFER.LME, and CR4.LA57 in long mode. Not a field of the
+ * input: `pagingMode(cpu)` in parse.ts derives it.
+ */
+export type PagingMode = "none" | "32-bit" | "pae" | "4-level" | "5-level";
 
 export interface CpuState {
   cr0: bigint;
@@ -18,6 +25,20 @@ export interface CpuState {
   pkrs: bigint;
   /** The physical-address width, 36..52; default 52. */
   maxphyaddr: number;
+  /**
+   * Nested paging (AMD SVM NPT, docs/nested-paging.md): present, the other
+   * registers are the nested guest's, its CR3 and guest entries hold
+   * guest-physical addresses, and memory is host-physical. Absent: no nesting.
+   */
+  npt?: NptState;
+}
+
+/** The host's side of nested paging (`cpu.npt`): what the VMCB and the host's EFER give the nested walk. */
+export interface NptState {
+  /** nCR3: the root of the 4-level nested tables, host-physical (bits 51:12 used). */
+  ncr3: bigint;
+  /** The host's EFER.NXE: bit 63 of a nested entry is XD (1) or reserved (0); default true. */
+  nxe: boolean;
 }
 
 /** One region of physical memory: `qwords` little-endian 64-bit words from `paddr` on. */
@@ -46,13 +67,17 @@ export interface Scenario {
 
 /** One level of a walk, as `run --trace` prints it. */
 export interface WalkStep {
-  /** "PML5", "PML4", "PDPT", "PD" or "PT". */
+  /**
+   * "PML5", "PML4", "PDPT", "PD" or "PT" (4-level and 5-level paging);
+   * "PDE", "PTE" (32-bit paging); "PDPTE", "PDE", "PTE" (PAE paging, where the
+   * PDPTE step shows the PDPTE register loaded before the access).
+   */
   level: string;
   /** Physical address of the table. */
   table: bigint;
-  /** Index of the entry in the table, 0..511. */
+  /** Index of the entry in the table: 0..511; 0..1023 with 32-bit paging; 0..3 for a PAE PDPTE. */
   index: number;
-  /** Physical address of the entry (table + 8 * index). */
+  /** Physical address of the entry (table + 8 * index; table + 4 * index with 32-bit paging). */
   entryAddr: bigint;
   /** The entry's value as the walk read it (before it set A or D). */
   entry: bigint;
@@ -60,12 +85,59 @@ export interface WalkStep {
   allows: string[];
   /** Why the walk stopped here, when it stopped with a fault at this level. */
   stop?: string;
+  /**
+   * Nested paging only: on a step of a nested walk, the guest-physical
+   * address that walk translates (its `table` and `entryAddr` are
+   * host-physical). Absent on a guest step, whose `table` and `entryAddr` are
+   * then guest-physical.
+   */
+  gpa?: bigint;
+}
+
+/**
+ * Nested paging: one guest level of a 2-D walk, for views that lay the walk
+ * out as a grid (guest levels down, nested levels across).
+ */
+export interface NestedGuestLevel {
+  /** Guest-physical address of the guest entry (guest table + 8 * index). */
+  gpa: bigint;
+  /** The nested walk that translated `gpa` (as a user write). */
+  nested: WalkStep[];
+  /** Host-physical address of the guest entry; absent when that nested walk faulted. */
+  hpa?: bigint;
+  /** The guest entry as read (guest-physical `table` / `entryAddr`); absent when that nested walk faulted. */
+  guest?: WalkStep;
+}
+
+/** Nested paging: the 2-D walk of one page of an access, level by level. */
+export interface NestedWalk {
+  /** The guest levels visited, top first. */
+  levels: NestedGuestLevel[];
+  /** The final gPA's nested walk (the access's own type); absent when the guest walk faulted first. */
+  final?: { gpa: bigint; nested: WalkStep[]; hpa?: bigint };
 }
 
 export type AccessResult =
-  | { ok: true; pa: bigint; value?: bigint; walk?: WalkStep[] }
-  | { ok: false; fault: "PF"; errorCode: bigint; cr2: bigint; walk?: WalkStep[] }
-  | { ok: false; fault: "GP"; errorCode: bigint; walk?: WalkStep[] };
+  | { ok: true; pa: bigint; value?: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
+  | { ok: false; fault: "PF"; errorCode: bigint; cr2: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
+  | { ok: false; fault: "GP"; errorCode: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
+  | NestedPageFault;
+
+/**
+ * Nested paging: a nested page fault, #VMEXIT(NPF) (APM 15.25.6). With
+ * `--trace`, `walk` holds the flat 2-D walk and `nestedWalk` the same steps
+ * per page walked (one or two), by guest level.
+ */
+export interface NestedPageFault {
+  ok: false;
+  fault: "NPF";
+  /** EXITINFO1: P, RW, US, RSVD, ID (bits 0..4); bit 32 final gPA, bit 33 guest table entry. */
+  exitinfo1: bigint;
+  /** EXITINFO2: the guest-physical address whose translation faulted. */
+  exitinfo2: bigint;
+  walk?: WalkStep[];
+  nestedWalk?: NestedWalk[];
+}
 
 export interface MemoryChange {
   paddr: bigint;

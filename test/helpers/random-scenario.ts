@@ -41,6 +41,7 @@ import {
   CR4_PGE_BIT,
   CR4_PKE_BIT,
   CR4_PKS_BIT,
+  CR4_PSE_BIT,
   CR4_SMAP_BIT,
   CR4_SMEP_BIT,
   EFER_LMA_BIT,
@@ -550,3 +551,421 @@ export function buildScenario(plan: Plan, name = "random"): ScenarioJson {
 
 /** Random scenarios in the public JSON form. */
 export const scenarioArb: fc.Arbitrary<ScenarioJson> = planArb.map((p) => buildScenario(p));
+
+// ---------------------------------------------------------------------------
+// Legacy paging modes (format version 2): 32-bit paging, PAE paging, no paging
+//
+// A separate plan and builder, so that the long-mode generator above stays as
+// it is:
+// - cpu: the mode (32-bit, PAE, none), random CR0.WP, CR4.PSE/SMEP/SMAP/PGE/
+//   PKE (PKE does nothing outside long mode), EFER.NXE, MAXPHYADDR, and CR3's
+//   low bits (PWT/PCD with 32-bit paging; the PDPT's 32-byte slot in its frame
+//   with PAE);
+// - PAE: four PDPTEs, now and then not present (with junk in their other
+//   bits) or with one reserved bit (2:1, 8:5, 63:MAXPHYADDR: #GP for every
+//   access);
+// - 2-6 paths, each a PDE (4 MiB with CR4.PSE, 2 MiB with PAE, or a page
+//   table; PS may be set without CR4.PSE, where it is ignored) and a PTE; 4 MiB
+//   frames may use PSE-36 bits, PAE frames may lie above 4 GiB; now and then
+//   a reserved bit (PSE-36 bits at or above MAXPHYADDR, bit 21; PAE bits
+//   62:MAXPHYADDR, 2 MiB bits 20:13, XD without NXE);
+// - a PDE that references its own page directory, 4 KiB leaves that alias a
+//   table (the PDPT included: writes through them change PDPTEs, which the
+//   next access reloads);
+// - accesses inside a path's page, at its end (crossing), at the end of the
+//   4 GiB space (wrapping to 0), or anywhere below 4 GiB.
+
+export type LegacyModePlan = "32-bit" | "pae" | "none";
+
+export interface LegacyCpuPlan {
+  mode: LegacyModePlan;
+  wp: boolean;
+  pse: boolean;
+  smep: boolean;
+  smap: boolean;
+  pge: boolean;
+  pke: boolean;
+  nxe: boolean;
+  maxphyaddr: number;
+  /** 32-bit paging: CR3 bits 4:3 (PWT, PCD); PAE: the PDPT's 32-byte slot (0..127) in its frame, plus CR3 bits 4:0 junk. */
+  cr3Low: number;
+}
+
+export interface LegacyEntryPlan {
+  p: boolean;
+  rw: boolean;
+  us: boolean;
+  pwt: boolean;
+  pcd: boolean;
+  a: boolean;
+  d: boolean;
+  g: boolean;
+  pat: boolean;
+  xd: boolean;
+  /** 0: no reserved bit; otherwise picks one reserved bit that applies to the entry. */
+  rsvd: number;
+}
+
+export interface LegacyPathPlan {
+  pdpt: number;
+  pd: number;
+  pt: number;
+  /** PS in the PDE (a 4 MiB page with CR4.PSE, a 2 MiB page with PAE; ignored without CR4.PSE). */
+  large: boolean;
+  pde: LegacyEntryPlan;
+  pte: LegacyEntryPlan;
+  /** The leaf's frame: fresh, or (4 KiB leaves) one of the tables (n picks which). */
+  aliasTable: number | null;
+  /** High physical-address bits for the frame (PSE-36 / PAE), 0 for below 4 GiB. */
+  high: number;
+  dataSeed: number;
+}
+
+export type LegacyAccessTarget =
+  | { kind: "path"; path: number; offset: number }
+  | { kind: "pageEnd"; path: number; back: number }
+  | { kind: "wrap"; back: number }
+  | { kind: "selfRef"; path: number; offset: number }
+  | { kind: "random"; va: number };
+
+export interface LegacyAccessPlan {
+  op: "read" | "write" | "fetch";
+  size: 1 | 2 | 4 | 8;
+  cpl: 0 | 3;
+  ac: boolean;
+  target: LegacyAccessTarget;
+  value: bigint;
+}
+
+export interface LegacyPdptePlan {
+  p: boolean;
+  pwt: boolean;
+  pcd: boolean;
+  /** 0: none; else a reserved bit (2:1, 8:5, 63:MAXPHYADDR), or junk when not present. */
+  rsvd: number;
+}
+
+export interface LegacyPlan {
+  cpu: LegacyCpuPlan;
+  frames: number[];
+  pdptes: LegacyPdptePlan[];
+  /** A PDE slot that references the page directory itself (the PD of PDPTE 0 with PAE). */
+  selfRef: number | null;
+  selfRefEntry: LegacyEntryPlan;
+  paths: LegacyPathPlan[];
+  accesses: LegacyAccessPlan[];
+}
+
+const legacyCpuArb: fc.Arbitrary<LegacyCpuPlan> = fc.record({
+  mode: fc.oneof(
+    { weight: 4, arbitrary: fc.constant("32-bit" as const) },
+    { weight: 4, arbitrary: fc.constant("pae" as const) },
+    { weight: 1, arbitrary: fc.constant("none" as const) },
+  ),
+  wp: fc.boolean(),
+  pse: weighted(2, 3),
+  smep: weighted(1, 3),
+  smap: weighted(1, 3),
+  pge: fc.boolean(),
+  pke: weighted(1, 8),
+  nxe: fc.boolean(),
+  maxphyaddr: fc.constantFrom(...MAXPHYADDRS),
+  cr3Low: fc.nat(0xfff),
+});
+
+const legacyEntryArb: fc.Arbitrary<LegacyEntryPlan> = fc.record({
+  p: weighted(15, 16),
+  rw: weighted(7, 8),
+  us: weighted(7, 8),
+  pwt: fc.boolean(),
+  pcd: fc.boolean(),
+  a: fc.boolean(),
+  d: fc.boolean(),
+  g: fc.boolean(),
+  pat: weighted(1, 4),
+  xd: weighted(1, 6),
+  rsvd: fc.oneof({ weight: 30, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 1000 }) }),
+});
+
+const legacyIndexArb = (max: number): fc.Arbitrary<number> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(0, 1, 2, max) }, { weight: 2, arbitrary: fc.nat(max) });
+
+const legacyPathArb: fc.Arbitrary<LegacyPathPlan> = fc.record({
+  pdpt: legacyIndexArb(3),
+  pd: legacyIndexArb(1023),
+  pt: legacyIndexArb(1023),
+  large: weighted(1, 3),
+  pde: legacyEntryArb,
+  pte: legacyEntryArb,
+  aliasTable: fc.option(fc.nat(20), { freq: 6 }),
+  high: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 0xff }) }),
+  dataSeed: fc.option(fc.integer({ min: 1, max: 0x7fffffff }), { freq: 6, nil: 0 }),
+});
+
+const legacyAccessArb: fc.Arbitrary<LegacyAccessPlan> = fc
+  .record({
+    op: fc.constantFrom("read" as const, "write" as const, "fetch" as const),
+    size: fc.constantFrom(1 as const, 2 as const, 4 as const, 8 as const),
+    cpl: fc.constantFrom(0 as const, 3 as const),
+    ac: fc.boolean(),
+    target: fc.oneof(
+      { weight: 10, arbitrary: fc.record({ kind: fc.constant("path" as const), path: fc.nat(5), offset: fc.nat(PAGE_SIZE - 1) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant("pageEnd" as const), path: fc.nat(5), back: fc.integer({ min: 1, max: 8 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("wrap" as const), back: fc.integer({ min: 1, max: 8 }) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant("selfRef" as const), path: fc.nat(5), offset: fc.nat(PAGE_SIZE - 1) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("random" as const), va: u32 }) },
+    ),
+    value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  })
+  .map((a) => {
+    const size = a.op === "fetch" ? 1 : a.size;
+    return { ...a, size, value: a.op === "write" ? a.value & ((1n << BigInt(8 * size)) - 1n) : 0n };
+  });
+
+const legacyPdpteArb: fc.Arbitrary<LegacyPdptePlan> = fc.record({
+  p: weighted(7, 8),
+  pwt: fc.boolean(),
+  pcd: fc.boolean(),
+  rsvd: fc.oneof({ weight: 25, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 1000 }) }),
+});
+
+export const legacyPlanArb: fc.Arbitrary<LegacyPlan> = fc.record({
+  cpu: legacyCpuArb,
+  frames: fc.uniqueArray(frameArb, { minLength: FRAME_POOL, maxLength: FRAME_POOL }),
+  pdptes: fc.array(legacyPdpteArb, { minLength: 4, maxLength: 4 }),
+  selfRef: fc.option(legacyIndexArb(1023), { freq: 3 }),
+  selfRefEntry: legacyEntryArb,
+  paths: fc.array(legacyPathArb, { minLength: 2, maxLength: 6 }),
+  accesses: fc.array(legacyAccessArb, { minLength: 1, maxLength: 8 }),
+});
+
+/** Builds the version-2 scenario a legacy plan describes. */
+export function buildLegacyScenario(plan: LegacyPlan, name = "random legacy"): ScenarioJson {
+  const c = plan.cpu;
+  const pae = c.mode === "pae";
+  const m = c.maxphyaddr;
+  const frames = new Map<bigint, bigint[]>();
+  const tableFrames: bigint[] = [];
+  let nextFrame = 0;
+  const alloc = (): bigint => BigInt(plan.frames[nextFrame++ % plan.frames.length]!) << BigInt(PAGE_SHIFT);
+  const words = (frame: bigint): bigint[] => {
+    let w = frames.get(frame);
+    if (!w) frames.set(frame, (w = new Array<bigint>(ENTRIES_PER_TABLE).fill(0n)));
+    return w;
+  };
+  const newTable = (): bigint => {
+    const t = alloc();
+    words(t);
+    tableFrames.push(t);
+    return t;
+  };
+  /** Stores an entry of `width` bytes at physical address `pa` (4-byte entries sit in half a qword). */
+  const store = (pa: bigint, v: bigint, width: 4 | 8): void => {
+    const w = words(pa & ~0xfffn);
+    const i = Number((pa & 0xfffn) >> 3n);
+    if (width === 8) w[i] = v;
+    else {
+      const shift = (pa & 4n) * 8n;
+      w[i] = (w[i]! & ~(0xffffffffn << shift)) | ((v & 0xffffffffn) << shift);
+    }
+  };
+  const load = (pa: bigint, width: 4 | 8): bigint => {
+    const w = frames.get(pa & ~0xfffn);
+    if (!w) return 0n;
+    const q = w[Number((pa & 0xfffn) >> 3n)]!;
+    return width === 8 ? q : (q >> ((pa & 4n) * 8n)) & 0xffffffffn;
+  };
+  const flags = (e: LegacyEntryPlan, leaf: boolean, large: boolean): bigint => {
+    let v = 0n;
+    if (e.p) v |= bitOf(PTE_P_BIT);
+    if (e.rw) v |= bitOf(PTE_RW_BIT);
+    if (e.us) v |= bitOf(PTE_US_BIT);
+    if (e.pwt) v |= bitOf(PTE_PWT_BIT);
+    if (e.pcd) v |= bitOf(PTE_PCD_BIT);
+    if (e.a) v |= bitOf(PTE_A_BIT);
+    if (e.d) v |= bitOf(PTE_D_BIT);
+    if (e.g) v |= bitOf(PTE_G_BIT);
+    if (large) v |= bitOf(PTE_PS_BIT);
+    if (leaf && e.pat) v |= large ? bitOf(PTE_PAT_LARGE_BIT) : bitOf(PTE_PS_BIT);
+    if (pae && e.xd) v |= bitOf(PTE_XD_BIT);
+    return v;
+  };
+  /** One reserved bit the entry can carry (n picks it), 0n for none. */
+  const reserved = (n: number, bigLeaf: boolean): bigint => {
+    if (n === 0) return 0n;
+    if (!pae) {
+      if (!bigLeaf) return 0n; // 32-bit PDEs that reference a table and PTEs have no reserved bit
+      const lo = Math.min(m, 40) - 19; // bits 21:lo reserved
+      return bitOf(lo + (n % (22 - lo)));
+    }
+    const choices: number[] = [];
+    for (let b = m; b <= 62; b++) choices.push(b);
+    if (!c.nxe) choices.push(PTE_XD_BIT);
+    if (bigLeaf) for (let b = 13; b <= 20; b++) choices.push(b);
+    return bitOf(choices[n % choices.length]!);
+  };
+
+  let cr3: bigint;
+  let pdOf: (pdpt: number) => bigint | null;
+  const pdptes: bigint[] = [0n, 0n, 0n, 0n];
+  let pdpt = 0n;
+  if (c.mode === "32-bit") {
+    const pd = newTable();
+    cr3 = pd | BigInt(c.cr3Low & 0x18);
+    pdOf = () => pd;
+  } else if (pae) {
+    const frame = newTable();
+    pdpt = frame + 32n * BigInt(c.cr3Low & 0x7f);
+    cr3 = pdpt | BigInt((c.cr3Low >> 7) & 0x1f);
+    plan.pdptes.forEach((p, i) => {
+      let v: bigint;
+      if (!p.p) v = BigInt(p.rsvd) << 1n; // junk in a not-present PDPTE
+      else {
+        v = newTable() | bitOf(PTE_P_BIT);
+        if (p.pwt) v |= bitOf(PTE_PWT_BIT);
+        if (p.pcd) v |= bitOf(PTE_PCD_BIT);
+        if (p.rsvd !== 0) {
+          const choices = [1, 2, 5, 6, 7, 8];
+          for (let b = m; b <= 63; b++) choices.push(b);
+          v |= bitOf(choices[p.rsvd % choices.length]!);
+        }
+      }
+      pdptes[i] = v;
+      store(pdpt + 8n * BigInt(i), v, 8);
+    });
+    pdOf = (i) => (bit64(pdptes[i]!, PTE_P_BIT) ? pdptes[i]! & bitsMask(m - 1, 12) : null);
+  } else {
+    cr3 = BigInt(c.cr3Low) << 12n;
+    pdOf = () => null;
+  }
+
+  const width: 4 | 8 = pae ? 8 : 4;
+  const pdBits = pae ? 9 : 10;
+  const ptShift = pae ? 21 : 22;
+  const highMask = pae ? bitsMask(m - 1, 32) : bitsMask(Math.min(m, 40) - 1, 32);
+  /** va of a path's 4 KiB page (or the 4 KiB page its indices select in a large page). */
+  const vaOf = (p: LegacyPathPlan): bigint => {
+    const pd = BigInt(p.pd & ((1 << pdBits) - 1));
+    const pt = BigInt(p.pt & ((1 << pdBits) - 1));
+    return pae ? (BigInt(p.pdpt) << 30n) | (pd << 21n) | (pt << 12n) : (pd << 22n) | (pt << 12n);
+  };
+
+  const pendingAliases: { pa: bigint; bits: bigint; n: number }[] = [];
+  if (c.mode !== "none") {
+    if (plan.selfRef !== null) {
+      const pd = pdOf(0);
+      if (pd !== null) {
+        const slot = BigInt(plan.selfRef & ((1 << pdBits) - 1));
+        store(pd + BigInt(width) * slot, pd | flags(plan.selfRefEntry, false, false), width);
+      }
+    }
+    for (const p of plan.paths) {
+      const pd = pdOf(p.pdpt);
+      if (pd === null) continue;
+      const pdeAddr = pd + BigInt(width) * BigInt(p.pd & ((1 << pdBits) - 1));
+      if (load(pdeAddr, width) !== 0n) continue; // taken by an earlier path
+      const bigLeaf = p.large && (pae || c.pse);
+      const high = (BigInt(p.high) << 32n) & highMask;
+      if (bigLeaf) {
+        const base = alloc() & ~((1n << BigInt(ptShift)) - 1n);
+        let frame: bigint;
+        if (pae) frame = base | high;
+        else frame = base | ((high >> 32n) << 13n); // PSE-36: address bits 39:32 in PDE bits 20:13
+        store(pdeAddr, frame | flags(p.pde, true, true) | reserved(p.pde.rsvd, true), width);
+        continue;
+      }
+      const pt = newTable();
+      store(pdeAddr, pt | flags(p.pde, false, p.large) | reserved(p.pde.rsvd, false), width);
+      const pteAddr = pt + BigInt(width) * BigInt(p.pt & ((1 << pdBits) - 1));
+      const bits = flags(p.pte, true, false) | reserved(p.pte.rsvd, false);
+      if (p.aliasTable !== null) pendingAliases.push({ pa: pteAddr, bits, n: p.aliasTable });
+      else {
+        const frame = alloc() | (pae ? high : 0n);
+        store(pteAddr, frame | bits, width);
+        if (p.dataSeed !== 0 && !frames.has(frame)) {
+          const next = prng(p.dataSeed);
+          const w = words(frame);
+          for (let j = 0; j < ENTRIES_PER_TABLE; j++) w[j] = next();
+        }
+      }
+    }
+    for (const a of pendingAliases) store(a.pa, tableFrames[a.n % tableFrames.length]! | a.bits, width);
+  } else {
+    // No paging: a few data pages for the accesses to find.
+    for (const p of plan.paths) {
+      if (p.dataSeed === 0) continue;
+      const next = prng(p.dataSeed);
+      const w = words(vaOf(p) & ~0xfffn);
+      for (let j = 0; j < ENTRIES_PER_TABLE; j++) w[j] = next();
+    }
+  }
+
+  const memory: ScenarioJson["memory"] = [];
+  for (const frame of [...frames.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
+    if (frame >> BigInt(m) !== 0n) continue; // (a high frame beyond MAXPHYADDR: leave it unlisted)
+    const w = frames.get(frame)!;
+    let first = 0;
+    while (first < w.length && w[first] === 0n) first++;
+    if (first === w.length) continue;
+    let last = w.length - 1;
+    while (w[last] === 0n) last--;
+    memory.push({ paddr: hex(frame + 8n * BigInt(first)), qwords: w.slice(first, last + 1).map(hex) });
+  }
+
+  const target = (t: LegacyAccessTarget): bigint => {
+    switch (t.kind) {
+      case "path":
+        return vaOf(plan.paths[t.path % plan.paths.length]!) + BigInt(t.offset);
+      case "pageEnd":
+        return vaOf(plan.paths[t.path % plan.paths.length]!) + BigInt(PAGE_SIZE - t.back);
+      case "wrap":
+        return 0x100000000n - BigInt(t.back);
+      case "selfRef": {
+        // Through the self-referencing PDE: the page directory seen as a page table.
+        const p = plan.paths[t.path % plan.paths.length]!;
+        if (plan.selfRef === null) return vaOf(p) + BigInt(t.offset);
+        const slot = BigInt(plan.selfRef & ((1 << pdBits) - 1));
+        const pt = BigInt(p.pd & ((1 << pdBits) - 1));
+        return (pae ? slot << 21n : slot << 22n) | (pt << 12n) | BigInt(t.offset);
+      }
+      case "random":
+        return BigInt(t.va);
+    }
+  };
+  const accesses: ScenarioJson["accesses"] = plan.accesses.map((a) => {
+    const o: ScenarioJson["accesses"][number] = { va: hex(target(a.target) & 0xffffffffn), op: a.op, cpl: a.cpl, ac: a.ac };
+    if (a.op !== "fetch") o.size = a.size;
+    if (a.op === "write") o.value = hex(a.value);
+    return o;
+  });
+
+  let cr0 = bitOf(CR0_PE_BIT);
+  if (c.mode !== "none") cr0 |= bitOf(CR0_PG_BIT);
+  if (c.wp) cr0 |= bitOf(CR0_WP_BIT);
+  let cr4 = 0n;
+  if (pae) cr4 |= bitOf(CR4_PAE_BIT);
+  if (c.pse) cr4 |= bitOf(CR4_PSE_BIT);
+  if (c.smep) cr4 |= bitOf(CR4_SMEP_BIT);
+  if (c.smap) cr4 |= bitOf(CR4_SMAP_BIT);
+  if (c.pge) cr4 |= bitOf(CR4_PGE_BIT);
+  if (c.pke) cr4 |= bitOf(CR4_PKE_BIT);
+  const efer = c.nxe ? bitOf(EFER_NXE_BIT) : 0n;
+
+  return {
+    name,
+    cpu: { cr0: hex(cr0), cr3: hex(cr3), cr4: hex(cr4), efer: hex(efer), pkru: "0x0", pkrs: "0x0", maxphyaddr: m },
+    memory,
+    accesses,
+  };
+}
+
+function bit64(v: bigint, n: number): boolean {
+  return ((v >> BigInt(n)) & 1n) === 1n;
+}
+
+function bitsMask(hi: number, lo: number): bigint {
+  return hi < lo ? 0n : ((1n << BigInt(hi - lo + 1)) - 1n) << BigInt(lo);
+}
+
+/** Random legacy-mode scenarios (format version 2) in the public JSON form. */
+export const legacyScenarioArb: fc.Arbitrary<ScenarioJson> = legacyPlanArb.map((p) => buildLegacyScenario(p));

@@ -13,15 +13,16 @@
 
 import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import {
-  STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
+  STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NPF, MB_EXITINFO1_HI, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
   MB_FAULT_ADDR, MB_VALUE_HI, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
   STATUS_SPECIAL, SEGMENT_SPECIAL,
 } from "../src/arch/abi";
 import { frameHost } from "./frames";
 import { frameHostOrAlloc } from "./physmem";
+import { exitInfo1, exitInfo2 } from "./nested";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
-import { walk, walkFast, WALK_OK, WALK_PF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
+import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -46,10 +47,18 @@ const PAGE: u32 = PAGE_SIZE;
 }
 
 @inline function hits(e: usize, la: u64, acc: u32): bool {
-  return load<u64>(e) == ((la & PAGE_MASK) | tlbPcid) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0;
+  return load<u64>(e) == ((la & PAGE_MASK) ^ tlbPcid) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0;
 }
 
-function reportFault(status: i32): void {
+export function reportFault(status: i32): void {
+  if (status == WALK_NPF) {
+    store<u32>(mailbox, STATUS_NPF, MB_STATUS);
+    store<u32>(mailbox, exitInfo1 as u32, MB_ERROR_CODE);
+    store<u32>(mailbox, (exitInfo1 >> 32) as u32, MB_EXITINFO1_HI);
+    store<u64>(mailbox, exitInfo2, MB_FAULT_ADDR);
+    store<u64>(mailbox, faultAddr, MB_PA); // the guest-linear address whose translation faulted
+    return;
+  }
   store<u32>(mailbox, status == WALK_PF ? STATUS_PF : STATUS_GP, MB_STATUS);
   store<u32>(mailbox, faultCode, MB_ERROR_CODE);
   store<u64>(mailbox, faultAddr, MB_FAULT_ADDR);
@@ -171,7 +180,7 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
   for (let p = inPtr, q = outPtr; p < end; p += 8, q += 8) {
     const la = load<u64>(p);
     const e = tlbSlot(la);
-    if (load<u64>(e) == ((la & PAGE_MASK) | pcid) && (load<u16>(e, 20) & allowBit) != 0 && ((la as u32) & OFFSET_MASK) <= lastOffset) {
+    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && ((la as u32) & OFFSET_MASK) <= lastOffset) {
       store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
     } else {
       const out = translateOneSlow(la, acc, size);
@@ -184,7 +193,9 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
 
 function faultWord(second: bool): u64 {
   const status: u64 = load<u32>(mailbox, MB_STATUS);
-  return ((1 as u64) << BATCH_FAULT_BIT) | (second ? (1 as u64) << BATCH_SECOND_PAGE_BIT : 0) | (status << 32) | (faultCode as u64);
+  const code: u64 = load<u32>(mailbox, MB_ERROR_CODE);
+  const npfHigh: u64 = status == STATUS_NPF ? ((load<u32>(mailbox, MB_EXITINFO1_HI) & 3) as u64) << 60 : 0;
+  return ((1 as u64) << BATCH_FAULT_BIT) | (second ? (1 as u64) << BATCH_SECOND_PAGE_BIT : 0) | npfHigh | (status << 32) | code;
 }
 
 function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
@@ -273,7 +284,7 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
     const off = (la as u32) & OFFSET_MASK;
     const host = load<u32>(e, 16) as usize;
     let v: u64;
-    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) | pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
+    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       v = readHost(host + off, size);
     } else {
       const lo = loadSlow(la, acc);
@@ -368,7 +379,7 @@ export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;
     const host = load<u32>(e, 24) as usize;
-    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) | pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
+    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       writeHost(host + off, size, v);
     } else if (storeSlow(la, acc, v) != STATUS_OK) {
       return i;

@@ -8,7 +8,7 @@
 import { CR0_PG_BIT, CR0_WP_BIT, CR4_PCIDE_BIT, CR3_NOFLUSH_BIT } from "../src/arch/bits";
 import { physLoad } from "./frames";
 import * as S from "./state";
-import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbSetPcid } from "./tlb";
+import { tlbFlushAll, tlbFlushContext, tlbFlushPage, tlbSetContext } from "./tlb";
 import { rightsReset as allowTableReset } from "./walk";
 
 /** CR4 bits whose change invalidates everything: PGE, PCIDE, PAE, PSE, LA57, SMEP, SMAP, PKE, PKS. */
@@ -22,7 +22,7 @@ const CR0_PDPTE_BITS: u64 = ((1 as u64) << CR0_PG_BIT) | ((1 as u64) << 30) | ((
 const CR4_PDPTE_BITS: u64 = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 20);
 
 function syncTag(): void {
-  tlbSetPcid(S.pcid as u64);
+  tlbSetContext(S.pcid, S.asid);
 }
 
 /**
@@ -159,3 +159,29 @@ export function invpcid(type: u32, pcidValue: u32, la: u64): bool {
   return true;
 }
 
+
+// ---- Nested paging (AMD SVM, APM 15.16 and 15.25) ----
+
+/**
+ * Enters (on) or leaves nested paging with nested root `ncr3`, the host's
+ * EFER.NXE and guest ASID `asid` (1..127), then performs the VMCB's
+ * TLB_CONTROL: 0 nothing, 1 flush every ASID's entries, 3 flush this ASID's,
+ * 7 flush this ASID's non-global entries. Returns false for another
+ * TLB_CONTROL value. Entries of other ASIDs survive, as on hardware.
+ */
+export function vmrun(on: bool, ncr3: u64, hostNxe: bool, asid: u32, tlbControl: u32): bool {
+  if (tlbControl != 0 && tlbControl != 1 && tlbControl != 3 && tlbControl != 7) return false;
+  const nxeChanged = hostNxe != S.hostNxe;
+  S.setNested(on, ncr3, hostNxe, asid);
+  syncTag();
+  // The TLB caches nested XD decisions: a new host NXE invalidates them.
+  if (nxeChanged || tlbControl == 1) tlbFlushAll();
+  else if (tlbControl == 3) tlbFlushContext(-1, true);
+  else if (tlbControl == 7) tlbFlushContext(-1, false);
+  return true;
+}
+
+/** INVLPGA: invalidates the translations of the page containing `la` in ASID `asid`, global ones too. */
+export function invlpga(la: u64, asid: u32): void {
+  tlbFlushPage(la, -1, true, asid as i32);
+}

@@ -11,8 +11,9 @@ import * as PM from "./physmem";
 import * as S from "./state";
 import * as C from "./control";
 import * as W from "./walk";
+import * as N from "./nested";
 import * as PT from "./pagetable";
-import { mailbox } from "./access";
+import { mailbox, reportFault } from "./access";
 import * as J from "./journal";
 import * as SP from "./special";
 import { tlbFlushAll } from "./tlb";
@@ -37,9 +38,11 @@ export function traceCount(): u32 {
 }
 export function setTrace(on: bool): void {
   W.setTrace(on);
+  N.setNestedTrace(false, 0);
 }
 export function traceReset(): void {
   W.traceReset();
+  N.nestedTraceReset();
 }
 
 // ---- Registers and TLB management ----
@@ -74,6 +77,21 @@ export function setPdpte(i: u32, lo: u32, hi: u32): void {
   S.setPdpte(i & 3, u64of(lo, hi));
   tlbFlushAll();
 }
+/** VMRUN's nested-paging part (control.ts vmrun); false for a bad TLB_CONTROL. */
+export function vmrun(on: bool, lo: u32, hi: u32, hostNxe: bool, asid: u32, tlbControl: u32): bool {
+  return C.vmrun(on, u64of(lo, hi), hostNxe, asid, tlbControl);
+}
+export function invlpga(lo: u32, hi: u32, asid: u32): void {
+  C.invlpga(u64of(lo, hi), asid);
+}
+/** Nested trace: count, and the buffer (24 bytes a level: see nested.ts). */
+export function nestedTraceCount(): u32 {
+  return N.nestedTraceCount;
+}
+export function nestedTraceBufPtr(): usize {
+  return N.nestedTraceBuf;
+}
+
 /** The paging mode: 0 off, 2 32-bit, 3 PAE, 4 and 5 long mode. */
 export function pagingMode(): i32 {
   return S.pagingLevels;
@@ -117,10 +135,22 @@ function finishWalk(r: i32): i32 {
     store<u64>(mailbox, W.walkEntry, MB_LEAF);
     return 0;
   }
-  store<u32>(mailbox, r == W.WALK_PF ? 1 : 2);
-  store<u32>(mailbox, W.faultCode, 4);
-  store<u64>(mailbox, W.faultAddr, 8);
+  reportFault(r);
   return r;
+}
+
+/** After a successful probe under nested paging: the guest-physical 4 KiB frame, and the nested leaf entry. */
+export function probeGuestFrameLo(): u32 {
+  return W.walkGuestFrame as u32;
+}
+export function probeGuestFrameHi(): u32 {
+  return (W.walkGuestFrame >> 32) as u32;
+}
+export function probeNestedLeafLo(): u32 {
+  return N.nestedLeaf as u32;
+}
+export function probeNestedLeafHi(): u32 {
+  return (N.nestedLeaf >> 32) as u32;
 }
 
 // ---- Physical memory ----

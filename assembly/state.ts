@@ -87,6 +87,28 @@ export function deriveState(): void {
   pks = longMode && bit(cr4, CR4_PKS_BIT);
   pge = bit(cr4, CR4_PGE_BIT);
   pcid = bit(cr4, CR4_PCIDE_BIT) ? (cr3 as u32) & 0xfff : 0;
+  nestedRsvd = (ENTRY_ADDR_MASK & ~phys) | (hostNxe ? 0 : (1 as u64) << PTE_XD_BIT);
+}
+
+// ---- Nested paging (AMD SVM NPT, APM 15.25) ----
+
+/** Nested paging is on: every guest-physical address goes through the host's tables at nCR3. */
+export let nptOn: bool = false;
+/** The nested root (host-physical), as the VMCB's N_CR3. */
+export let ncr3: u64 = 0;
+/** The host's EFER.NXE, which governs the nested tables' XD bit. */
+export let hostNxe: bool = true;
+/** The guest's ASID (1..127 under NPT; 0 is the host's): tags TLB entries. */
+export let asid: u32 = 0;
+/** Reserved bits of a nested entry: [51:MAXPHYADDR], and XD when the host's EFER.NXE=0. */
+export let nestedRsvd: u64 = 0;
+
+export function setNested(on: bool, root: u64, nx: bool, id: u32): void {
+  nptOn = on;
+  ncr3 = root;
+  hostNxe = nx;
+  asid = on ? id : 0;
+  deriveState();
 }
 
 // ---- PAE: the four PDPTE registers (SDM 4.4.1) ----

@@ -37,10 +37,23 @@ export const tlb: usize = memory.data(TLB_ENTRIES * TLB_ENTRY, 64);
 export const TLB_GLOBAL: u8 = 1;
 export const TLB_SPECIAL: u8 = 2;
 
-/** Tag bits of the current context: the PCID that new entries get and lookups compare. */
+/**
+ * Tag bits of the current context, XORed into the linear page address: the
+ * PCID in bits 11:0, and under nested paging the ASID in bits 63:57. A
+ * canonical linear address's bits 63:57 are copies of bit 56 (or 47), so two
+ * (address, ASID) pairs never share a tag: ASIDs are 0..127 (NASID 128).
+ */
 export let tlbPcid: u64 = 0;
-export function tlbSetPcid(p: u64): void {
-  tlbPcid = p;
+export const ASID_SHIFT: u64 = 57;
+export const NASID: u32 = 128;
+export function tlbSetContext(pcid: u32, asid: u32): void {
+  tlbPcid = (pcid as u64) | ((asid as u64) << ASID_SHIFT);
+}
+
+/** The ASID an entry's tag was filled under (see tlbPcid). */
+@inline function asidOf(tag: u64): u32 {
+  const sign: u64 = ((tag >> 56) & 1) * 0x7f;
+  return (((tag >> ASID_SHIFT) ^ sign) as u32) & 0x7f;
 }
 /** Some entry maps part of a 2 MiB or 1 GiB page (INVLPG must then look further than one slot). */
 let largeCached: bool = false;
@@ -59,7 +72,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
  */
 export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): usize {
   const e = tlbSlot(la);
-  store<u64>(e, (la & PAGE_MASK) | tlbPcid);
+  store<u64>(e, (la & PAGE_MASK) ^ tlbPcid);
   store<u64>(e, walkFrame, 8);
   store<u32>(e, 0, 16);
   store<u16>(e, walkAllow as u16, 20);
@@ -79,7 +92,7 @@ export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32,
  */
 export function tlbGlobalHit(la: u64, acc: u32): usize {
   const e = tlbSlot(la);
-  if ((load<u8>(e, 23) & TLB_GLOBAL) != 0 && (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
+  if ((load<u8>(e, 23) & TLB_GLOBAL) != 0 && (load<u64>(e) & PAGE_MASK) == ((la ^ tlbPcid) & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
   return 0;
 }
 
@@ -92,12 +105,14 @@ export function tlbFlushAll(): void {
 }
 
 /**
- * Invalidates the entries that match: `pcid` < 0 means any PCID; global
- * entries only when `globalToo`.
+ * Invalidates the entries of ASID `asid` (the current one when < 0) that
+ * match: `pcid` < 0 means any PCID; global entries only when `globalToo`.
  */
-export function tlbFlushContext(pcid: i32, globalToo: bool): void {
+export function tlbFlushContext(pcid: i32, globalToo: bool, asid: i32 = -1): void {
+  const id: u32 = asid < 0 ? ((tlbPcid >> ASID_SHIFT) as u32) : (asid as u32);
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u16>(e, 20) == 0) continue;
+    if (asidOf(load<u64>(e)) != id) continue;
     if (!globalToo && (load<u8>(e, 23) & TLB_GLOBAL) != 0) continue;
     if (pcid >= 0 && ((load<u64>(e) as u32) & 0xfff) != (pcid as u32)) continue;
     store<u16>(e, 0, 20);
@@ -105,10 +120,13 @@ export function tlbFlushContext(pcid: i32, globalToo: bool): void {
 }
 
 /**
- * Invalidates the entries that translate the page containing `la` (whatever
- * its size). `pcid` < 0 means any PCID; global entries only when `globalToo`.
+ * Invalidates the entries of ASID `asid` (the current one when < 0) that
+ * translate the page containing `la` (whatever its size). `pcid` < 0 means
+ * any PCID; global entries only when `globalToo`.
  */
-export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool): void {
+export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1): void {
+  const id: u64 = asid < 0 ? tlbPcid >> ASID_SHIFT : (asid as u64);
+  la ^= id << ASID_SHIFT;
   if (!largeCached) {
     const e = tlbSlot(la);
     flushIfCovers(e, la, pcid, globalToo);

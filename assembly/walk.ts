@@ -42,11 +42,12 @@ import {
   PTE_XD_BIT, PTE_PK_SHIFT, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK,
   PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../src/arch/bits";
-import { tableHost, windowBase, WINDOW_BYTES } from "./frames";
+import { tableHost, frameHost, windowBase, WINDOW_BYTES } from "./frames";
+import { nestedWalk, nestedHpa, nestedWritable, nestedExecutable, setNestedTrace } from "./nested";
 import { noteForced } from "./journal";
 import {
   cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs, pse, maxPhyAddr,
-  getPdpte, MODE_OFF, MODE_32BIT, MODE_PAE,
+  getPdpte, MODE_OFF, MODE_32BIT, MODE_PAE, nptOn,
 } from "./state";
 
 const P: u64 = (1 as u64) << PTE_P_BIT;
@@ -61,6 +62,8 @@ const XD: u64 = (1 as u64) << PTE_XD_BIT;
 export const WALK_OK: i32 = 0;
 export const WALK_PF: i32 = 1;
 export const WALK_GP: i32 = 2;
+/** A nested page fault (NPT): details in nested.ts's exitInfo1/exitInfo2. */
+export const WALK_NPF: i32 = 3;
 
 // ---- What the last walk found (read by the TLB fill and the host) ----
 
@@ -68,6 +71,8 @@ export const WALK_GP: i32 = 2;
 export let walkFrame: u64 = 0;
 /** Level of the leaf: 1 = 4 KiB page (PTE), 2 = 2 MiB or 4 MiB (PDE), 3 = 1 GiB (PDPTE). */
 export let walkLevel: i32 = 0;
+/** The guest-physical 4 KiB frame under nested paging (walkFrame is then host-physical); walkFrame otherwise. */
+export let walkGuestFrame: u64 = 0;
 /** log2 of the leaf's page size: 12, 21, 22 (32-bit paging's 4 MiB) or 30. */
 export let walkShift: u32 = 12;
 /** Rights accumulated over the walk: user (U/S=1 everywhere), writable (R/W=1 everywhere), XD (in any entry). */
@@ -208,6 +213,13 @@ function pageFault(la: u64, acc: u32, bits: u32): i32 {
   return WALK_PF;
 }
 
+/** A nested page fault while translating `la` (nested.ts has EXITINFO1/2); faultAddr keeps `la`. */
+function nestedFault(la: u64): i32 {
+  faultCode = 0;
+  faultAddr = la;
+  return WALK_NPF;
+}
+
 /**
  * Stores an entry the walk updated (A or D set). The table frame's write is
  * noted for the dirty log and snapshots first; if memory runs out for that,
@@ -242,9 +254,16 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   if (pagingLevels == MODE_32BIT) return walk32(la, acc, touch);
   if (pagingLevels == MODE_PAE) return walkPae(la, acc, touch);
 
-  // Paging off: linear addresses are physical.
+  // Paging off: linear addresses are physical (guest-physical under NPT).
   if (pagingLevels == MODE_OFF) {
-    walkFrame = la & ~((PAGE_SIZE - 1) as u64);
+    let pa = la;
+    walkGuestFrame = la & ~((PAGE_SIZE - 1) as u64);
+    if (nptOn) {
+      if (traceOn) setNestedTrace(true, 0xffff);
+      if (!nestedWalk(la, acc & ACCESS_OP_MASK, false, touch)) return nestedFault(la);
+      pa = nestedHpa;
+    }
+    walkFrame = pa & ~((PAGE_SIZE - 1) as u64);
     walkLevel = LEVEL_PT;
     walkShift = PAGE_SHIFT;
     walkUser = true;
@@ -253,6 +272,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     walkPkey = 0;
     walkGlobal = false;
     walkDirty = true;
+    walkAllow = nptOn ? nestedAllow(rightsMask(true, true, false, true, 0)) : rightsMask(true, true, false, true, 0);
     return WALK_OK;
   }
 
@@ -279,8 +299,18 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     shift = (PAGE_SHIFT + 9 * (level - 1)) as u64;
     const index = ((la >> shift) as u32) & 511;
     entryAddr = table + ((index as u64) << 3);
-    const host = tableHost(table >> PAGE_SHIFT, level);
-    entryPtr = host + (index << 3);
+    let host: usize;
+    if (nptOn) {
+      // Under NPT the table is guest-physical: the entry's own address goes
+      // through the nested tables first, as a user write (APM 15.25.5).
+      if (traceOn) setNestedTrace(true, traceCount);
+      if (!nestedWalk(entryAddr, ACCESS_WRITE, true, touch)) return nestedFault(la);
+      host = frameHost(nestedHpa >> PAGE_SHIFT);
+      entryPtr = host + ((nestedHpa as usize) & (PAGE_SIZE - 1));
+    } else {
+      host = tableHost(table >> PAGE_SHIFT, level);
+      entryPtr = host + (index << 3);
+    }
     entry = host == 0 ? 0 : load<u64>(entryPtr);
     traceStep(level, index, table, entry);
 
@@ -337,6 +367,17 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
 
   const pageMask: u64 = ((1 as u64) << shift) - 1;
   walkFrame = (entry & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
+  walkGuestFrame = walkFrame;
+  walkAllow = rightsMask(user, writable, xd != 0, (entry & D) != 0, pkey);
+  if (nptOn) {
+    // The final guest-physical address, with the access's own type (the
+    // guest's A/D above stay set if this faults).
+    const gpa = walkFrame | (la & (PAGE_SIZE - 1));
+    if (traceOn) setNestedTrace(true, 0xffff);
+    if (!nestedWalk(gpa, op, false, touch)) return nestedFault(la);
+    walkFrame = nestedHpa & ~((PAGE_SIZE - 1) as u64);
+    walkAllow = nestedAllow(walkAllow);
+  }
   walkLevel = level;
   walkShift = shift as u32;
   walkUser = user;
@@ -346,8 +387,21 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
   walkGlobal = pge && (entry & G) != 0;
   walkDirty = (entry & D) != 0;
   walkEntry = entry;
-  walkAllow = rightsMask(user, writable, xd != 0, walkDirty, pkey);
   return WALK_OK;
+}
+
+/** The fetch kinds of an allow mask: bits (acc & 15) whose op is ACCESS_FETCH. */
+const FETCH_KINDS: u32 = 0x4444;
+
+/**
+ * The access kinds allowed by both the guest (`allow`) and the nested leaf
+ * the last nested walk found: writes only once it is writable and dirty (so
+ * a TLB hit never skips setting nested D), fetches only without nested XD.
+ */
+@inline function nestedAllow(allow: u32): u32 {
+  if (!nestedWritable) allow &= ~WRITE_KINDS;
+  if (!nestedExecutable) allow &= ~FETCH_KINDS;
+  return allow;
 }
 
 // ---- 32-bit paging (SDM 4.3) ----
@@ -461,6 +515,7 @@ function leafReached(la: u64, acc: u32, touch: bool, entry: u64, ptr: usize, wid
   }
   const pageMask: u64 = ((1 as u64) << shift) - 1;
   walkFrame = base | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
+  walkGuestFrame = walkFrame;
   walkLevel = level;
   walkShift = shift;
   walkUser = user;
@@ -503,7 +558,7 @@ let fastPtr: usize = 0;
  * leaf like walk().
  */
 export function walkFast(la: u64, acc: u32): i32 {
-  if (traceOn || pagingLevels < 4 || !isCanonical(la)) return WALK_SLOW;
+  if (traceOn || nptOn || pagingLevels < 4 || !isCanonical(la)) return WALK_SLOW;
   const expect: u64 = P | A;
   const upper: u64 = rsvdMask | PS | expect; // PML5E, PML4E: PS is reserved
   const middle: u64 = rsvdMask | expect; // PDPTE, PDE

@@ -14,6 +14,7 @@
  *     +20 u32 level       leaf level of the last translation (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB)
  *     +24 u64 pa          a physical address returned by the last call
  *     +32 u32 rights      after a probe: bit 0 user, bit 1 writable, bit 2 XD, bits 7:4 protection key
+ *     +36 u32 exitInfo1Hi after a nested page fault: EXITINFO1 bits 63:32 (bit 32 final gPA, 33 guest table)
  *     +40 u64 leaf        after a probe: the leaf entry's value
  */
 
@@ -34,6 +35,8 @@ export const STATUS_SPLITS_LARGE_PAGE = 6;
 export const STATUS_NO_FRAME = 7;
 /** The access reaches a device (MMIO) or hooked page: the host performs it (MB_PA: physical address of its first byte). */
 export const STATUS_SPECIAL = 8;
+/** A nested page fault (NPT): EXITINFO1 in errorCode (bits 31:0) and MB_EXITINFO1_HI (bits 63:32), EXITINFO2 in faultAddr. */
+export const STATUS_NPF = 9;
 
 export const MB_STATUS = 0;
 export const MB_ERROR_CODE = 4;
@@ -43,12 +46,16 @@ export const MB_LEVEL = 20;
 export const MB_PA = 24;
 export const MB_RIGHTS = 32;
 export const MB_LEAF = 40;
+export const MB_EXITINFO1_HI = 36;
 export const MAILBOX_BYTES = 48;
 
 /**
  * A batch translation's output word for a faulting address: bit 63 set, the
  * status (STATUS_PF or STATUS_GP) in bits 47:32, the error code in bits 31:0,
  * and bit 62 set when the fault is on the second page of a crossing access.
+ * For a nested page fault (STATUS_NPF) bits 31:0 are EXITINFO1's and bits
+ * 61:60 its bits 33:32; EXITINFO2 is not in the word (Mmu.translateBatch
+ * probes the address again to report it).
  */
 export const BATCH_FAULT_BIT = 63;
 export const BATCH_SECOND_PAGE_BIT = 62;

@@ -57,8 +57,37 @@ export class GeneralProtection extends X86MmuError {
   readonly errorCode = 0;
 }
 
-/** A fault the guest would see. */
-export type Fault = PageFault | GeneralProtection;
+/** The names of EXITINFO1's bits for a nested page fault (AMD APM 15.25.6). */
+const EXITINFO1_NAMES: [bigint, string][] = [
+  [0n, "P"], [1n, "RW"], [2n, "US"], [3n, "RSVD"], [4n, "ID"], [32n, "FINAL"], [33n, "TABLE"],
+];
+
+/** "P|RW|US|TABLE" for 0x200000007. */
+export function describeExitInfo1(info: bigint): string {
+  const names = EXITINFO1_NAMES.filter(([b]) => ((info >> b) & 1n) !== 0n).map(([, n]) => n);
+  return names.length ? names.join("|") : "0";
+}
+
+/**
+ * A nested page fault, #VMEXIT(NPF) (AMD SVM nested paging, APM 15.25.6): a
+ * guest-physical address did not translate through the host's nested
+ * tables. `exitinfo1` says why (P, RW, US, RSVD, ID in bits 4:0; bit 32: the
+ * access's final gPA, bit 33: a guest table entry's gPA); `exitinfo2` is the
+ * guest-physical address being translated.
+ */
+export class NestedPageFault extends X86MmuError {
+  constructor(
+    readonly exitinfo1: bigint,
+    readonly exitinfo2: bigint,
+    /** The guest-linear address whose translation faulted (not in the VMCB; for the embedder). */
+    readonly linear: bigint,
+  ) {
+    super("NESTED_PAGE_FAULT", `#VMEXIT(NPF) at guest-physical ${hex(exitinfo2)}, EXITINFO1 ${hex(exitinfo1)} (${describeExitInfo1(exitinfo1)})`);
+  }
+}
+
+/** A fault the guest (or, for NestedPageFault, its hypervisor) would see. */
+export type Fault = PageFault | GeneralProtection | NestedPageFault;
 
 /** Linear memory (at most 4 GiB in wasm32) could not grow: nothing was written. */
 export class OutOfMemoryError extends X86MmuError {

@@ -10,9 +10,9 @@
  */
 
 import { instantiateSync } from "@assemblyscript/loader";
-import { STATUS_GP, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR } from "../arch/index.js";
+import { STATUS_GP, STATUS_NPF, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_EXITINFO1_HI, MB_PA } from "../arch/index.js";
 import { PAGE_SIZE } from "../arch/index.js";
-import { GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
+import { GeneralProtection, NestedPageFault, OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
 
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
 export interface CoreExports {
@@ -29,6 +29,14 @@ export interface CoreExports {
   movCr3(lo: number, hi: number): number;
   movCr4(lo: number, hi: number): number;
   reloadPdptes(): number;
+  vmrun(on: number, lo: number, hi: number, hostNxe: number, asid: number, tlbControl: number): number;
+  invlpga(lo: number, hi: number, asid: number): void;
+  nestedTraceCount(): number;
+  nestedTraceBufPtr(): number;
+  probeGuestFrameLo(): number;
+  probeGuestFrameHi(): number;
+  probeNestedLeafLo(): number;
+  probeNestedLeafHi(): number;
   pdpteLo(i: number): number;
   pdpteHi(i: number): number;
   setPdpte(i: number, lo: number, hi: number): void;
@@ -154,6 +162,9 @@ export class Core {
   fault(): Fault {
     const addr = this.mbU64(MB_FAULT_ADDR);
     if (this.mbU32(MB_STATUS) === STATUS_GP) return new GeneralProtection(addr);
+    if (this.mbU32(MB_STATUS) === STATUS_NPF) {
+      return new NestedPageFault((BigInt(this.mbU32(MB_EXITINFO1_HI)) << 32n) | BigInt(this.mbU32(MB_ERROR_CODE)), addr, this.mbU64(MB_PA));
+    }
     return new PageFault(this.mbU32(MB_ERROR_CODE), addr);
   }
 }

@@ -21,7 +21,7 @@ import { ACCESS_USER } from "../arch/index.js";
 import { busOf } from "../phys/index.js";
 import { lo32, hi32 } from "../base/index.js";
 import type { Core } from "../core/index.js";
-import { OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
+import { OutOfMemoryError, PageFault, NestedPageFault, type Fault } from "../base/index.js";
 import { SegmentBuffer } from "../phys/index.js";
 
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
@@ -59,7 +59,7 @@ export class RangeTranslator {
     if (n >= 0) return { core: this.core, va, cpl, ptr, n, bytes: len, fault: undefined };
     if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
     const fault = this.fault();
-    const at = fault instanceof PageFault ? fault.cr2 : fault.address;
+    const at = fault instanceof PageFault ? fault.cr2 : fault instanceof NestedPageFault ? fault.linear : fault.address;
     const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
     if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, bytes: 0, fault };
     const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);

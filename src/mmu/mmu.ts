@@ -25,11 +25,15 @@ import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../b
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
-import { type CpuState, type PagingMode, U32, checkMaxPhyAddr, checkMode, pagingModeOf, pdpteError, withLma } from "./registers.js";
+import { LegacyPageTable, tableFormatOf, type LegacyPageTableOptions } from "./legacy-page-table.js";
+import {
+  type CpuState, type PagingMode, type NestedState, U32, NASID, checkMaxPhyAddr, checkMode as checkRegisters, checkNestedGuest,
+  pagingModeOf, pdpteError, withLma,
+} from "./registers.js";
 import { FaultHandlers, MAX_FAULT_RETRIES, opOf, type FaultHandler } from "./fault-recovery.js";
 import { Batch, type AccessArg } from "./batch.js";
 
-export { type CpuState, type PagingMode, LONG_MODE, pagingModeOf } from "./registers.js";
+export { type CpuState, type PagingMode, type NestedState, LONG_MODE, NASID, pagingModeOf } from "./registers.js";
 export { MAX_FAULT_RETRIES, type FaultHandler, type FaultContext } from "./fault-recovery.js";
 export { Batch, decodeBatchFault, type AccessArg } from "./batch.js";
 
@@ -57,6 +61,10 @@ export type Probe =
       pkey: number;
       /** The leaf entry's value. */
       leaf: bigint;
+      /** Under nested paging: the guest-physical address (`pa` is then host-physical). */
+      guestPhysical?: bigint;
+      /** Under nested paging: the nested leaf entry that maps the guest-physical page (its rights are the host's). */
+      nestedLeaf?: bigint;
     }
   | { ok: false; fault: Fault };
 
@@ -66,9 +74,11 @@ const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
 
 /** What a snapshot keeps of the processor: the registers and the PAE PDPTE registers. */
-export type SavedRegisters = Required<CpuState> & { readonly pdptes: readonly bigint[] };
+export type SavedRegisters = Required<CpuState> & { readonly pdptes: readonly bigint[]; readonly nested?: Readonly<Required<NestedState>> };
 
 export class Mmu {
+  /** Nested paging while a guest runs (enterGuest). */
+  private nestedState: Required<NestedState> | undefined;
   /** Physical memory: direct access, frame allocation, usage. */
   readonly memory: PhysicalMemory;
   private readonly core: Core;
@@ -130,7 +140,7 @@ export class Mmu {
       maxPhyAddr: state.maxPhyAddr ?? this.regs.maxPhyAddr,
     };
     checkMaxPhyAddr(next.maxPhyAddr, this.core.x.highestBackedPfnPlusOne());
-    checkMode(next);
+    this.checkMode(next);
     const x = this.core.x;
     x.setMaxPhyAddr(next.maxPhyAddr);
     x.writePkru(next.pkru);
@@ -144,6 +154,12 @@ export class Mmu {
       throw pdpteError("loadState", next.cr3);
     }
     this.regs = next;
+  }
+
+  /** The registers form a state a processor can be in, for the guest too while one runs. */
+  private checkMode(s: Required<CpuState>): void {
+    checkRegisters(s);
+    if (this.nestedState) checkNestedGuest(s);
   }
 
   /** The paging mode the registers select: "off", "32-bit", "pae", "4-level" or "5-level". */
@@ -185,7 +201,7 @@ export class Mmu {
     if (bit(this.regs.cr4, CR4_PCIDE_BIT) && bit(this.regs.cr0, CR0_PG_BIT) && !bit(cr0, CR0_PG_BIT)) {
       throw new RegisterError("CR0.PG cannot be cleared while CR4.PCIDE=1");
     }
-    checkMode(next);
+    this.checkMode(next);
     const x = this.core.x;
     if (next.efer !== this.regs.efer) x.writeEfer(lo32(next.efer), hi32(next.efer));
     if (!x.movCr0(lo32(next.cr0), hi32(next.cr0))) {
@@ -202,7 +218,7 @@ export class Mmu {
   set cr3(v: bigint) {
     const value = toU64(v, "CR3");
     const next = { ...this.regs, cr3: value & ~(1n << BigInt(CR3_NOFLUSH_BIT)) };
-    checkMode(next);
+    this.checkMode(next);
     if (!this.core.x.movCr3(lo32(value), hi32(value))) throw pdpteError("MOV to CR3", next.cr3);
     this.regs = next;
   }
@@ -221,7 +237,7 @@ export class Mmu {
     if (!bit(this.regs.cr4, CR4_PCIDE_BIT) && bit(value, CR4_PCIDE_BIT) && (this.regs.cr3 & 0xfffn) !== 0n) {
       throw new RegisterError("CR4.PCIDE can be set only while CR3[11:0] = 0");
     }
-    checkMode(next);
+    this.checkMode(next);
     if (!this.core.x.movCr4(lo32(value), hi32(value))) throw pdpteError("MOV to CR4", next.cr3);
     this.regs = next;
   }
@@ -239,7 +255,7 @@ export class Mmu {
       throw new RegisterError("EFER.LME cannot change while CR0.PG=1");
     }
     const next = { ...this.regs, efer: withLma(this.regs.cr0, value) };
-    checkMode(next);
+    this.checkMode(next);
     this.regs = next;
     this.core.x.writeEfer(lo32(next.efer), hi32(next.efer));
   }
@@ -269,7 +285,7 @@ export class Mmu {
   set maxPhyAddr(n: number) {
     checkMaxPhyAddr(n, this.core.x.highestBackedPfnPlusOne());
     const next = { ...this.regs, maxPhyAddr: n };
-    checkMode(next);
+    this.checkMode(next);
     this.regs = next;
     this.core.x.setMaxPhyAddr(n);
   }
@@ -291,6 +307,51 @@ export class Mmu {
     if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new ArgumentError(`PCID ${String(pcid)} is not in 0..4095`);
     const v = toU64(va);
     if (!this.core.x.invpcid(type, pcid, lo32(v), hi32(v))) throw new ArgumentError(`INVPCID type ${String(type)} is not 0, 1, 2 or 3`);
+  }
+
+  // ---- Nested paging (AMD SVM NPT, APM 15.25) ----
+
+  /**
+   * VMRUN's nested-paging part: from now on the registers are the guest's,
+   * every guest-physical address (CR3, each guest table entry's, the final
+   * one) goes through the host's 4-level tables at `ncr3`, and translations
+   * are tagged with `asid`. `tlbControl` is the VMCB's TLB_CONTROL: 0 keep
+   * (the default), 1 flush every ASID, 3 flush this ASID, 7 flush this
+   * ASID's non-global entries. Faults of the nested walk throw
+   * NestedPageFault. Refused (RegisterError) for a 32-bit or PAE guest.
+   */
+  enterGuest(state: NestedState, tlbControl: 0 | 1 | 3 | 7 = 0): void {
+    if (typeof state !== "object" || state === null) throw new ArgumentError("enterGuest needs { ncr3, nxe?, asid? }");
+    const ncr3 = toU64(state.ncr3, "nCR3");
+    const nxe = state.nxe ?? true;
+    const asid = state.asid ?? 1;
+    if (typeof nxe !== "boolean") throw new ArgumentError(`nested nxe ${String(nxe)} is not a boolean`);
+    if (!Number.isInteger(asid) || asid < 1 || asid >= NASID) throw new RegisterError(`ASID ${String(asid)} is not in 1..${NASID - 1} (x86mmu reports NASID = ${NASID}; ASID 0 is the host's)`);
+    if (![0, 1, 3, 7].includes(tlbControl)) throw new ArgumentError(`TLB_CONTROL ${String(tlbControl)} is not 0, 1, 3 or 7`);
+    const phys = (1n << BigInt(this.regs.maxPhyAddr)) - 1n;
+    if ((ncr3 & ~phys) !== 0n) throw new RegisterError(`nCR3 ${hex(ncr3)} sets bits at or above MAXPHYADDR (${this.regs.maxPhyAddr})`);
+    checkNestedGuest(this.regs);
+    this.core.x.vmrun(1, lo32(ncr3), hi32(ncr3), nxe ? 1 : 0, asid, tlbControl);
+    this.nestedState = { ncr3, nxe, asid };
+  }
+
+  /** #VMEXIT's nested-paging part: back to the host (no nested walk, ASID 0). Guest TLB entries stay, tagged with their ASID. */
+  exitGuest(): void {
+    if (!this.nestedState) return;
+    this.core.x.vmrun(0, 0, 0, this.nestedState.nxe ? 1 : 0, 0, 0);
+    this.nestedState = undefined;
+  }
+
+  /** The nested-paging state while a guest runs (enterGuest), else undefined. */
+  get nested(): Readonly<Required<NestedState>> | undefined {
+    return this.nestedState ? { ...this.nestedState } : undefined;
+  }
+
+  /** INVLPGA: invalidates the translations of the page containing `va` tagged with `asid` (global ones too). */
+  invlpga(va: Address, asid: number): void {
+    if (!Number.isInteger(asid) || asid < 0 || asid >= NASID) throw new ArgumentError(`ASID ${String(asid)} is not in 0..${NASID - 1}`);
+    const v = toU64(va);
+    this.core.x.invlpga(lo32(v), hi32(v), asid);
   }
 
   /** Invalidates every TLB entry, global ones included. */
@@ -391,17 +452,25 @@ export class Mmu {
     if (r !== 0) return { ok: false, fault: this.lastFault() };
     const level = this.core.mbU32(MB_LEVEL);
     const rights = this.core.mbU32(MB_RIGHTS);
-    return {
+    const x = this.core.x;
+    // 32-bit paging's PDE maps 4 MiB; every other level n maps 2^(12 + 9(n-1)) bytes.
+    const shift = this.pagingMode === "32-bit" && level === 2 ? 22 : PAGE_SHIFT + 9 * (level - 1);
+    const out: Probe = {
       ok: true,
       pa: this.core.mbU64(MB_PA) | (v & 0xfffn),
       level,
-      pageSize: 1n << BigInt(PAGE_SHIFT + 9 * (level - 1)),
+      pageSize: 1n << BigInt(shift),
       user: (rights & 1) !== 0,
       writable: (rights & 2) !== 0,
       noExecute: (rights & 4) !== 0,
       pkey: (rights >> 4) & 15,
       leaf: this.core.mbU64(MB_LEAF),
     };
+    if (this.nestedState) {
+      out.guestPhysical = ((BigInt(x.probeGuestFrameHi() >>> 0) << 32n) | BigInt(x.probeGuestFrameLo() >>> 0)) | (v & 0xfffn);
+      out.nestedLeaf = (BigInt(x.probeNestedLeafHi() >>> 0) << 32n) | BigInt(x.probeNestedLeafLo() >>> 0);
+    }
+    return out;
   }
 
   /**
@@ -584,7 +653,7 @@ export class Mmu {
    * frames written since, and the snapshot's memory cost is the frames saved.
    */
   snapshot(): Snapshot<SavedRegisters> {
-    return this.snapshots.take({ ...this.state, pdptes: this.pdptes });
+    return this.snapshots.take({ ...this.state, pdptes: this.pdptes, nested: this.nested });
   }
 
   /**
@@ -594,7 +663,9 @@ export class Mmu {
    */
   restore(snapshot: Snapshot<SavedRegisters>): void {
     const regs = this.snapshots.restore(snapshot);
+    this.exitGuest();
     this.loadState(regs);
+    if (regs.nested) this.enterGuest(regs.nested, 1);
     // The PDPTE registers as they were, which memory need not hold any more.
     regs.pdptes.forEach((v, i) => this.core.x.setPdpte(i, lo32(v), hi32(v)));
   }
@@ -603,16 +674,32 @@ export class Mmu {
 
   /**
    * A new, empty page-table tree (a zeroed root frame from the allocator),
-   * with 4 levels, or 5 with `{ levels: 5 }`.
+   * with 4 levels, or 5 with `{ levels: 5 }` (or `{ mode: 4 | 5 }`); for the
+   * legacy modes `{ mode: "32-bit" }` (a page directory) or `{ mode: "pae" }`
+   * (a PDPT with its four page directories), see legacy-page-table.ts.
    */
-  createPageTable(options: PageTableOptions = {}): PageTable {
-    return PageTable.create(this.core, this.memory, options);
+  createPageTable(options: LegacyPageTableOptions): LegacyPageTable;
+  createPageTable(options?: PageTableOptions & { mode?: 4 | 5 }): PageTable;
+  createPageTable(options: (PageTableOptions & { mode?: 4 | 5 }) | LegacyPageTableOptions = {}): PageTable | LegacyPageTable {
+    const mode = options.mode;
+    if (mode === "32-bit" || mode === "pae") return LegacyPageTable.create(this.core, this.memory, mode);
+    const levels = (options as PageTableOptions).levels;
+    if (mode !== undefined && (mode !== 4 && mode !== 5 || (levels !== undefined && levels !== mode))) {
+      throw new ArgumentError(`mode ${String(mode)} is not "32-bit", "pae", 4 or 5${levels !== undefined ? ` agreeing with levels ${String(levels)}` : ""}`);
+    }
+    return PageTable.create(this.core, this.memory, { levels: mode ?? levels });
   }
 
-  /** The page-table tree CR3 points to, for inspection and changes. */
-  activePageTable(): PageTable {
-    const levels = bit(this.regs.cr4, CR4_LA57_BIT) ? 5 : 4;
-    return PageTable.at(this.core, this.memory, this.regs.cr3 & 0x000ffffffffff000n, levels);
+  /**
+   * The page-table tree CR3 points to, for inspection and changes: in the
+   * format of the paging mode (with CR0.PG=0, of the mode setting CR0.PG
+   * would select): a LegacyPageTable under 32-bit and PAE paging.
+   */
+  activePageTable(): PageTable | LegacyPageTable {
+    const format = tableFormatOf(this.regs);
+    if (format === "32-bit") return LegacyPageTable.at(this.core, this.memory, this.regs.cr3 & 0xfffff000n, format);
+    if (format === "pae") return LegacyPageTable.at(this.core, this.memory, this.regs.cr3 & 0xffffffe0n, format);
+    return PageTable.at(this.core, this.memory, this.regs.cr3 & 0x000ffffffffff000n, format === "5-level" ? 5 : 4);
   }
 
   // ---- Walk trace (for `run --trace` and `explain`) ----
@@ -632,9 +719,37 @@ export class Mmu {
       const at = base + 24 * i;
       out.push({ level: dv.getUint32(at, true), index: dv.getUint32(at + 4, true), table: dv.getBigUint64(at + 8, true), entry: dv.getBigUint64(at + 16, true) });
     }
+    // Under nested paging: the nested levels visited, each tagged with the guest step it served.
+    const m = this.core.x.nestedTraceCount();
+    const nbase = this.core.x.nestedTraceBufPtr() >>> 0;
+    const nested = [];
+    for (let i = 0; i < m; i++) {
+      const at = nbase + 24 * i;
+      const tag = dv.getUint16(at + 4, true);
+      nested.push({
+        level: dv.getUint32(at, true),
+        guestStep: tag === 0xffff ? -1 : tag,
+        index: dv.getUint16(at + 6, true),
+        table: dv.getBigUint64(at + 8, true),
+        entry: dv.getBigUint64(at + 16, true),
+      });
+    }
+    this.nestedTrace = nested;
     this.core.x.traceReset();
     return out;
   }
+
+  /**
+   * The nested walks recorded with the last takeTrace() (nested paging):
+   * each level with `guestStep`, the index in that trace of the guest entry
+   * whose address it translated, or -1 for a final guest-physical address.
+   */
+  takeNestedTrace(): { level: number; guestStep: number; index: number; table: bigint; entry: bigint }[] {
+    const t = this.nestedTrace;
+    this.nestedTrace = [];
+    return t;
+  }
+  private nestedTrace: { level: number; guestStep: number; index: number; table: bigint; entry: bigint }[] = [];
 }
 
 

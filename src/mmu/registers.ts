@@ -99,3 +99,24 @@ export function pdpteError(what: string, cr3: bigint): RegisterError {
     "PDPTE_RESERVED",
   );
 }
+
+/** Nested paging (AMD SVM NPT) as the VMCB and the host give it: see Mmu.enterGuest. */
+export interface NestedState {
+  /** N_CR3: the root of the host's 4-level nested tables (host-physical). */
+  ncr3: bigint;
+  /** The host's EFER.NXE: bit 63 of a nested entry is XD (true, the default) or reserved. */
+  nxe?: boolean;
+  /** The guest's ASID, 1..127 (x86mmu reports NASID = 128); default 1. */
+  asid?: number;
+}
+
+/** ASIDs x86mmu tags TLB entries with: 1..NASID-1 for guests (0 is the host's). */
+export const NASID = 128;
+
+/** Nested paging applies to a long-mode guest or one with paging off (legacy guest modes are not modelled under NPT). */
+export function checkNestedGuest(s: Pick<CpuState, "cr0" | "cr4" | "efer">): void {
+  const mode = pagingModeOf(s);
+  if (mode === "32-bit" || mode === "pae") {
+    throw new RegisterError(`nested paging with a ${mode} guest is not modelled: the guest must run in long mode or with paging off`);
+  }
+}

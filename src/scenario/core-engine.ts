@@ -7,10 +7,10 @@
 
 import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { encodeAccess } from "../mmu/index.js";
-import { GeneralProtection, RegisterError } from "../base/index.js";
+import { GeneralProtection, NestedPageFault, RegisterError, describeExitInfo1 } from "../base/index.js";
 import { Mmu } from "../mmu/index.js";
-import type { Access, AccessResult, MemoryChange, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
-import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf } from "../arch/index.js";
+import type { Access, AccessResult, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
+import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf, targetOf } from "../arch/index.js";
 import { ScenarioError } from "./parse.js";
 import { X86MmuError } from "../base/index.js";
 
@@ -23,6 +23,7 @@ export class CoreEngine implements ScenarioEngine {
     const mmu = this.mmu;
     const trace = options?.trace === true;
     mmu.memory.reset();
+    mmu.exitGuest();
     try {
       mmu.loadState({ ...scenario.cpu, maxPhyAddr: scenario.cpu.maxphyaddr, pkru: Number(scenario.cpu.pkru), pkrs: Number(scenario.cpu.pkrs) });
     } catch (e) {
@@ -30,6 +31,15 @@ export class CoreEngine implements ScenarioEngine {
       throw e;
     }
     const before = loadImage(mmu, scenario);
+    const npt = scenario.cpu.npt;
+    if (npt) {
+      try {
+        mmu.enterGuest({ ncr3: npt.ncr3, nxe: npt.nxe, asid: 1 }, 1);
+      } catch (e) {
+        if (e instanceof X86MmuError) throw new ScenarioError(scenario.name, "cpu.npt", e.message);
+        throw e;
+      }
+    }
     try {
       const results = scenario.accesses.map((a) => this.access(a, trace));
       return { name: scenario.name, results, memory: changes(mmu, before) };
@@ -66,17 +76,93 @@ export class CoreEngine implements ScenarioEngine {
     const t = mmu.tryTranslate(a.va, encodeAccess({ op: a.op, size: a.size, ...options }));
     let r: AccessResult;
     if (!t.ok) {
-      r = t.fault instanceof GeneralProtection
+      const f = t.fault;
+      r = f instanceof GeneralProtection
         ? { ok: false, fault: "GP", errorCode: 0n }
-        : { ok: false, fault: "PF", errorCode: BigInt(t.fault.errorCode), cr2: t.fault.cr2 };
+        : f instanceof NestedPageFault
+          ? { ok: false, fault: "NPF", exitinfo1: f.exitinfo1, exitinfo2: f.exitinfo2 }
+          : { ok: false, fault: "PF", errorCode: BigInt(f.errorCode), cr2: f.cr2 };
     } else if (a.op === "read") {
       r = { ok: true, pa: t.pa, value: mmu.read(a.va, a.size, options) };
     } else {
       if (a.op === "write") mmu.write(a.va, a.size, a.value, options);
       r = { ok: true, pa: t.pa };
     }
-    if (trace) r.walk = this.walkSteps(a, r);
+    if (trace) {
+      r.walk = this.walkSteps(a, r);
+      if (mmu.nested) this.nestedSteps(a, r);
+    }
     return r;
+  }
+
+  /**
+   * Under nested paging: weaves the nested walks the core recorded into the
+   * trace (each guest entry after the nested walk of its address, the final
+   * gPA's nested walk at the end of each page's walk) and groups them by
+   * guest level in `nestedWalk`, as the format describes.
+   */
+  private nestedSteps(a: Access, r: AccessResult): void {
+    const guest = r.walk ?? [];
+    const raw = this.mmu.takeNestedTrace();
+    const hostNxe = this.mmu.nested?.nxe ?? true;
+    // One nested walk starts at each PML4 level.
+    const walks: { tag: number; steps: WalkStep[] }[] = [];
+    for (const n of raw) {
+      if (n.level === 4 || walks.length === 0) walks.push({ tag: n.guestStep, steps: [] });
+      walks[walks.length - 1]!.steps.push({
+        level: levelName("long", n.level),
+        table: n.table,
+        index: n.index,
+        entryAddr: n.table + 8n * BigInt(n.index),
+        entry: n.entry,
+        allows: allowsOf(n.entry, leafSizeOf(n.level, n.entry), hostNxe),
+      });
+    }
+    const flat: WalkStep[] = [];
+    const pages: NestedWalk[] = [];
+    let page: NestedWalk | undefined;
+    let pageIndex = -1;
+    for (const w of walks) {
+      if (w.tag >= 0) {
+        const g = guest[w.tag];
+        if (w.tag === 0 || (g && g.level === guest[0]!.level) || !page) {
+          page = { levels: [] };
+          pages.push(page);
+          pageIndex++;
+        }
+        const gpa = g ? g.entryAddr : 0n;
+        for (const s of w.steps) s.gpa = gpa;
+        flat.push(...w.steps);
+        const level: NestedGuestLevel = { gpa, nested: w.steps };
+        if (g) {
+          level.guest = g;
+          flat.push(g);
+        }
+        page.levels.push(level);
+      } else {
+        if (!page) {
+          page = { levels: [] };
+          pages.push(page);
+          pageIndex++;
+        }
+        const la = pageIndex === 0 ? a.va : (a.va & ~0xfffn) + 0x1000n;
+        const leaf = page.levels[page.levels.length - 1]?.guest;
+        const target = leaf ? targetOf(leaf.level, leaf.entry) : undefined;
+        const size = target?.kind === "page" ? target.size : "4K";
+        const low = size === "1G" ? 0x3fffffffn : size === "2M" ? 0x1fffffn : 0xfffn;
+        const gpa = target ? target.paddr + (la & low) : la;
+        for (const s of w.steps) s.gpa = gpa;
+        flat.push(...w.steps);
+        page.final = { gpa, nested: w.steps };
+        page = undefined;
+      }
+    }
+    if (!r.ok && r.fault === "NPF" && flat.length > 0) {
+      const last = flat[flat.length - 1]!;
+      last.stop = `nested page fault: ${describeExitInfo1(r.exitinfo1)} translating guest-physical ${"0x" + r.exitinfo2.toString(16)}`;
+    }
+    r.walk = flat;
+    r.nestedWalk = pages;
   }
 
   /** The recorded walk levels in the trace's words (arch/rules.ts), with the stop reason on a faulting level. */

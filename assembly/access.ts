@@ -474,5 +474,5 @@ export function physRange(lo: u32, hi: u32, len: u32, write: bool, segPtr: usize
 export function tlbLevel(lo: u32, hi: u32): u32 {
   const la = ((hi as u64) << 32) | (lo as u64);
   const e = tlbSlot(la);
-  return (load<u64>(e) & PAGE_MASK) == (la & PAGE_MASK) && load<u16>(e, 20) != 0 ? load<u8>(e, 22) : 0;
+  return load<u64>(e) == ((la & PAGE_MASK) ^ tlbPcid) && load<u16>(e, 20) != 0 ? load<u8>(e, 22) : 0;
 }

@@ -48,6 +48,17 @@ export const ASID_SHIFT: u64 = 57;
 export const NASID: u32 = 128;
 export function tlbSetContext(pcid: u32, asid: u32): void {
   tlbPcid = (pcid as u64) | ((asid as u64) << ASID_SHIFT);
+  slotSalt = saltOf(asid);
+}
+
+/**
+ * Each ASID indexes the direct-mapped TLB with its own XOR pattern, so that
+ * two guests using the same linear page do not keep evicting each other
+ * (consecutive pages still get different slots).
+ */
+let slotSalt: u32 = 0;
+@inline function saltOf(asid: u32): u32 {
+  return (asid * 0x2d5) & TLB_MASK;
 }
 
 /** The ASID an entry's tag was filled under (see tlbPcid). */
@@ -62,7 +73,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
 
 /** The slot of linear address `la`. */
 @inline export function tlbSlot(la: u64): usize {
-  return tlb + ((((la >> PAGE_SHIFT) as u32) & TLB_MASK) << 5);
+  return tlb + (((((la >> PAGE_SHIFT) as u32) ^ slotSalt) & TLB_MASK) << 5);
 }
 
 /**
@@ -126,10 +137,10 @@ export function tlbFlushContext(pcid: i32, globalToo: bool, asid: i32 = -1): voi
  */
 export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1): void {
   const id: u64 = asid < 0 ? tlbPcid >> ASID_SHIFT : (asid as u64);
+  const slot = tlb + (((((la >> PAGE_SHIFT) as u32) ^ saltOf(id as u32)) & TLB_MASK) << 5);
   la ^= id << ASID_SHIFT;
   if (!largeCached) {
-    const e = tlbSlot(la);
-    flushIfCovers(e, la, pcid, globalToo);
+    flushIfCovers(slot, la, pcid, globalToo);
     return;
   }
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) flushIfCovers(e, la, pcid, globalToo);

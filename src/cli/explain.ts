@@ -10,11 +10,11 @@
  * Colour is ANSI and optional: the CLI turns it on for a terminal only.
  */
 
-import { PFEC_RSVD, CR4_LA57_BIT } from "../arch/index.js";
+import { PFEC_RSVD, CR4_LA57_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { describeErrorCode } from "../base/index.js";
 import { hex } from "../base/index.js";
-import type { Access, AccessResult, WalkStep } from "../scenario/index.js";
-import { flagNames, targetOf, errorCodeFields, permissionChecks, SIZE_WORDS, type Check } from "../arch/index.js";
+import type { Access, AccessResult, NestedWalk, WalkStep } from "../scenario/index.js";
+import { flagNames, targetOf, errorCodeFields, permissionChecks, shapeOf, SIZE_WORDS, type Check } from "../arch/index.js";
 
 export interface Style {
   dim(s: string): string;
@@ -52,7 +52,8 @@ export function entryFlags(level: string, entry: bigint): string {
  * significant first. With the leaf's page size known ("2M" or "1G"), the
  * levels below the leaf are part of the offset (bits 20:0 or 29:0).
  */
-export function addressFields(va: bigint, la57: boolean, leafSize?: string): { name: string; hi: number; lo: number; value: bigint }[] {
+export function addressFields(va: bigint, la57: boolean | "32-bit" | "pae", leafSize?: string): { name: string; hi: number; lo: number; value: bigint }[] {
+  if (la57 === "32-bit" || la57 === "pae") return legacyFields(va, la57, leafSize);
   const all = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
   const below = leafSize === "1G" ? 2 : leafSize === "2M" ? 1 : 0;
   const names = all.slice(0, all.length - below);
@@ -67,8 +68,19 @@ export function addressFields(va: bigint, la57: boolean, leafSize?: string): { n
   return fields;
 }
 
+/**
+ * A 32-bit linear address's fields: 32-bit paging PDE 31:22, PTE 21:12 (a
+ * 4 MiB page: offset 21:0); PAE PDPTE 31:30, PDE 29:21, PTE 20:12 (a 2 MiB
+ * page: offset 20:0).
+ */
+function legacyFields(va: bigint, shape: "32-bit" | "pae", leafSize?: string): { name: string; hi: number; lo: number; value: bigint }[] {
+  const f = (name: string, hi: number, lo: number) => ({ name, hi, lo, value: (va >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n) });
+  if (shape === "32-bit") return leafSize === "4M" ? [f("PDE", 31, 22), f("offset", 21, 0)] : [f("PDE", 31, 22), f("PTE", 21, 12), f("offset", 11, 0)];
+  return leafSize === "2M" ? [f("PDPTE", 31, 30), f("PDE", 29, 21), f("offset", 20, 0)] : [f("PDPTE", 31, 30), f("PDE", 29, 21), f("PTE", 20, 12), f("offset", 11, 0)];
+}
+
 /** The address split into its fields: names, bit ranges, values in hex and binary. */
-export function explainAddress(va: bigint, la57: boolean, s: Style, leafSize?: string): string[] {
+export function explainAddress(va: bigint, la57: boolean | "32-bit" | "pae", s: Style, leafSize?: string): string[] {
   const fields = addressFields(va, la57, leafSize);
   const cells = fields.map((f, i) => {
     const width = f.hi - f.lo + 1;
@@ -77,7 +89,7 @@ export function explainAddress(va: bigint, la57: boolean, s: Style, leafSize?: s
       head: `${f.name} ${f.hi}:${f.lo}`,
       val: f.name === "sign" ? hex(f.value) : f.name === "offset" ? hex(f.value) : `${f.value} (${hex(f.value)})`,
       bin,
-      colour: (t: string) => (f.name === "sign" || f.name === "offset" ? s.dim(t) : s.level(i, t)),
+      colour: (t: string) => (f.name === "sign" || f.name === "offset" ? s.dim(t) : s.level(fields[0]!.name === "sign" ? i : i + 1, t)),
     };
   });
   const w = cells.map((c) => Math.max(c.head.length, c.val.length, c.bin.length));
@@ -120,11 +132,16 @@ export function allowsWords(allows: string[]): string {
   return w.join(", ");
 }
 
-/** The walks of an access: one per page it touches (a page-crossing access walks twice). */
-export function splitWalks(walk: WalkStep[], la57: boolean): WalkStep[][] {
-  const top = la57 ? "PML5" : "PML4";
+/**
+ * The guest walks of an access: one per page it touches (a page-crossing
+ * access walks twice); each starts at the top level, the first step's.
+ * Nested steps (under nested paging, those with a `gpa`) are left out.
+ */
+export function splitWalks(walk: WalkStep[], _la57?: boolean): WalkStep[][] {
+  const guest = walk.filter((st) => st.gpa === undefined);
+  const top = guest[0]?.level;
   const walks: WalkStep[][] = [];
-  for (const step of walk) {
+  for (const step of guest) {
     if (step.level === top || walks.length === 0) walks.push([]);
     walks[walks.length - 1]!.push(step);
   }
@@ -140,26 +157,75 @@ export function checksOf(a: Access, r: AccessResult, cpu: ExplainCpu): Check[][]
   });
 }
 
-function targetWords(step: WalkStep): string {
-  const t = targetOf(step.level, step.entry);
+function targetWords(step: WalkStep, legacy: { pae?: boolean; pse?: boolean } = {}): string {
+  const t = targetOf(step.level, step.entry, legacy);
   if (!t) return "";
   return t.kind === "table" ? `-> ${t.level} table at ${hex(t.paddr)}` : `-> ${SIZE_WORDS[t.size]} page at ${hex(t.paddr)}`;
+}
+
+/** The page after `va`'s: linear addresses wrap at 4 GiB outside long mode. */
+function nextPage(va: bigint, shape: string): bigint {
+  const n = ((va >> 12n) + 1n) << 12n;
+  return shape === "long" ? n : n & 0xffffffffn;
+}
+
+/**
+ * The 2-D walk of nested paging as a grid: one row per guest level (the
+ * nested walk of the guest entry's guest-physical address, then the guest
+ * entry it found) and one for the final guest-physical address; a column per
+ * nested level. Each cell is the nested entry read; the memory references
+ * are counted, and the row where the walk stopped says why.
+ */
+export function nestedGrid(pages: NestedWalk[], s: Style): string[] {
+  const out: string[] = [];
+  const cols = ["PML4", "PDPT", "PD", "PT"];
+  const cell = (st: WalkStep | undefined) => (st ? hex(st.entry) + (st.stop ? "!" : "") : "-").padEnd(20);
+  pages.forEach((page, p) => {
+    let refs = 0;
+    out.push(s.dim(`  2-D walk${pages.length > 1 ? ` (page ${p + 1})` : ""}: rows are guest levels and the final address; columns the nested levels (entry values; ! = stopped)`));
+    out.push(`  ${"row".padEnd(10)}${"guest-physical".padEnd(20)}${cols.map((c) => ("n" + c).padEnd(20)).join("")}guest entry`);
+    const rows: { name: string; gpa: bigint; nested: WalkStep[]; guest?: WalkStep }[] = page.levels.map((l) => ({
+      name: l.guest ? `${l.guest.level}[${l.guest.index}]` : "(entry)",
+      gpa: l.gpa,
+      nested: l.nested,
+      guest: l.guest,
+    }));
+    if (page.final) rows.push({ name: "final", gpa: page.final.gpa, nested: page.final.nested });
+    for (const row of rows) {
+      refs += row.nested.length + (row.guest ? 1 : 0);
+      const byLevel = cols.map((c) => row.nested.find((n) => n.level === c));
+      const guest = row.guest ? hex(row.guest.entry) : row.name === "final" ? "" : s.bad("not read");
+      out.push(`  ${s.level(1, row.name.padEnd(10))}${hex(row.gpa).padEnd(20)}${byLevel.map(cell).join("")}${guest}`);
+      const stopped = row.nested.find((n) => n.stop) ?? (row.guest?.stop ? row.guest : undefined);
+      if (stopped) out.push(`            ${s.bad(`stops at ${stopped.gpa !== undefined ? "n" : ""}${stopped.level}: ${stopped.stop}`)}`);
+    }
+    out.push(s.dim(`  memory references: ${refs} (${rows.reduce((n, r) => n + r.nested.length, 0)} nested, ${rows.filter((r) => r.guest).length} guest)`));
+  });
+  return out;
 }
 
 /** One access explained: the address split, each level of the walk, the checks, and the outcome. */
 export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: Style = plain): string {
   const la57 = bit(cpu.cr4, CR4_LA57_BIT);
+  const shape = shapeOf(cpu);
   const out: string[] = [s.bold(describeAccess(a))];
-  // A walk that reached a 2 MiB or 1 GiB leaf: the lower indices are offset bits.
-  const leafStep = (r.walk ?? []).find((st) => st.allows.includes("leaf 2M") || st.allows.includes("leaf 1G"));
-  out.push(...explainAddress(a.va, la57, s, leafStep?.allows.includes("leaf 1G") ? "1G" : leafStep ? "2M" : undefined));
-  const names = la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
-  const walks = splitWalks(r.walk ?? [], la57);
+  // A walk that reached a large leaf: the lower indices are offset bits.
+  const guestSteps = (r.walk ?? []).filter((st) => st.gpa === undefined);
+  const leafSize = guestSteps.map((st) => st.allows.find((x) => x.startsWith("leaf "))?.slice(5)).find((x) => x !== undefined && x !== "4K");
+  if (shape === "off") {
+    out.push(`  paging is off (CR0.PG=0): the physical address is the linear address${r.ok ? "" : "; no walk is made"}`);
+  } else {
+    out.push(...explainAddress(a.va, shape === "long" ? la57 : shape, s, leafSize));
+  }
+  const names = shape === "32-bit" ? ["PDE", "PTE"] : shape === "pae" ? ["PDPTE", "PDE", "PTE"] : la57 ? ["PML5", "PML4", "PDPT", "PD", "PT"] : ["PML4", "PDPT", "PD", "PT"];
+  const walks = splitWalks(r.walk ?? []);
   const checks = checksOf(a, r, cpu);
   const pad = " ".repeat(12);
+  if (r.nestedWalk?.length) out.push(...nestedGrid(r.nestedWalk, s));
   walks.forEach((walk, w) => {
-    if (w > 0) out.push(s.dim(`  The access crosses into the next page, ${hex(((a.va >> 12n) + 1n) << 12n)}, which is walked too:`));
-    out.push(`  CR3 ${hex(cpu.cr3)}: the ${names[0]} table is at ${hex(walk[0]!.table)}`);
+    if (w > 0) out.push(s.dim(`  The access crosses into the next page, ${hex(nextPage(a.va, shape))}, which is walked too:`));
+    const root = shape === "pae" ? `the PDPTE registers were loaded from the PDPT at ${hex(walk[0]!.table)}` : `the ${names[0] === "PDE" ? "page directory" : names[0] + " table"} is at ${hex(walk[0]!.table)}`;
+    out.push(`  CR3 ${hex(cpu.cr3)}: ${root}${r.nestedWalk?.length ? " (guest-physical)" : ""}`);
     for (const step of walk) {
       const i = names.indexOf(step.level);
       const name = s.level(i + 1, `${step.level}[${step.index}]`.padEnd(10));
@@ -167,7 +233,7 @@ export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: St
       const flags = entryFlags(step.level, step.entry);
       const present = flagNames(step.level, step.entry).length > 0;
       const leaf = step.allows.some((x) => x.startsWith("leaf"));
-      const rest = present ? `; allows ${allowsWords(step.allows)}${leaf ? " (leaf)" : ""} ${targetWords(step)}` : "";
+      const rest = present ? `; allows ${allowsWords(step.allows)}${leaf ? " (leaf)" : ""} ${targetWords(step, { pae: shape === "pae", pse: bit(cpu.cr4, CR4_PSE_BIT) })}` : "";
       out.push(`${pad}${present ? flags : s.bad(flags)}${s.dim(rest)}`);
       if (step.stop) out.push(`${pad}${s.bad("stops: " + step.stop)}`);
     }
@@ -185,13 +251,15 @@ export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: St
   if (r.ok) {
     const value = r.value !== undefined ? `, value ${hex(r.value)}` : "";
     const leaf = walks[0]?.[walks[0].length - 1];
-    const t = leaf && targetOf(leaf.level, leaf.entry);
+    const t = leaf && !r.nestedWalk?.length ? targetOf(leaf.level, leaf.entry, { pae: shape === "pae", pse: bit(cpu.cr4, CR4_PSE_BIT) }) : undefined;
     let sum = "";
     if (t?.kind === "page") {
-      const bits = t.size === "4K" ? 12 : t.size === "2M" ? 21 : 30;
+      const bits = t.size === "4K" ? 12 : t.size === "2M" ? 21 : t.size === "4M" ? 22 : 30;
       sum = ` = ${SIZE_WORDS[t.size]} page ${hex(t.paddr)} + offset ${hex(a.va & ((1n << BigInt(bits)) - 1n))} (address bits ${bits - 1}:0)`;
     }
     out.push(`  ${s.ok("=> physical address " + hex(r.pa) + sum + value)}`);
+  } else if (r.fault === "GP" && shape === "pae") {
+    out.push(`  ${s.bad("=> #GP(0): loading the PDPTE registers found a present PDPTE with a reserved bit (2:1, 8:5 or 63:MAXPHYADDR); nothing changes")}`);
   } else if (r.fault === "GP") {
     const top = la57 ? 56 : 47;
     out.push(`  ${s.bad(`=> #GP(0): the address is not canonical (bits 63:${top + 1} must equal bit ${top}); no walk is made`)}`);

@@ -584,6 +584,24 @@ export class Mmu {
   }
 
   /**
+   * Reads `target.length` bytes at linear `va` into `target` (the caller's
+   * buffer, or a subarray of it): readBytes without allocating the result,
+   * the form an emulator's hot loop wants. Every page is translated before
+   * any byte is copied: a fault throws with `target` unchanged (a device
+   * callback that throws leaves the pieces before it copied).
+   */
+  readInto(va: Address, target: Uint8Array, options: AccessOptions = {}): void {
+    if (!(target instanceof Uint8Array)) throw new ArgumentError("readInto needs a Uint8Array target");
+    const len = this.checkLen(target.length);
+    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, encodeAccess({ op: "read", ...options }), 0), len, target, 0);
+  }
+
+  /** Writes all of `source` at linear `va`: writeBytes, named as readInto's counterpart (neither allocates). */
+  writeFrom(va: Address, source: Uint8Array, options: AccessOptions = {}): void {
+    this.writeBytes(va, source, options);
+  }
+
+  /**
    * Copies `data` to linear `va`. Every page is translated for a write (and
    * given storage) before any byte is written: a fault or exhausted memory
    * throws with no byte written.

@@ -20,6 +20,7 @@ import {
 import { frameHost } from "./frames";
 import { frameHostOrAlloc } from "./physmem";
 import { exitInfo1, exitInfo2 } from "./nested";
+import { countHits, countMiss } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
@@ -74,9 +75,16 @@ export function reportFault(status: i32): void {
  */
 export function lookup(la: u64, acc: u32): usize {
   const e = tlbSlot(la);
-  if (hits(e, la, acc)) return e;
+  if (hits(e, la, acc)) {
+    countHits(1);
+    return e;
+  }
   const g = tlbGlobalHit(la, acc);
-  if (g != 0) return g;
+  if (g != 0) {
+    countHits(1);
+    return g;
+  }
+  countMiss();
   let r = walkFast(la, acc);
   if (r != WALK_OK) r = walk(la, acc, true);
   if (r != WALK_OK) {
@@ -159,7 +167,10 @@ function translateSlow(la: u64, acc: u32): f64 {
 export function translate(lo: u32, hi: u32, acc: u32): f64 {
   const la = ((hi as u64) << 32) | (lo as u64);
   const e = tlbSlot(la);
-  if (hits(e, la, acc) && !crossesPage(la, sizeOf(acc))) return <f64>(load<u64>(e, 8) | (lo & OFFSET_MASK));
+  if (hits(e, la, acc) && !crossesPage(la, sizeOf(acc))) {
+    countHits(1);
+    return <f64>(load<u64>(e, 8) | (lo & OFFSET_MASK));
+  }
   return translateSlow(la, acc);
 }
 
@@ -176,18 +187,21 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
   const lastOffset: u32 = PAGE - size;
   const pcid = tlbPcid;
   let faults: u32 = 0;
+  let fast: u32 = 0;
   const end = inPtr + ((n as usize) << 3);
   for (let p = inPtr, q = outPtr; p < end; p += 8, q += 8) {
     const la = load<u64>(p);
     const e = tlbSlot(la);
     if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && ((la as u32) & OFFSET_MASK) <= lastOffset) {
       store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
+      fast++;
     } else {
       const out = translateOneSlow(la, acc, size);
       if ((out >> BATCH_FAULT_BIT) != 0) faults++;
       store<u64>(q, out);
     }
   }
+  countHits(fast);
   return faults;
 }
 
@@ -249,6 +263,7 @@ export function loadLinear(lo: u32, hi: u32, acc: u32): f64 {
   if (hits(e, la, acc) && (lo & OFFSET_MASK) + size <= PAGE) {
     const host = load<u32>(e, 16) as usize;
     if (host != 0) {
+      countHits(1);
       const p = host + (lo & OFFSET_MASK);
       if (size == 8) {
         store<u32>(mailbox, load<u32>(p, 4), MB_VALUE_HI);
@@ -278,6 +293,7 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
   const allowBit: u32 = 1 << (acc & 15);
   const lastOffset: u32 = PAGE - size;
   const pcid = tlbPcid;
+  let fast: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const la = load<u64>(inPtr + ((i as usize) << 3));
     const e = tlbSlot(la);
@@ -286,13 +302,18 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
     let v: u64;
     if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       v = readHost(host + off, size);
+      fast++;
     } else {
       const lo = loadSlow(la, acc);
-      if (lo < 0) return i;
+      if (lo < 0) {
+        countHits(fast);
+        return i;
+      }
       v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
     }
     store<u64>(outPtr + ((i as usize) << 3), v);
   }
+  countHits(fast);
   return n;
 }
 
@@ -345,6 +366,7 @@ export function storeLinear(lo: u32, hi: u32, acc: u32, vlo: u32, vhi: u32): i32
   if (hits(e, la, acc) && (lo & OFFSET_MASK) + size <= PAGE) {
     const host = load<u32>(e, 24) as usize;
     if (host != 0) {
+      countHits(1);
       const p = host + (lo & OFFSET_MASK);
       if (size == 8) {
         store<u32>(p, vlo);
@@ -373,6 +395,7 @@ export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32
   const allowBit: u32 = 1 << (acc & 15);
   const lastOffset: u32 = PAGE - size;
   const pcid = tlbPcid;
+  let fast: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const la = load<u64>(addrPtr + ((i as usize) << 3));
     const v = load<u64>(valPtr + ((i as usize) << 3));
@@ -381,10 +404,13 @@ export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32
     const host = load<u32>(e, 24) as usize;
     if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
       writeHost(host + off, size, v);
+      fast++;
     } else if (storeSlow(la, acc, v) != STATUS_OK) {
+      countHits(fast);
       return i;
     }
   }
+  countHits(fast);
   return n;
 }
 

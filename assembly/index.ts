@@ -12,11 +12,12 @@ import * as S from "./state";
 import * as C from "./control";
 import * as W from "./walk";
 import * as N from "./nested";
+import * as ST from "./stats";
 import * as PT from "./pagetable";
 import { mailbox, reportFault } from "./access";
 import * as J from "./journal";
 import * as SP from "./special";
-import { tlbFlushAll } from "./tlb";
+import { tlbFlushAll, tlb, TLB_ENTRIES } from "./tlb";
 import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
 export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
@@ -92,6 +93,21 @@ export function nestedTraceBufPtr(): usize {
   return N.nestedTraceBuf;
 }
 
+/** TLB and walk statistics (stats.ts: hits, misses, walks, entries read, u64 each). */
+export function statsPtr(): usize {
+  return ST.stats;
+}
+export function statsReset(): void {
+  ST.statsReset();
+}
+/** The TLB's entries (tlb.ts's layout, TLB_ENTRY bytes each) and their number. */
+export function tlbPtr(): usize {
+  return tlb;
+}
+export function tlbEntries(): u32 {
+  return TLB_ENTRIES;
+}
+
 /** The paging mode: 0 off, 2 32-bit, 3 PAE, 4 and 5 long mode. */
 export function pagingMode(): i32 {
   return S.pagingLevels;
@@ -122,6 +138,7 @@ export function flushTlb(): void {
 
 /** Walks without touching memory (no accessed/dirty flags): a probe. Returns the STATUS of the walk; frame in the mailbox. */
 export function probe(lo: u32, hi: u32, acc: u32): i32 {
+  ST.countWalk();
   const r = W.walk(u64of(lo, hi), acc, false);
   return finishWalk(r);
 }

@@ -25,6 +25,7 @@ import {
 } from "../src/arch/bits";
 import { tableHost } from "./frames";
 import { noteForced } from "./journal";
+import { countEntry } from "./stats";
 import { ncr3, nestedRsvd, hostNxe, ENTRY_ADDR_MASK } from "./state";
 
 const P: u64 = (1 as u64) << PTE_P_BIT;
@@ -110,6 +111,7 @@ export function nestedWalk(gpa: u64, op: u32, guestTable: bool, touch: bool): bo
     const host = tableHost(table >> PAGE_SHIFT, level);
     ptr = host + (index << 3);
     entry = host == 0 ? 0 : load<u64>(ptr);
+    countEntry();
     if (nestedTraceOn && nestedTraceCount < 64) {
       const t = nestedTraceBuf + nestedTraceCount * 24;
       store<u32>(t, level);

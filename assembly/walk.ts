@@ -45,6 +45,7 @@ import {
 import { tableHost, frameHost, windowBase, WINDOW_BYTES } from "./frames";
 import { nestedWalk, nestedHpa, nestedWritable, nestedExecutable, setNestedTrace } from "./nested";
 import { noteForced } from "./journal";
+import { countEntry } from "./stats";
 import {
   cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs, pse, maxPhyAddr,
   getPdpte, MODE_OFF, MODE_32BIT, MODE_PAE, nptOn,
@@ -312,6 +313,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
       entryPtr = host + (index << 3);
     }
     entry = host == 0 ? 0 : load<u64>(entryPtr);
+    countEntry();
     traceStep(level, index, table, entry);
 
     // Not present: the walk stops, P=0 in the error code.
@@ -420,6 +422,7 @@ function walk32(la: u64, acc: u32, touch: bool): i32 {
   let host = tableHost(table >> PAGE_SHIFT, LEVEL_PD);
   let ptr = host + (index << 2);
   let pde: u64 = host == 0 ? 0 : load<u32>(ptr) as u64;
+  countEntry();
   traceStep(LEVEL_PD, index, table, pde);
   if ((pde & P) == 0) return pageFault(la, acc, 0);
 
@@ -442,6 +445,7 @@ function walk32(la: u64, acc: u32, touch: bool): i32 {
   host = tableHost(table >> PAGE_SHIFT, LEVEL_PT);
   ptr = host + (index << 2);
   const pte: u64 = host == 0 ? 0 : load<u32>(ptr) as u64;
+  countEntry();
   traceStep(LEVEL_PT, index, table, pte);
   if ((pte & P) == 0) return pageFault(la, acc, 0);
   return leafReached(la, acc, touch, pte, ptr, false, LEVEL_PT, pde & pte, 0, pte & 0xfffff000, PAGE_SHIFT);
@@ -467,6 +471,7 @@ function walkPae(la: u64, acc: u32, touch: bool): i32 {
   let host = tableHost(table >> PAGE_SHIFT, LEVEL_PD);
   let ptr = host + (index << 3);
   let pde: u64 = host == 0 ? 0 : load<u64>(ptr);
+  countEntry();
   traceStep(LEVEL_PD, index, table, pde);
   if ((pde & P) == 0) return pageFault(la, acc, 0);
   if ((pde & rsvdMask) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
@@ -486,6 +491,7 @@ function walkPae(la: u64, acc: u32, touch: bool): i32 {
   host = tableHost(table >> PAGE_SHIFT, LEVEL_PT);
   ptr = host + (index << 3);
   const pte: u64 = host == 0 ? 0 : load<u64>(ptr);
+  countEntry();
   traceStep(LEVEL_PT, index, table, pte);
   if ((pte & P) == 0) return pageFault(la, acc, 0);
   if ((pte & rsvdMask) != 0) return pageFault(la, acc, PFEC_RSVD | PFEC_P);
@@ -539,11 +545,13 @@ let fastPtr: usize = 0;
   const index = (((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as u32) & 511) << 3;
   if (table < WINDOW_BYTES) {
     // The low window: one load, as from a flat array (frames.ts).
+    countEntry();
     if (windowBase == 0) return 0;
     fastPtr = windowBase + (table as usize) + index;
     return load<u64>(fastPtr);
   }
   const host = tableHost(table >> PAGE_SHIFT, level);
+  countEntry();
   if (host == 0) return 0;
   fastPtr = host + index;
   return load<u64>(fastPtr);

@@ -14,7 +14,7 @@
 
 export {
   Mmu, Batch, LONG_MODE, NASID, decodeBatchFault, MAX_FAULT_RETRIES, pagingModeOf,
-  type CpuState, type PagingMode, type NestedState, type SavedRegisters, type Translation, type Probe, type AccessArg, type FaultHandler, type FaultContext,
+  type CpuState, type PagingMode, type TlbStats, type TlbEntry, type NestedState, type SavedRegisters, type Translation, type Probe, type AccessArg, type FaultHandler, type FaultContext,
 } from "./mmu/index.js";
 export { UnmappedPhysicalError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./phys/index.js";
 export { DirtyLog, Snapshot, SnapshotError } from "./phys/index.js";

@@ -29,6 +29,10 @@ export interface CoreExports {
   movCr3(lo: number, hi: number): number;
   movCr4(lo: number, hi: number): number;
   reloadPdptes(): number;
+  statsPtr(): number;
+  statsReset(): void;
+  tlbPtr(): number;
+  tlbEntries(): number;
   vmrun(on: number, lo: number, hi: number, hostNxe: number, asid: number, tlbControl: number): number;
   invlpga(lo: number, hi: number, asid: number): void;
   nestedTraceCount(): number;

@@ -73,6 +73,30 @@ export type Probe =
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
 
+/** TLB and walk counters (Mmu.tlbStats). */
+export interface TlbStats {
+  hits: number;
+  misses: number;
+  walks: number;
+  entriesRead: number;
+}
+
+/** One TLB entry (Mmu.tlbEntries): `read`/`write`/`fetch` list the modes it serves: "cpl0", "cpl0+ac" (EFLAGS.AC=1), "cpl3". */
+export interface TlbEntry {
+  slot: number;
+  linear: bigint;
+  pcid: number;
+  asid: number;
+  frame: bigint;
+  pageSize: bigint;
+  global: boolean;
+  /** A device or hooked page: the entry never serves the fast paths. */
+  device: boolean;
+  read: string[];
+  write: string[];
+  fetch: string[];
+}
+
 /** What a snapshot keeps of the processor: the registers and the PAE PDPTE registers. */
 export type SavedRegisters = Required<CpuState> & { readonly pdptes: readonly bigint[]; readonly nested?: Readonly<Required<NestedState>> };
 
@@ -352,6 +376,64 @@ export class Mmu {
     if (!Number.isInteger(asid) || asid < 0 || asid >= NASID) throw new ArgumentError(`ASID ${String(asid)} is not in 0..${NASID - 1}`);
     const v = toU64(va);
     this.core.x.invlpga(lo32(v), hi32(v), asid);
+  }
+
+  // ---- Looking at the TLB ----
+
+  /**
+   * Counters since the Mmu was made or resetTlbStats(): `hits` translations
+   * served by the TLB, `misses` lookups that walked, `walks` walks started
+   * (misses and probes), `entriesRead` paging-structure entries read (nested
+   * ones included; a walk the fast path hands to the full walk reads its
+   * entries twice, and both reads count).
+   */
+  tlbStats(): TlbStats {
+    const dv = this.core.view();
+    const p = this.core.x.statsPtr() >>> 0;
+    const at = (i: number) => Number(dv.getBigUint64(p + 8 * i, true));
+    return { hits: at(0), misses: at(1), walks: at(2), entriesRead: at(3) };
+  }
+
+  resetTlbStats(): void {
+    this.core.x.statsReset();
+  }
+
+  /**
+   * The valid TLB entries, each a cached translation of one 4 KiB linear
+   * page: its tags (PCID, and the ASID under nested paging), the frame, the
+   * size of the page it is part of, whether it is global, and the access
+   * kinds it serves without a walk (a write only once the page is dirty).
+   */
+  tlbEntries(): TlbEntry[] {
+    const dv = this.core.view();
+    const base = this.core.x.tlbPtr() >>> 0;
+    const n = this.core.x.tlbEntries();
+    const out: TlbEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = base + 32 * i;
+      const allow = dv.getUint16(e + 20, true);
+      if (allow === 0) continue;
+      const tag = dv.getBigUint64(e, true);
+      // The ASID is XORed into bits 63:57, which a canonical address fills with copies of bit 56.
+      const sign = (tag >> 56n) & 1n ? 0x7fn : 0n;
+      const asid = Number(((tag >> 57n) ^ sign) & 0x7fn);
+      const page = (tag & ~0xfffn & ((1n << 57n) - 1n)) | (sign << 57n);
+      const kinds = (op: number) => [0, 8, 4].filter((k) => (allow >> (k | op)) & 1).map((k) => (k & 4 ? "cpl3" : k & 8 ? "cpl0+ac" : "cpl0"));
+      out.push({
+        slot: i,
+        linear: page,
+        pcid: Number(tag & 0xfffn),
+        asid,
+        frame: dv.getBigUint64(e + 8, true),
+        pageSize: 1n << BigInt(dv.getUint8(e + 28)),
+        global: (dv.getUint8(e + 23) & 1) !== 0,
+        device: (dv.getUint8(e + 23) & 2) !== 0,
+        read: kinds(0),
+        write: kinds(1),
+        fetch: kinds(2),
+      });
+    }
+    return out;
   }
 
   /** Invalidates every TLB entry, global ones included. */

@@ -1,0 +1,29 @@
+/**
+ * TLB and walk statistics, cheap enough to stay on: one add per TLB hit (a
+ * batch adds its hits once, at the end), the rest on slow paths only.
+ *
+ *     stats (u64 each): +0 hits   translations served by the TLB
+ *                       +8 misses lookups that had to walk
+ *                       +16 walks page walks started (TLB misses and probes)
+ *                       +24 entries paging-structure entries read (nested ones included)
+ */
+
+export const stats: usize = memory.data(32, 8);
+
+@inline export function countHits(n: u32): void {
+  store<u64>(stats, load<u64>(stats) + (n as u64));
+}
+@inline export function countMiss(): void {
+  store<u64>(stats, load<u64>(stats, 8) + 1, 8);
+  store<u64>(stats, load<u64>(stats, 16) + 1, 16);
+}
+@inline export function countWalk(): void {
+  store<u64>(stats, load<u64>(stats, 16) + 1, 16);
+}
+@inline export function countEntry(): void {
+  store<u64>(stats, load<u64>(stats, 24) + 1, 24);
+}
+
+export function statsReset(): void {
+  memory.fill(stats, 0, 32);
+}

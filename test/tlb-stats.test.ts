@@ -1,0 +1,62 @@
+/**
+ * TLB statistics and contents, with exact counts for a hand-made sequence.
+ * The tables are written by hand with A (and the leaves' D) already set, so
+ * every walk is the unrolled fast walk and reads one entry per level.
+ */
+import { describe, it, expect } from "vitest";
+import { Mmu, LONG_MODE, encodeAccess } from "../src/index.js";
+
+// PML4 0x1000 [0] → PDPT 0x2000 [0] → PD 0x3000 [2] → PT 0x4000 [0], [1].
+// VA A = 0x400000 (PD index 2, PT index 0) → 0x10000; VA B = 0x401000 (PT index 1) → 0x11000.
+const A = 0x400000n;
+const B = 0x401000n;
+function setup(): Mmu {
+  const mmu = new Mmu();
+  const w = (pa: bigint, v: bigint) => mmu.memory.write(pa, 8, v);
+  w(0x1000n, 0x2027n); // P RW US A
+  w(0x2000n, 0x3027n);
+  w(0x3010n, 0x4027n);
+  w(0x4000n, 0x10067n); // P RW US A D
+  w(0x4008n, 0x11067n);
+  mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
+  mmu.resetTlbStats();
+  return mmu;
+}
+
+describe("TLB statistics", () => {
+  it("counts hits, misses, walks and entries read exactly", () => {
+    const mmu = setup();
+    const read4 = encodeAccess({ op: "read", size: 4 });
+    expect(mmu.translate(A)).toBe(0x10000n); // miss: one walk of 4 entries
+    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 1, walks: 1, entriesRead: 4 });
+    mmu.translate(A + 0x10n); // hit
+    mmu.loadNumber(Number(A) + 8, read4); // hit
+    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 1, walks: 1, entriesRead: 4 });
+    mmu.translate(B); // miss
+    mmu.probe(A); // a walk that neither uses nor fills the TLB: 4 more entries
+    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 2, walks: 3, entriesRead: 12 });
+    mmu.translateBatch(new BigUint64Array([A, B, A + 0x20n])); // three hits, one call
+    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 2, walks: 3, entriesRead: 12 });
+    mmu.flushTlb();
+    mmu.read(B, 8); // a miss again after the flush
+    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 3, walks: 4, entriesRead: 16 });
+    mmu.resetTlbStats();
+    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 0, walks: 0, entriesRead: 0 });
+  });
+
+  it("lists the entries with their tags, frame, page size and the kinds they serve", () => {
+    const mmu = setup();
+    mmu.translate(A);
+    mmu.translate(B, { op: "write", cpl: 3 });
+    const entries = mmu.tlbEntries().sort((x, y) => Number(x.linear - y.linear));
+    expect(entries.map((e) => [e.linear, e.frame, e.pageSize, e.pcid, e.asid, e.global])).toEqual([
+      [A, 0x10000n, 0x1000n, 0, 0, false],
+      [B, 0x11000n, 0x1000n, 0, 0, false],
+    ]);
+    // User, writable, dirty pages with WP=1, no SMAP/SMEP: every mode reads, writes and fetches.
+    expect(entries[0]!.read).toEqual(["cpl0", "cpl0+ac", "cpl3"]);
+    expect(entries[0]!.write).toEqual(["cpl0", "cpl0+ac", "cpl3"]);
+    mmu.invlpg(A);
+    expect(mmu.tlbEntries().map((e) => e.linear)).toEqual([B]);
+  });
+});

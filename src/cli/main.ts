@@ -14,9 +14,9 @@ import { ReferenceEngine } from "../reference/index.js";
 import type { ScenarioEngine } from "../scenario/index.js";
 import { explainAccess, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
-import { LONG_MODE } from "../mmu/index.js";
+import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
-import type { PageSize, PteFlags } from "../mmu/index.js";
+import type { LegacyPageSize, PageSize, PteFlags } from "../mmu/index.js";
 import type { Access } from "../scenario/index.js";
 import { hex } from "../base/index.js";
 
@@ -32,13 +32,16 @@ Usage:
       address split into its indices (hex and binary), per level the table,
       the entry with its flags named and what it allows, the permission
       checks, why the walk stopped, and the error code bit by bit.
-  x86mmu explain [--cr0 V] [--cr3 V] [--cr4 V] [--efer V] [--pkru V] [--pkrs V]
+  x86mmu explain [--mode M] [--cr0 V] [--cr3 V] [--cr4 V] [--efer V] [--pkru V] [--pkrs V]
                  --map VA=PA[:FLAGS] ... [--mem PADDR=QWORD ...] --access ACCESS ...
       The same, with no file: build page tables with the page-table helpers
       (tables from CR3 upward; defaults CR0 0x80010033, CR3 0x1000, CR4 0x20,
       EFER 0xd00), then explain each access in order.
+        --mode  32-bit (defaults CR4 0x10 = PSE, EFER 0), pae (CR4 0x20, EFER
+                0x800 = NXE), 4-level or 5-level; without it the registers
+                pick the table format (CR4.PAE, EFER.LME, CR4.LA57)
         FLAGS   comma-separated: rw, user, nx, g, a, d, pwt, pcd, pk=N and the
-                page size 4k (default), 2m or 1g; e.g. 0x400000=0x5000:rw,user
+                page size 4k (default), 2m, 4m (32-bit) or 1g; e.g. 0x400000=0x5000:rw,user
         --mem   a raw 64-bit word to store after mapping (e.g. to break an entry)
         ACCESS  OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V], OP read, write or
                 fetch; defaults size 1, cpl0; e.g. read:0x400010:8:cpl3
@@ -71,6 +74,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
         pkru: { type: "string" },
         pkrs: { type: "string" },
         maxphyaddr: { type: "string" },
+        mode: { type: "string" },
         map: { type: "string", multiple: true },
         mem: { type: "string", multiple: true },
         access: { type: "string", multiple: true },
@@ -105,7 +109,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     return 2;
   }
   const colourOn = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
-  const compact = ["cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access"].filter((k) => values[k as keyof typeof values] !== undefined);
+  const compact = ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access"].filter((k) => values[k as keyof typeof values] !== undefined);
   if (compact.length > 0) {
     if (command !== "explain" || rest.length > 0) {
       err(`x86mmu ${command}: --${compact[0]} belongs to the compact form, "x86mmu explain" with no FILE\n`);
@@ -173,11 +177,11 @@ function num(text: string, what: string): bigint {
 }
 
 /** `VA=PA[:FLAGS]`: one page of the size FLAGS names (4k default). */
-export function parseMap(text: string): { va: bigint; pa: bigint; size: PageSize; flags: PteFlags } {
+export function parseMap(text: string): { va: bigint; pa: bigint; size: PageSize | "4M"; flags: PteFlags } {
   const m = /^([^=]+)=([^:]+)(?::(.*))?$/.exec(text);
   if (!m) throw new UsageError(`--map "${text}" is not VA=PA[:FLAGS]`);
   const flags: PteFlags = {};
-  let size: PageSize = "4K";
+  let size: PageSize | "4M" = "4K";
   for (const f of (m[3] ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)) {
     if (f === "rw" || f === "w" || f === "writable") flags.writable = true;
     else if (f === "user" || f === "u" || f === "us") flags.user = true;
@@ -187,9 +191,9 @@ export function parseMap(text: string): { va: bigint; pa: bigint; size: PageSize
     else if (f === "d") flags.dirty = true;
     else if (f === "pwt") flags.writeThrough = true;
     else if (f === "pcd") flags.cacheDisable = true;
-    else if (f === "4k" || f === "2m" || f === "1g") size = f.toUpperCase() as PageSize;
+    else if (f === "4k" || f === "2m" || f === "4m" || f === "1g") size = f.toUpperCase() as PageSize | "4M";
     else if (/^pk=\d+$/.test(f)) flags.pkey = Number(f.slice(3));
-    else throw new UsageError(`--map "${text}": unknown flag "${f}" (rw, user, nx, g, a, d, pwt, pcd, pk=N, 4k, 2m, 1g)`);
+    else throw new UsageError(`--map "${text}": unknown flag "${f}" (rw, user, nx, g, a, d, pwt, pcd, pk=N, 4k, 2m, 4m, 1g)`);
   }
   return { va: num(m[1]!, "--map linear address"), pa: num(m[2]!, "--map physical address"), size, flags };
 }
@@ -227,8 +231,15 @@ function explainCompact(
 ): number {
   try {
     const reg = (k: string, d: bigint) => (values[k] === undefined ? d : num(values[k] as string, `--${k}`));
+    // --mode: the registers' defaults for that mode; the registers then pick the table format.
+    const modeDefaults: Record<string, { cr4: bigint; efer: bigint }> = {
+      "32-bit": { cr4: 0x10n, efer: 0n }, pae: { cr4: 0x20n, efer: 0x800n }, "4-level": LONG_MODE, "5-level": { cr4: LONG_MODE.cr4 | (1n << BigInt(CR4_LA57_BIT)), efer: LONG_MODE.efer },
+    };
+    const mode = values.mode as string | undefined;
+    if (mode !== undefined && !Object.hasOwn(modeDefaults, mode)) throw new UsageError(`--mode must be 32-bit, pae, 4-level or 5-level, not "${mode}"`);
+    const defaults = mode === undefined ? LONG_MODE : modeDefaults[mode]!;
     const cpu = {
-      cr0: reg("cr0", LONG_MODE.cr0), cr3: reg("cr3", 0x1000n), cr4: reg("cr4", LONG_MODE.cr4), efer: reg("efer", LONG_MODE.efer),
+      cr0: reg("cr0", LONG_MODE.cr0), cr3: reg("cr3", 0x1000n), cr4: reg("cr4", defaults.cr4), efer: reg("efer", defaults.efer),
       pkru: Number(reg("pkru", 0n)), pkrs: Number(reg("pkrs", 0n)), maxPhyAddr: Number(reg("maxphyaddr", 52n)),
     };
     const maps = ((values.map as string[] | undefined) ?? []).map(parseMap);
@@ -244,7 +255,9 @@ function explainCompact(
     const engine = new CoreEngine();
     const mmu = engine.mmu;
     const root = cpu.cr3 & 0x000ffffffffff000n;
-    const bytes = { "4K": 0x1000n, "2M": 0x200000n, "1G": 0x40000000n };
+    const format = tableFormatOf(cpu);
+    if (mode !== undefined && format !== mode) throw new UsageError(`--mode ${mode} disagrees with the registers, which select ${format} paging (CR4.PAE, EFER.LME, CR4.LA57)`);
+    const bytes = { "4K": 0x1000n, "2M": 0x200000n, "4M": 0x400000n, "1G": 0x40000000n };
     // Back the frames of 4 KiB and 2 MiB pages first, so that the allocator
     // places the tables around them (it skips frames in use).
     if (root < 0x1000n) throw new UsageError("CR3 must point at a table above physical address 0 (e.g. --cr3 0x1000)");
@@ -255,9 +268,12 @@ function explainCompact(
     const data = new Set(mmu.memory.frames());
     mmu.memory.setAllocBase(root);
     const levels = ((cpu.cr4 >> BigInt(CR4_LA57_BIT)) & 1n) === 1n ? 5 : 4;
-    const pt = mmu.createPageTable({ levels });
-    if (pt.root !== root) throw new UsageError(`cannot place the root table at CR3 ${hex(root)}`);
-    for (const m of maps) pt.map(m.va, m.pa, bytes[m.size], { size: m.size, flags: m.flags });
+    const pt = format === "32-bit" || format === "pae" ? mmu.createPageTable({ mode: format }) : mmu.createPageTable({ levels });
+    if (pt.root !== root || (format === "pae" && (cpu.cr3 & 0xfe0n) !== 0n)) throw new UsageError(`cannot place the root table at CR3 ${hex(root)}`);
+    for (const m of maps) {
+      if (pt instanceof LegacyPageTable) pt.map(m.va, m.pa, bytes[m.size], { size: m.size as LegacyPageSize, flags: m.flags });
+      else pt.map(m.va, m.pa, bytes[m.size], { size: m.size as PageSize, flags: m.flags });
+    }
     const tables = mmu.memory.frames().filter((f) => !data.has(f));
     for (const m of maps) {
       const len = bytes[m.size];
@@ -267,14 +283,14 @@ function explainCompact(
     for (const m of mems) mmu.memory.write(m.paddr, 8, m.value);
     mmu.loadState(cpu);
 
-    out(st.bold(`# ${levels}-level page tables built from CR3 ${hex(cpu.cr3)} (tables at ${tables.map((t) => hex(t)).join(", ")})`) + "\n");
+    out(st.bold(`# ${format === "pae" ? "PAE" : format === "32-bit" ? "32-bit" : `${levels}-level`} page tables built from CR3 ${hex(cpu.cr3)} (tables at ${tables.map((t) => hex(t)).join(", ")})`) + "\n");
     out(`  CR0 ${hex(cpu.cr0)}  CR4 ${hex(cpu.cr4)}  EFER ${hex(cpu.efer)}${cpu.pkru ? `  PKRU ${hex(cpu.pkru)}` : ""}${cpu.pkrs ? `  IA32_PKRS ${hex(cpu.pkrs)}` : ""}\n`);
     for (const m of maps) {
       const words = FLAG_WORDS.filter(([k]) => m.flags[k]).map(([, w]) => w);
       if (!m.flags.writable) words.unshift("read-only");
       if (!m.flags.user) words.unshift("supervisor");
       if (m.flags.pkey) words.push(`key ${m.flags.pkey}`);
-      out(`  map ${hex(m.va).padEnd(18)} -> ${hex(m.pa).padEnd(12)} ${m.size === "4K" ? "4 KiB" : m.size === "2M" ? "2 MiB" : "1 GiB"}, ${words.join(", ")}\n`);
+      out(`  map ${hex(m.va).padEnd(18)} -> ${hex(m.pa).padEnd(12)} ${{ "4K": "4 KiB", "2M": "2 MiB", "4M": "4 MiB", "1G": "1 GiB" }[m.size]}, ${words.join(", ")}\n`);
     }
     for (const m of mems) out(`  mem ${hex(m.paddr)} = ${hex(m.value)}\n`);
     out("\n");

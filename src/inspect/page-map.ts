@@ -17,8 +17,19 @@
  *   never held data are not given storage (they read as zero). What the TLB
  *   may still hold from before a table changed is not reflected: this is the
  *   tree as a walk would see it now.
- * - It describes the tree whether or not paging is on (with CR0.PG=0 the
- *   processor does not use it; linear addresses are then physical).
+ * - It reads the tree in the format of the paging mode (`mmu.pagingMode`):
+ *   4- or 5-level; 32-bit paging (1024 4-byte entries per table, 4 MiB pages
+ *   where CR4.PSE=1, their frame address with the PSE-36 bits 39:32 from PDE
+ *   bits 20:13); PAE paging (the four PDPTE registers as the top level, as
+ *   the walk uses them, then 8-byte PDEs and PTEs, 2 MiB pages). Linear
+ *   addresses then have 32 bits and are not sign-extended. `mode` (or
+ *   `levels`) and `root` read another tree; a PAE tree given by `root` has
+ *   its PDPTEs read from memory there.
+ * - With paging off (CR0.PG=0) linear addresses are physical and no table is
+ *   read by the processor; the functions then describe the tree CR3 points
+ *   to in the format that setting CR0.PG would select now (CR4.PAE,
+ *   EFER.LME, CR4.LA57; the PAE PDPTEs read from memory, as that MOV to CR0
+ *   would load them): the tables a kernel prepares before it turns paging on.
  * - Entries are checked as the walker in assembly/walk.ts checks them: an
  *   entry that is not present is skipped; a present entry with a reserved bit
  *   set (address bits at or above MAXPHYADDR, XD while EFER.NXE=0, PS in a
@@ -36,21 +47,24 @@
  *   and a (table, level) pair whose subtree turned out empty is remembered,
  *   so an empty table referenced from many slots is scanned once.
  *
- * Where 32-bit and PAE paging would join: a different entry format (4-byte
- * entries, 1024 per table; or the 4 PDPTEs of PAE) in `walkTree`, chosen from
- * the paging mode; the range and merge logic does not depend on the format.
+ * The formats differ only in `Walker` (walk32; PAE's PDPTEs in runPae, its
+ * PDs and PTs through the long-mode walk with bits 62:52 reserved); the
+ * range and merge logic does not depend on the format.
  */
 
 import {
   PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PWT_BIT, PTE_PCD_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_G_BIT,
-  PTE_PAT_LARGE_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_ADDR_TOP_BIT, EFER_NXE_BIT, CR4_LA57_BIT,
+  PTE_PAT_LARGE_BIT, PTE_PK_SHIFT, PTE_XD_BIT, PTE_ADDR_TOP_BIT, EFER_NXE_BIT, CR4_PSE_BIT,
   PAGE_SHIFT, PAGE_SIZE, ENTRIES_PER_TABLE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../arch/index.js";
 import { type Address, toU64, hex } from "../base/index.js";
 import { ArgumentError } from "../base/index.js";
 import type { Mmu } from "../mmu/index.js";
-import type { PageSize } from "../mmu/index.js";
+import { tableFormatOf, type PageSize } from "../mmu/index.js";
 import { LEVEL_NAMES, reservedBitsOf } from "../arch/index.js";
+
+/** The table formats a page map reads: the paging modes but "off". */
+export type TableFormat = "32-bit" | "pae" | "4-level" | "5-level";
 
 /** How many of the leaves of a merged range have a flag set. */
 export type FlagCount = "all" | "some" | "none";
@@ -91,15 +105,15 @@ export interface MappedFlags {
 
 /** A run of linear memory mapped by leaves of one page size with the same rights and attributes. */
 export interface MappedRange {
-  /** First linear address, canonical (sign-extended from bit 47, or bit 56 with 5 levels). */
+  /** First linear address, canonical (sign-extended from bit 47, or bit 56 with 5 levels; 32 bits with 32-bit and PAE paging). */
   va: bigint;
   /** First physical address. */
   pa: bigint;
   /** Length in bytes (a multiple of the page size; 4 KiB for a reverse-lookup result). */
   size: bigint;
-  /** The size of the leaf pages. */
-  pageSize: PageSize;
-  /** The level of the leaf entries: 1 (PTE, 4 KiB), 2 (PDE, 2 MiB) or 3 (PDPTE, 1 GiB). */
+  /** The size of the leaf pages ("4M": a 4 MiB page of 32-bit paging). */
+  pageSize: PageSize | "4M";
+  /** The level of the leaf entries: 1 (PTE, 4 KiB), 2 (PDE, 2 MiB or 4 MiB) or 3 (PDPTE, 1 GiB). */
   leafLevel: number;
   /** How many leaf entries were merged into the range (1 for a reverse-lookup result). */
   pages: number;
@@ -112,11 +126,11 @@ export interface MappedRange {
 export interface InvalidEntry {
   /** First linear address the entry would cover (canonical). */
   va: bigint;
-  /** Bytes of linear memory the entry would cover (512 GiB for a PML4E, 4 KiB for a PTE, ...). */
+  /** Bytes of linear memory the entry would cover (512 GiB for a PML4E, 4 MiB for a 32-bit PDE, 4 KiB for a PTE, ...). */
   size: bigint;
-  /** 5 = PML5E .. 1 = PTE. */
+  /** 5 = PML5E .. 1 = PTE (3 = a PAE PDPTE). */
   level: number;
-  /** "PML5", "PML4", "PDPT", "PD" or "PT": the table the entry is in. */
+  /** "PML5", "PML4", "PDPT", "PD" or "PT": the table the entry is in (PDPT for a PAE PDPTE). */
   levelName: string;
   /** Physical address of the entry. */
   entryAddr: bigint;
@@ -127,9 +141,15 @@ export interface InvalidEntry {
 }
 
 export interface PageMapOptions {
-  /** Physical address of the root table (default: from CR3). 4 KiB aligned, below 2^MAXPHYADDR. */
+  /**
+   * Physical address of the root table (default: from CR3). 4 KiB aligned
+   * below 2^MAXPHYADDR; below 4 GiB for 32-bit paging; for PAE the PDPT's
+   * address, 32-byte aligned below 4 GiB (its PDPTEs are then read from memory).
+   */
   root?: Address;
-  /** Paging levels, 4 or 5 (default: 5 when CR4.LA57=1, else 4). */
+  /** The table format (default: the paging mode's; see the module comment for CR0.PG=0). */
+  mode?: TableFormat;
+  /** Paging levels, 4 or 5: the same as mode "4-level" or "5-level". */
   levels?: 4 | 5;
   /**
    * The most leaf and invalid entries to enumerate before stopping (default
@@ -146,9 +166,10 @@ export interface PageMap {
   invalid: InvalidEntry[];
   /** True when `limit` stopped the walk: the lists cover only the start of the address space. */
   truncated: boolean;
-  /** The root and level count walked. */
+  /** The root, format and level count walked (2 for 32-bit paging, 3 for PAE). */
   root: bigint;
-  levels: 4 | 5;
+  mode: TableFormat;
+  levels: 2 | 3 | 4 | 5;
 }
 
 export interface ReverseLookup {
@@ -202,6 +223,13 @@ const K_PAT = 64;
 const K_PKEY_SHIFT = 7;
 
 const PAGE_SIZE_OF: Record<number, PageSize> = { [LEVEL_PT]: "4K", [LEVEL_PD]: "2M", [LEVEL_PDPT]: "1G" };
+const pageSizeOf = (setup: WalkSetup, level: number): PageSize | "4M" => (setup.mode === "32-bit" && level === LEVEL_PD ? "4M" : PAGE_SIZE_OF[level]!);
+/** log2 of the linear bytes an entry at `level` covers. */
+const entryShift = (setup: WalkSetup, level: number): number => (setup.mode === "32-bit" ? PAGE_SHIFT + 10 * (level - 1) : PAGE_SHIFT + INDEX_BITS * (level - 1));
+/** PAE: bits 62:52 of a PDE or PTE are reserved (with 51:MAXPHYADDR), here as bits of the high word. */
+const PAE_HI_RESERVED = 0x7ff00000;
+/** PAE: the bits a present PDPTE may not set below bit 12: 2:1 and 8:5 (SDM 4.4.1). */
+const PDPTE_LOW_RESERVED = 0x1e6;
 /** Tables kept in memory during one walk (4 MiB at most); further tables are re-read when revisited. */
 const TABLE_CACHE_MAX = 1024;
 
@@ -209,7 +237,7 @@ const TABLE_CACHE_MAX = 1024;
 interface Leaf {
   vpn: number;
   pfn: number;
-  /** 4 KiB pages the leaf covers: 1, 512 or 262144. */
+  /** 4 KiB pages the leaf covers: 1, 512, 1024 (a 4 MiB page) or 262144. */
   span: number;
   level: number;
   key: number;
@@ -220,10 +248,15 @@ interface Leaf {
 
 interface WalkSetup {
   root: number;
-  levels: 4 | 5;
+  mode: TableFormat;
+  levels: 2 | 3 | 4 | 5;
   limit: number;
   maxPhyAddr: number;
   nxe: boolean;
+  /** CR4.PSE: a 32-bit PDE with PS=1 maps 4 MiB. */
+  pse: boolean;
+  /** PAE: the four PDPTEs. */
+  pdptes: bigint[];
 }
 
 class Walker {
@@ -245,7 +278,89 @@ class Walker {
   }
 
   run(): void {
-    this.walk(this.setup.root, this.setup.levels, 0, true, true, false);
+    if (this.setup.mode === "32-bit") this.walk32();
+    else if (this.setup.mode === "pae") this.runPae();
+    else this.walk(this.setup.root, this.setup.levels, 0, true, true, false);
+  }
+
+  /** Counts one more leaf or invalid entry; false (truncated) when the limit is reached. */
+  private more(): boolean {
+    if (this.count >= this.setup.limit) {
+      this.truncated = true;
+      return false;
+    }
+    this.count++;
+    return true;
+  }
+
+  /**
+   * 32-bit paging (SDM 4.3): the page directory at the root, 1024 4-byte
+   * PDEs; a PDE with PS=1 maps 4 MiB when CR4.PSE=1, with bits 21:M-19
+   * reserved (M = min(MAXPHYADDR, 40)) and PA bits 39:32 in bits 20:13;
+   * otherwise it references a page table of 1024 4-byte PTEs. No other bit
+   * is reserved; there is no XD and no protection key.
+   */
+  private walk32(): void {
+    const { root, pse } = this.setup;
+    const m = Math.min(this.setup.maxPhyAddr, 40);
+    const reserved4M = ((2 ** 22 - 1) & ~(2 ** (m - 19) - 1)) >>> 0;
+    const highMask = 2 ** (m - 32) - 1;
+    const pd = this.table(root);
+    for (let i = 0; i < 1024; i++) {
+      const pde = pd.getUint32(i * 4, true);
+      if ((pde & P) === 0) continue;
+      const vpn = i * 1024;
+      const pdeAddr = root + i * 4;
+      if (pse && (pde & PS) !== 0) {
+        if (!this.more()) return;
+        if ((pde & reserved4M) !== 0) {
+          this.onInvalid(vpn, LEVEL_PD, pdeAddr, pde, 0);
+          continue;
+        }
+        const frame = ((pde & 0xffc00000) >>> 0) + ((pde >>> 13) & highMask) * TWO_32;
+        const key = leafKey((pde & RW) !== 0, (pde & US) !== 0, false, pde, 0, (pde & PAT_LARGE) !== 0);
+        this.onLeaf({ vpn, pfn: frame / PAGE_SIZE, span: 1024, level: LEVEL_PD, key, accessed: (pde & A) !== 0, dirty: (pde & D) !== 0, entryAddr: pdeAddr });
+        continue;
+      }
+      const ptAddr = (pde & ADDR_LO_MASK) >>> 0;
+      const memoKey = (ptAddr / PAGE_SIZE) * 8 + LEVEL_PT;
+      if (this.empty.has(memoKey)) continue;
+      const pt = this.table(ptAddr);
+      let found = false;
+      for (let j = 0; j < 1024; j++) {
+        const pte = pt.getUint32(j * 4, true);
+        if ((pte & P) === 0) continue;
+        if (!this.more()) return;
+        found = true;
+        // Bit 7 of a PTE is PAT.
+        const key = leafKey((pde & pte & RW) !== 0, (pde & pte & US) !== 0, false, pte, 0, (pte & PS) !== 0);
+        this.onLeaf({ vpn: vpn + j, pfn: ((pte & ADDR_LO_MASK) >>> 0) / PAGE_SIZE, span: 1, level: LEVEL_PT, key, accessed: (pte & A) !== 0, dirty: (pte & D) !== 0, entryAddr: ptAddr + j * 4 });
+      }
+      if (!found) this.empty.add(memoKey);
+    }
+  }
+
+  /**
+   * PAE paging (SDM 4.4): the four PDPTEs (`setup.pdptes`), each present one
+   * referencing a page directory covering 1 GiB; a PDPTE with a reserved bit
+   * (2:1, 8:5, 63:MAXPHYADDR) is invalid. The PDs and PTs are 8-byte tables
+   * read as in long mode, with bits 62:52 reserved too. A PDPTE gives no rights.
+   */
+  private runPae(): void {
+    const { root, pdptes, maxPhyAddr } = this.setup;
+    const physMask = (1n << BigInt(maxPhyAddr)) - 1n;
+    for (let s = 0; s < 4; s++) {
+      const e = pdptes[s]!;
+      if ((e & BigInt(P)) === 0n) continue;
+      const vpn = s * 2 ** (2 * INDEX_BITS);
+      if ((e & (BigInt(PDPTE_LOW_RESERVED) | ~physMask)) !== 0n) {
+        if (!this.more()) return;
+        this.onInvalid(vpn, LEVEL_PDPT, root + s * ENTRY_BYTES, Number(e & 0xffffffffn), Number(e >> 32n));
+        continue;
+      }
+      this.walk(Number(e & BigInt(ADDR_HI_MASK * TWO_32 + ADDR_LO_MASK)), LEVEL_PD, vpn, true, true, false);
+      if (this.truncated) return;
+    }
   }
 
   private table(pa: number): DataView {
@@ -272,6 +387,7 @@ class Walker {
     // Bits between the PAT bit (12) and the frame address of a large page: reserved.
     const largeLow = level > LEVEL_PT && level <= LEVEL_PDPT ? ((2 ** shift - 1) & ~(2 * PAGE_SIZE - 1)) >>> 0 : 0;
     const { nxe } = this.setup;
+    const pae = this.setup.mode === "pae";
     let found = false;
     for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
       const lo = dv.getUint32(i * ENTRY_BYTES, true);
@@ -288,6 +404,7 @@ class Walker {
       const leaf = level === LEVEL_PT || (level <= LEVEL_PDPT && (lo & PS) !== 0);
       const reserved =
         addr >= this.physLimit ||
+        (pae && (hi & PAE_HI_RESERVED) !== 0) ||
         (!nxe && entryXd !== 0) ||
         (level >= LEVEL_PML4 && (lo & PS) !== 0) ||
         (leaf && (lo & largeLow) !== 0);
@@ -310,9 +427,7 @@ class Walker {
       const large = level !== LEVEL_PT;
       const pat = large ? (lo & PAT_LARGE) !== 0 : (lo & PS) !== 0;
       const frame = large ? ((lo & ~(2 ** shift - 1)) >>> 0) + (hi & ADDR_HI_MASK) * TWO_32 : addr;
-      let key = (ew ? K_W : 0) | (eu ? K_U : 0) | (exd ? K_XD : 0) | ((lo & G) !== 0 ? K_G : 0);
-      key |= ((lo & PWT) !== 0 ? K_PWT : 0) | ((lo & PCD) !== 0 ? K_PCD : 0) | (pat ? K_PAT : 0);
-      key |= ((hi >>> PK_HI_SHIFT) & 0xf) << K_PKEY_SHIFT;
+      const key = leafKey(ew, eu, exd, lo, hi, pat);
       this.onLeaf({ vpn, pfn: frame / PAGE_SIZE, span, level, key, accessed: (lo & A) !== 0, dirty: (lo & D) !== 0, entryAddr });
     }
     if (!found) this.empty.add(memoKey);
@@ -320,24 +435,55 @@ class Walker {
   }
 }
 
+/** The packed merge key of a leaf with effective rights `ew`, `eu`, `exd` (entry words `lo`, `hi`). */
+function leafKey(ew: boolean, eu: boolean, exd: boolean, lo: number, hi: number, pat: boolean): number {
+  let key = (ew ? K_W : 0) | (eu ? K_U : 0) | (exd ? K_XD : 0) | ((lo & G) !== 0 ? K_G : 0);
+  key |= ((lo & PWT) !== 0 ? K_PWT : 0) | ((lo & PCD) !== 0 ? K_PCD : 0) | (pat ? K_PAT : 0);
+  return key | (((hi >>> PK_HI_SHIFT) & 0xf) << K_PKEY_SHIFT);
+}
+
+const LEVELS_OF: Record<TableFormat, 2 | 3 | 4 | 5> = { "32-bit": 2, pae: 3, "4-level": 4, "5-level": 5 };
+
 function setupOf(mmu: Mmu, options: PageMapOptions): WalkSetup {
   const maxPhyAddr = mmu.maxPhyAddr;
-  const levels = options.levels ?? (((mmu.cr4 >> BigInt(CR4_LA57_BIT)) & 1n) !== 0n ? LEVEL_PML5 : LEVEL_PML4);
-  if (levels !== LEVEL_PML4 && levels !== LEVEL_PML5) throw new ArgumentError(`levels ${String(levels)} is not 4 or 5`);
-  const root = options.root === undefined ? mmu.activePageTable().root : toU64(options.root, "root table address");
-  if (root % BigInt(PAGE_SIZE) !== 0n || root >= 1n << BigInt(maxPhyAddr)) {
-    throw new ArgumentError(`root table address ${hex(root)} is not 4 KiB aligned below 2^${maxPhyAddr}`);
+  if (options.levels !== undefined && options.levels !== LEVEL_PML4 && options.levels !== LEVEL_PML5) throw new ArgumentError(`levels ${String(options.levels)} is not 4 or 5`);
+  if (options.mode !== undefined && LEVELS_OF[options.mode] === undefined) throw new ArgumentError(`mode ${String(options.mode)} is not "32-bit", "pae", "4-level" or "5-level"`);
+  const fromLevels = options.levels === undefined ? undefined : options.levels === LEVEL_PML5 ? "5-level" : "4-level";
+  if (options.mode !== undefined && fromLevels !== undefined && options.mode !== fromLevels) throw new ArgumentError(`mode ${options.mode} and levels ${options.levels} disagree`);
+  const state = mmu.state;
+  const mode = options.mode ?? fromLevels ?? tableFormatOf(state);
+  const legacy = mode === "32-bit" || mode === "pae";
+  const rootMask = mode === "32-bit" ? 0xfffff000n : mode === "pae" ? 0xffffffe0n : 0x000ffffffffff000n;
+  const root = options.root === undefined ? state.cr3 & rootMask : toU64(options.root, "root table address");
+  const align = mode === "pae" ? 32n : BigInt(PAGE_SIZE);
+  const top = legacy ? 32 : maxPhyAddr;
+  if (root % align !== 0n || root >= 1n << BigInt(top)) {
+    throw new ArgumentError(`root table address ${hex(root)} is not ${align === 32n ? "32-byte" : "4 KiB"} aligned below 2^${top}${legacy ? ` (${mode} paging)` : ""}`);
   }
   const limit = options.limit ?? PAGE_MAP_DEFAULT_LIMIT;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new ArgumentError(`limit ${String(limit)} is not a positive integer`);
-  const nxe = ((mmu.efer >> BigInt(EFER_NXE_BIT)) & 1n) !== 0n;
-  return { root: Number(root), levels, limit, maxPhyAddr, nxe };
+  const nxe = ((state.efer >> BigInt(EFER_NXE_BIT)) & 1n) !== 0n;
+  const pse = ((state.cr4 >> BigInt(CR4_PSE_BIT)) & 1n) !== 0n;
+  let pdptes: bigint[] = [];
+  if (mode === "pae") {
+    // The registers when the walk uses them (PAE paging on, CR3's PDPT); else the PDPT in memory.
+    if (options.root === undefined && mmu.pagingMode === "pae") pdptes = mmu.pdptes;
+    else {
+      const dv = new DataView(mmu.memory.readBytes(root, 4 * ENTRY_BYTES).buffer);
+      pdptes = [0, 1, 2, 3].map((i) => dv.getBigUint64(i * ENTRY_BYTES, true));
+    }
+  }
+  return { root: Number(root), mode, levels: LEVELS_OF[mode], limit, maxPhyAddr, nxe, pse, pdptes };
 }
 
-/** Linear address of page number `vpn`, sign-extended from the top bit of the `levels`-level address width. */
-function canonicalVa(vpn: number, levels: 4 | 5): bigint {
-  const width = BigInt(PAGE_SHIFT + INDEX_BITS * levels);
+/**
+ * Linear address of page number `vpn`: sign-extended from the top bit of the
+ * `levels`-level address width (4 or 5); as it is with 32-bit and PAE paging.
+ */
+function canonicalVa(vpn: number, levels: 2 | 3 | 4 | 5): bigint {
   const va = BigInt(vpn) << BigInt(PAGE_SHIFT);
+  if (levels < LEVEL_PML4) return va;
+  const width = BigInt(PAGE_SHIFT + INDEX_BITS * levels);
   return (va >> (width - 1n)) & 1n ? va | (((1n << 64n) - 1n) ^ ((1n << width) - 1n)) : va;
 }
 
@@ -357,17 +503,21 @@ function flagsOf(key: number, accessed: FlagCount, dirty: FlagCount): MappedFlag
 }
 
 function invalidOf(setup: WalkSetup, mmu: Mmu, vpn: number, level: number, entryAddr: number, lo: number, hi: number): InvalidEntry {
-  const entry = (BigInt(hi) << 32n) | BigInt(lo);
+  const entry = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
   const state = mmu.state;
   const cpu = { cr0: state.cr0, cr3: state.cr3, cr4: state.cr4, efer: state.efer, pkru: BigInt(state.pkru), pkrs: BigInt(state.pkrs), maxphyaddr: setup.maxPhyAddr };
+  const shape = setup.mode === "32-bit" || setup.mode === "pae" ? setup.mode : "long";
   return {
     va: canonicalVa(vpn, setup.levels),
-    size: 1n << BigInt(PAGE_SHIFT + INDEX_BITS * (level - 1)),
+    size: 1n << BigInt(entryShift(setup, level)),
     level,
     levelName: LEVEL_NAMES[level]!,
     entryAddr: BigInt(entryAddr),
     entry,
-    reason: reservedBitsOf(level, entry, cpu),
+    reason:
+      setup.mode === "pae" && level === LEVEL_PDPT
+        ? `reserved bit set in a PDPTE: bits 2:1, 8:5 or 63:${setup.maxPhyAddr} (MAXPHYADDR)`
+        : reservedBitsOf(level, entry, cpu, shape),
   };
 }
 
@@ -384,14 +534,15 @@ const countOf = (set: number, of: number): FlagCount => (set === 0 ? "none" : se
  * never crosses the non-canonical hole between the lower and the kernel half.
  * Ranges come by ascending (canonical, unsigned) linear address.
  *
- * Throws ArgumentError for a root that is not 4 KiB aligned below
- * 2^MAXPHYADDR, levels other than 4 or 5, or a limit that is not a positive
- * integer.
+ * Throws ArgumentError for a root that is not aligned (4 KiB; 32 bytes for
+ * a PAE PDPT) below 2^MAXPHYADDR (below 4 GiB for 32-bit and PAE paging),
+ * levels other than 4 or 5, a mode that is not a table format or disagrees
+ * with levels, or a limit that is not a positive integer.
  */
 export function pageMap(mmu: Mmu, options: PageMapOptions = {}): PageMap {
   const setup = setupOf(mmu, options);
   // Page numbers of the kernel half start here (before sign extension).
-  const upperHalf = 2 ** (INDEX_BITS * setup.levels - 1);
+  const upperHalf = setup.levels >= LEVEL_PML4 ? 2 ** (INDEX_BITS * setup.levels - 1) : -1;
   const ranges: MappedRange[] = [];
   const invalid: InvalidEntry[] = [];
   let cur: Leaf | undefined;
@@ -405,7 +556,7 @@ export function pageMap(mmu: Mmu, options: PageMapOptions = {}): PageMap {
       va: canonicalVa(cur.vpn, setup.levels),
       pa: BigInt(cur.pfn) << BigInt(PAGE_SHIFT),
       size: BigInt(curPages) << BigInt(PAGE_SHIFT),
-      pageSize: PAGE_SIZE_OF[cur.level]!,
+      pageSize: pageSizeOf(setup, cur.level),
       leafLevel: cur.level,
       pages: curLeaves,
       entryAddr: BigInt(cur.entryAddr),
@@ -442,7 +593,7 @@ export function pageMap(mmu: Mmu, options: PageMapOptions = {}): PageMap {
   );
   walker.run();
   flush();
-  return { ranges, invalid, truncated: walker.truncated, root: BigInt(setup.root), levels: setup.levels };
+  return { ranges, invalid, truncated: walker.truncated, root: BigInt(setup.root), mode: setup.mode, levels: setup.levels };
 }
 
 /**
@@ -473,7 +624,7 @@ export function reverseLookup(mmu: Mmu, pa: Address, options: PageMapOptions = {
         va: canonicalVa(leaf.vpn + off, setup.levels),
         pa: frame,
         size: BigInt(PAGE_SIZE),
-        pageSize: PAGE_SIZE_OF[leaf.level]!,
+        pageSize: pageSizeOf(setup, leaf.level),
         leafLevel: leaf.level,
         pages: 1,
         entryAddr: BigInt(leaf.entryAddr),

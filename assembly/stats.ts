@@ -6,9 +6,10 @@
  *                       +8 misses lookups that had to walk
  *                       +16 walks page walks started (TLB misses and probes)
  *                       +24 entries paging-structure entries read (nested ones included)
+ *                       +32 pscHits walks that started from the PDE cache (psc.ts)
  */
 
-export const stats: usize = memory.data(32, 8);
+export const stats: usize = memory.data(40, 8);
 
 @inline export function countHits(n: u32): void {
   store<u64>(stats, load<u64>(stats) + (n as u64));
@@ -24,6 +25,10 @@ export const stats: usize = memory.data(32, 8);
   store<u64>(stats, load<u64>(stats, 24) + 1, 24);
 }
 
+@inline export function countPscHit(): void {
+  store<u64>(stats, load<u64>(stats, 32) + 1, 32);
+}
+
 export function statsReset(): void {
-  memory.fill(stats, 0, 32);
+  memory.fill(stats, 0, 40);
 }

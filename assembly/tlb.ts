@@ -26,6 +26,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
+import { pscFlushAll } from "./psc";
 
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
@@ -111,6 +112,7 @@ export function tlbGlobalHit(la: u64, acc: u32): usize {
 
 /** Invalidates every entry, global ones too, for every PCID. */
 export function tlbFlushAll(): void {
+  pscFlushAll();
   memory.fill(tlb, 0, TLB_ENTRIES * TLB_ENTRY);
   largeCached = false;
 }
@@ -121,6 +123,7 @@ export function tlbFlushAll(): void {
  */
 export function tlbFlushContext(pcid: i32, globalToo: bool, asid: i32 = -1): void {
   const id: u32 = asid < 0 ? ((tlbPcid >> ASID_SHIFT) as u32) : (asid as u32);
+  pscFlushAll();
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u16>(e, 20) == 0) continue;
     if (asidOf(load<u64>(e)) != id) continue;
@@ -137,6 +140,8 @@ export function tlbFlushContext(pcid: i32, globalToo: bool, asid: i32 = -1): voi
  */
 export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1): void {
   const id: u64 = asid < 0 ? tlbPcid >> ASID_SHIFT : (asid as u64);
+  // INVLPG invalidates the paging-structure caches' entries for the current PCID (4.10.4.1): all of them here.
+  pscFlushAll();
   const slot = tlb + (((((la >> PAGE_SHIFT) as u32) ^ saltOf(id as u32)) & TLB_MASK) << 5);
   la ^= id << ASID_SHIFT;
   if (!largeCached) {
@@ -158,6 +163,7 @@ export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1
 
 /** Forgets the storage pointers of entries that map the 4 KiB frame at `frame` (its storage was released). */
 export function tlbForgetFrame(frame: u64): void {
+  pscFlushAll();
   for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u64>(e, 8) == frame) {
       store<u32>(e, 0, 16);

@@ -45,9 +45,10 @@ import {
 import { tableHost, frameHost, windowBase, WINDOW_BYTES } from "./frames";
 import { nestedWalk, nestedHpa, nestedWritable, nestedExecutable, setNestedTrace } from "./nested";
 import { noteForced } from "./journal";
-import { countEntry } from "./stats";
+import { countEntry, countPscHit } from "./stats";
+import { pdeSlot, pdeTag, pdeFill } from "./psc";
 import {
-  cr3, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs, pse, maxPhyAddr,
+  cr3, pcid, pagingLevels, rsvdMask, ENTRY_ADDR_MASK, nxe, wp, smep, smap, pke, pks, pge, pkru, pkrs, pse, maxPhyAddr,
   getPdpte, MODE_OFF, MODE_32BIT, MODE_PAE, nptOn,
 } from "./state";
 
@@ -573,6 +574,19 @@ export function walkFast(la: u64, acc: u32): i32 {
   let rights: u64 = RW | US | XD; // XD inverted: ANDed over the walk, flipped at the end
   let table: u64 = cr3 & ENTRY_ADDR_MASK;
   let e: u64;
+  let level = LEVEL_PDPT;
+  // The PDE cache (psc.ts): the page table and the upper levels' rights, one entry read.
+  const ps = pdeSlot(la);
+  if (load<u64>(ps) == pdeTag(la, pcid as u64)) {
+    const t = load<u64>(ps, 8);
+    countPscHit();
+    rights = (t & (RW | US)) | ((t & 1) != 0 ? 0 : XD);
+    e = fastEntry(t & ENTRY_ADDR_MASK, la, LEVEL_PT);
+    level = LEVEL_PT;
+    if ((e & (rsvdMask | P)) != P) return WALK_SLOW;
+    rights &= e ^ XD;
+    return fastLeaf(la, acc, e, level, rights);
+  }
   if (pagingLevels == 5) {
     e = fastEntry(table, la, LEVEL_PML5);
     if ((e & upper) != expect) return WALK_SLOW;
@@ -585,13 +599,14 @@ export function walkFast(la: u64, acc: u32): i32 {
   e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PDPT);
   if ((e & middle) != expect) return WALK_SLOW;
   rights &= e ^ XD;
-  let level = LEVEL_PDPT;
   if ((e & PS) == 0) {
     e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PD);
     level = LEVEL_PD;
     if ((e & PS) == 0) {
       if ((e & middle) != expect) return WALK_SLOW;
       rights &= e ^ XD;
+      // Every upper entry is present, accessed and free of reserved bits: cache the page table.
+      pdeFill(la, pcid as u64, e & ENTRY_ADDR_MASK, (rights & (RW | US)) | ((rights & XD) == 0 ? 1 : 0));
       e = fastEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PT);
       level = LEVEL_PT;
     }
@@ -599,6 +614,11 @@ export function walkFast(la: u64, acc: u32): i32 {
     if ((e & (rsvdMask | P)) != P) return WALK_SLOW;
     rights &= e ^ XD;
   }
+  return fastLeaf(la, acc, e, level, rights);
+}
+
+/** The end of walkFast: checks the leaf `e` at `level` with the walk's `rights` (XD inverted), sets A/D, records the result. */
+@inline function fastLeaf(la: u64, acc: u32, e: u64, level: i32, rights: u64): i32 {
   const shift = (PAGE_SHIFT + 9 * (level - 1)) as u64;
   const pageMask: u64 = ((1 as u64) << shift) - 1;
   if (level > LEVEL_PT && (e & pageMask & ~((2 * PAGE_SIZE - 1) as u64)) != 0) return WALK_SLOW;

@@ -28,20 +28,21 @@ describe("TLB statistics", () => {
     const mmu = setup();
     const read4 = encodeAccess({ op: "read", size: 4 });
     expect(mmu.translate(A)).toBe(0x10000n); // miss: one walk of 4 entries
-    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 1, walks: 1, entriesRead: 4 });
+    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 1, walks: 1, entriesRead: 4, pscHits: 0 });
     mmu.translate(A + 0x10n); // hit
     mmu.loadNumber(Number(A) + 8, read4); // hit
-    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 1, walks: 1, entriesRead: 4 });
-    mmu.translate(B); // miss
-    mmu.probe(A); // a walk that neither uses nor fills the TLB: 4 more entries
-    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 2, walks: 3, entriesRead: 12 });
+    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 1, walks: 1, entriesRead: 4, pscHits: 0 });
+    mmu.translate(B); // miss; same 2 MiB region as A: the PDE cache gives the PT, one entry read
+    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 2, walks: 2, entriesRead: 5, pscHits: 1 });
+    mmu.probe(A); // a walk that neither uses nor fills the TLB or the PDE cache: 4 entries
+    expect(mmu.tlbStats()).toEqual({ hits: 2, misses: 2, walks: 3, entriesRead: 9, pscHits: 1 });
     mmu.translateBatch(new BigUint64Array([A, B, A + 0x20n])); // three hits, one call
-    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 2, walks: 3, entriesRead: 12 });
-    mmu.flushTlb();
-    mmu.read(B, 8); // a miss again after the flush
-    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 3, walks: 4, entriesRead: 16 });
+    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 2, walks: 3, entriesRead: 9, pscHits: 1 });
+    mmu.flushTlb(); // flushes the PDE cache too
+    mmu.read(B, 8); // a full walk again
+    expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 3, walks: 4, entriesRead: 13, pscHits: 1 });
     mmu.resetTlbStats();
-    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 0, walks: 0, entriesRead: 0 });
+    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 0, walks: 0, entriesRead: 0, pscHits: 0 });
   });
 
   it("lists the entries with their tags, frame, page size and the kinds they serve", () => {
@@ -58,5 +59,46 @@ describe("TLB statistics", () => {
     expect(entries[0]!.write).toEqual(["cpl0", "cpl0+ac", "cpl3"]);
     mmu.invlpg(A);
     expect(mmu.tlbEntries().map((e) => e.linear)).toEqual([B]);
+  });
+});
+
+describe("the PDE cache (paging-structure caches, SDM 4.10.3 and 4.10.4)", () => {
+  // A second page table at 0x5000 maps VA B (index 1) to 0x21000.
+  function withSecondTable(mmu: Mmu): void {
+    mmu.memory.write(0x5008n, 8, 0x21067n);
+  }
+
+  it("a PDE changed in memory is not seen by a new walk in its region until INVLPG", () => {
+    const mmu = setup();
+    withSecondTable(mmu);
+    expect(mmu.translate(A)).toBe(0x10000n); // caches PD[2] -> PT 0x4000
+    mmu.memory.write(0x3010n, 8, 0x5027n); // PD[2] now -> PT 0x5000, no invalidation
+    // B was never in the TLB, but its walk starts from the cached PDE: the old table.
+    expect(mmu.translate(B)).toBe(0x11000n);
+    expect(mmu.tlbStats().pscHits).toBe(1);
+    mmu.invlpg(A); // INVLPG invalidates the paging-structure caches (for this PCID)
+    mmu.invlpg(B);
+    expect(mmu.translate(B)).toBe(0x21000n);
+  });
+
+  it("MOV to CR3 and a CR4 change (PGE toggled) invalidate it", () => {
+    for (const invalidate of [(m: Mmu) => (m.cr3 = m.cr3), (m: Mmu) => (m.cr4 = m.cr4 ^ (1n << 7n))]) {
+      const mmu = setup();
+      withSecondTable(mmu);
+      mmu.translate(A);
+      mmu.memory.write(0x3010n, 8, 0x5027n);
+      invalidate(mmu);
+      expect(mmu.translate(B)).toBe(0x21000n);
+    }
+  });
+
+  it("a page fault drops the faulting address's cached entries", () => {
+    const mmu = setup();
+    mmu.translate(A);
+    mmu.memory.write(0x4010n, 8, 0n); // VA 0x402000: not present
+    expect(mmu.tryTranslate(0x402000n).ok).toBe(false);
+    withSecondTable(mmu);
+    mmu.memory.write(0x3010n, 8, 0x5027n);
+    expect(mmu.translate(B)).toBe(0x21000n);
   });
 });

@@ -79,6 +79,8 @@ export interface TlbStats {
   misses: number;
   walks: number;
   entriesRead: number;
+  /** Walks that started from the PDE cache (a paging-structure cache, SDM 4.10.3) and read only the PTE. */
+  pscHits: number;
 }
 
 /** One TLB entry (Mmu.tlbEntries): `read`/`write`/`fetch` list the modes it serves: "cpl0", "cpl0+ac" (EFLAGS.AC=1), "cpl3". */
@@ -385,13 +387,14 @@ export class Mmu {
    * served by the TLB, `misses` lookups that walked, `walks` walks started
    * (misses and probes), `entriesRead` paging-structure entries read (nested
    * ones included; a walk the fast path hands to the full walk reads its
-   * entries twice, and both reads count).
+   * entries twice, and both reads count), `pscHits` walks that started from
+   * the PDE cache and read one entry.
    */
   tlbStats(): TlbStats {
     const dv = this.core.view();
     const p = this.core.x.statsPtr() >>> 0;
     const at = (i: number) => Number(dv.getBigUint64(p + 8 * i, true));
-    return { hits: at(0), misses: at(1), walks: at(2), entriesRead: at(3) };
+    return { hits: at(0), misses: at(1), walks: at(2), entriesRead: at(3), pscHits: at(4) };
   }
 
   resetTlbStats(): void {

@@ -14,6 +14,8 @@ import { PFEC_RSVD, CR4_LA57_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { describeErrorCode } from "../base/index.js";
 import { hex } from "../base/index.js";
 import type { Access, AccessResult, NestedWalk, WalkStep } from "../scenario/index.js";
+import type { TlbEvent } from "../scenario/index.js";
+import type { TlbEntry } from "../mmu/index.js";
 import { flagNames, targetOf, errorCodeFields, permissionChecks, shapeOf, SIZE_WORDS, type Check } from "../arch/index.js";
 
 export interface Style {
@@ -301,4 +303,19 @@ export function traceFacts(formatted: { results: Record<string, unknown>[] }, re
     if (!r.ok && r.fault === "PF") o.error_code_bits = errorCodeFields(Number(r.errorCode));
     if (!r.ok && r.fault === "GP") o.reason = `non-canonical linear address (bits 63:${bit(cpu.cr4, CR4_LA57_BIT) ? 57 : 48} must equal bit ${bit(cpu.cr4, CR4_LA57_BIT) ? 56 : 47})`;
   });
+}
+
+/** What an access did to the TLB (explain --tlb): hit or miss, and the entries it filled and evicted. */
+export function explainTlbEvent(ev: TlbEvent, s: Style = plain): string {
+  const entry = (e: TlbEntry) =>
+    `${hex(e.linear)} -> ${hex(e.frame)} (${SIZE_WORDS[e.pageSize === 0x1000n ? "4K" : e.pageSize === 0x200000n ? "2M" : e.pageSize === 0x400000n ? "4M" : "1G"]} page, PCID ${e.pcid}${e.asid ? `, ASID ${e.asid}` : ""}${e.global ? ", global" : ""}; serves ${[
+      e.read.length ? `reads (${e.read.join(" ")})` : "",
+      e.write.length ? `writes (${e.write.join(" ")})` : "",
+      e.fetch.length ? `fetches (${e.fetch.join(" ")})` : "",
+    ].filter(Boolean).join(", ") || "nothing yet"})`;
+  const what = ev.misses === 0 && ev.hits > 0 ? s.ok("TLB hit: no walk") : ev.misses > 0 ? s.bad(`TLB miss${ev.misses > 1 ? ` (${ev.misses} pages)` : ""}: walked`) : "no translation";
+  const lines = [`  ${what}`];
+  for (const e of ev.filled) lines.push(`    filled  ${entry(e)}`);
+  for (const e of ev.evicted) lines.push(s.dim(`    evicted ${entry(e)}`));
+  return lines.join("\n");
 }

@@ -12,7 +12,7 @@ import { formatResult } from "../scenario/index.js";
 import { CoreEngine } from "../scenario/index.js";
 import { ReferenceEngine } from "../reference/index.js";
 import type { ScenarioEngine } from "../scenario/index.js";
-import { explainAccess, style, traceFacts } from "./explain.js";
+import { explainAccess, explainTlbEvent, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
@@ -27,11 +27,14 @@ Usage:
       Run the scenarios in FILE (.json: one scenario; .jsonl: one per line;
       -: stdin) and print one result per scenario (docs/scenario-format.md).
       --trace adds each walk, level by level, to every result.
-  x86mmu explain FILE [--color|--no-color]
+  x86mmu explain FILE [--tlb] [--color|--no-color]
       Run the scenarios in FILE and explain every access for people: the
       address split into its indices (hex and binary), per level the table,
       the entry with its flags named and what it allows, the permission
       checks, why the walk stopped, and the error code bit by bit.
+      --tlb keeps the TLB across the accesses (instead of the format's flush
+      before each one) and says per access: hit or miss, entries filled and
+      evicted.
   x86mmu explain [--mode M] [--cr0 V] [--cr3 V] [--cr4 V] [--efer V] [--pkru V] [--pkrs V]
                  --map VA=PA[:FLAGS] ... [--mem PADDR=QWORD ...] --access ACCESS ...
       The same, with no file: build page tables with the page-table helpers
@@ -67,6 +70,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       allowPositionals: true,
       options: {
         trace: { type: "boolean" },
+        tlb: { type: "boolean" },
         cr0: { type: "string" },
         cr3: { type: "string" },
         cr4: { type: "string" },
@@ -153,10 +157,19 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       if (values.trace) traceFacts(o, r.results, s.accesses, s.cpu);
       out((jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
     } else {
-      const r = engine.run(s, { trace: true });
+      const core = engine instanceof CoreEngine ? engine : undefined;
+      if (values.tlb && !core) {
+        err("x86mmu explain: --tlb needs the core engine (the reference walker has no TLB)\n");
+        return 2;
+      }
+      const r = core ? core.run(s, { trace: true, keepTlb: values.tlb === true }) : engine.run(s, { trace: true });
       const st = style(colour);
       out(st.bold(`# ${s.name || "(unnamed scenario)"}`) + "\n");
-      s.accesses.forEach((a, i) => out(explainAccess(a, r.results[i]!, s.cpu, st) + "\n\n"));
+      if (values.tlb) out(st.dim("(--tlb: the TLB is kept across the accesses, not flushed before each one)") + "\n");
+      s.accesses.forEach((a, i) => {
+        const tlb = values.tlb && core ? explainTlbEvent(core.tlbEvents[i]!, st) + "\n" : "";
+        out(explainAccess(a, r.results[i]!, s.cpu, st) + "\n" + tlb + "\n");
+      });
       if (r.memory.length) {
         out("Memory words changed:\n");
         for (const m of r.memory) out(`  ${"0x" + m.paddr.toString(16)} = ${"0x" + m.value.toString(16)}\n`);

@@ -8,7 +8,7 @@
 import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { encodeAccess } from "../mmu/index.js";
 import { GeneralProtection, NestedPageFault, RegisterError, describeExitInfo1 } from "../base/index.js";
-import { Mmu } from "../mmu/index.js";
+import { Mmu, type TlbEntry } from "../mmu/index.js";
 import type { Access, AccessResult, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
 import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf, targetOf } from "../arch/index.js";
 import { ScenarioError } from "./parse.js";
@@ -16,12 +16,29 @@ import { X86MmuError } from "../base/index.js";
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
+/** What one access did to the TLB (CoreEngine.run with keepTlb). */
+export interface TlbEvent {
+  /** Translations the TLB served, and lookups that walked (a page-crossing access makes two). */
+  hits: number;
+  misses: number;
+  filled: TlbEntry[];
+  evicted: TlbEntry[];
+}
+
 export class CoreEngine implements ScenarioEngine {
   readonly mmu = new Mmu();
 
-  run(scenario: Scenario, options?: { trace?: boolean }): ScenarioResult {
+  /**
+   * Runs a scenario. With `keepTlb` (explain --tlb) the TLB is not flushed
+   * before each access, as the format otherwise prescribes: it starts empty
+   * and keeps what each access fills, and every result says whether the
+   * access hit and which entries it filled and evicted (`tlbEvents`).
+   */
+  run(scenario: Scenario, options?: { trace?: boolean; keepTlb?: boolean }): ScenarioResult {
     const mmu = this.mmu;
     const trace = options?.trace === true;
+    this.keepTlb = options?.keepTlb === true;
+    this.tlbEvents = [];
     mmu.memory.reset();
     mmu.exitGuest();
     try {
@@ -44,6 +61,7 @@ export class CoreEngine implements ScenarioEngine {
       const results = scenario.accesses.map((a) => this.access(a, trace));
       return { name: scenario.name, results, memory: changes(mmu, before) };
     } finally {
+      this.keepTlb = false;
       mmu.setTrace(false);
     }
   }
@@ -54,9 +72,14 @@ export class CoreEngine implements ScenarioEngine {
    * carries the walk. The demo and `explain` use this directly.
    */
   access(a: Access, trace = false): AccessResult {
+    return this.keepTlb ? this.accessKeepingTlb(a, trace) : this.perform(a, trace, true);
+  }
+
+  /** One access; with `flush`, after the format's TLB flush and PDPTE load. */
+  private perform(a: Access, trace: boolean, flush: boolean): AccessResult {
     const mmu = this.mmu;
-    mmu.flushTlb();
-    if (mmu.pagingMode === "pae") {
+    if (flush) mmu.flushTlb();
+    if (flush && mmu.pagingMode === "pae") {
       // The format loads the PDPTE registers before every access (a MOV to
       // CR4 toggling PGE would): a reserved bit in a present one is #GP(0),
       // and the access changes nothing.
@@ -92,6 +115,27 @@ export class CoreEngine implements ScenarioEngine {
       r.walk = this.walkSteps(a, r);
       if (mmu.nested) this.nestedSteps(a, r);
     }
+    return r;
+  }
+
+  /** With keepTlb: what each access did to the TLB, in order (see run). */
+  tlbEvents: TlbEvent[] = [];
+  private keepTlb = false;
+
+  private accessKeepingTlb(a: Access, trace: boolean): AccessResult {
+    const mmu = this.mmu;
+    const key = (e: TlbEntry) => `${e.slot}:${e.linear}:${e.pcid}:${e.asid}`;
+    const before = new Map(mmu.tlbEntries().map((e) => [key(e), e]));
+    const stats = mmu.tlbStats();
+    const r = this.perform(a, trace, false);
+    const after = new Map(mmu.tlbEntries().map((e) => [key(e), e]));
+    const now = mmu.tlbStats();
+    this.tlbEvents.push({
+      misses: now.misses - stats.misses,
+      hits: now.hits - stats.hits,
+      filled: [...after].filter(([k]) => !before.has(k)).map(([, e]) => e),
+      evicted: [...before].filter(([k]) => !after.has(k)).map(([, e]) => e),
+    });
     return r;
   }
 

@@ -46,6 +46,18 @@ function formatAccess(r: AccessResult, trace: boolean): object {
     if (r.fault === "PF") o.cr2 = hex(r.cr2);
   }
   if (trace) o.walk = (r.walk ?? []).map(formatStep);
+  // Nested paging: the same steps grouped per page walked and by guest level (explain's grid).
+  if (trace && r.nestedWalk?.length) {
+    o.nested_walk = r.nestedWalk.map((p) => ({
+      levels: p.levels.map((l) => ({
+        gpa: hex(l.gpa),
+        nested: l.nested.map(formatStep),
+        ...(l.hpa !== undefined ? { hpa: hex(l.hpa) } : {}),
+        ...(l.guest ? { guest: formatStep(l.guest) } : {}),
+      })),
+      ...(p.final ? { final: { gpa: hex(p.final.gpa), nested: p.final.nested.map(formatStep), ...(p.final.hpa !== undefined ? { hpa: hex(p.final.hpa) } : {}) } } : {}),
+    }));
+  }
   return o;
 }
 

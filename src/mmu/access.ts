@@ -41,3 +41,23 @@ export function encodeAccess(spec: AccessSpec): number {
 export function withSize(access: number, size: AccessSize): number {
   return (access & ~(15 << ACCESS_SIZE_SHIFT)) | (size << ACCESS_SIZE_SHIFT);
 }
+
+/**
+ * ACCESS_VALID[n] is 1 when n is an access number encodeAccess can make (op
+ * read/write/fetch, size 1, 2, 4 or 8 — 0 meaning 1 —, a fetch of size 1,
+ * CPL and AC bits): one typed-array load checks a raw number on the fast
+ * paths, and a non-integer or out-of-range index reads undefined.
+ */
+const ACCESS_VALID = new Uint8Array(256);
+for (let n = 0; n < 256; n++) {
+  const op = n & 3;
+  const size = (n >> ACCESS_SIZE_SHIFT) & 15;
+  const sizeOk = size === 0 || size === 1 || size === 2 || size === 4 || size === 8;
+  ACCESS_VALID[n] = op !== 3 && sizeOk && (op !== ACCESS_FETCH || size <= 1) ? 1 : 0;
+}
+
+/** Throws ArgumentError unless `access` is a valid access number (see encodeAccess). */
+export function checkAccess(access: number, what = "access"): number {
+  if (ACCESS_VALID[access] !== 1) throw new ArgumentError(`${what} ${String(access)} is not an access number from encodeAccess (op read/write/fetch, size 1, 2, 4 or 8)`);
+  return access;
+}

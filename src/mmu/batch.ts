@@ -90,6 +90,7 @@ export class Batch {
   /** Loads input[0..n) into output; stops at a fault and returns how many completed (lastFault() tells why). */
   load(n: number, access: AccessArg): number {
     const acc = this.encode(access);
+    if ((acc & ACCESS_OP_MASK) === ACCESS_WRITE) throw new ArgumentError("a batch load needs a read or fetch access");
     const count = this.count(n);
     let i = 0;
     for (;;) {

@@ -14,12 +14,12 @@
  * processor would refuse with #GP throw RegisterError and change nothing.
  */
 
-import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, EFER_LME_BIT, CR3_NOFLUSH_BIT, PAGE_SIZE, ACCESS_SIZE_SHIFT, ACCESS_USER, PAGE_SHIFT } from "../arch/index.js";
+import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, EFER_LME_BIT, CR3_NOFLUSH_BIT, PAGE_SIZE, ACCESS_SIZE_SHIFT, ACCESS_USER, ACCESS_WRITE, PAGE_SHIFT } from "../arch/index.js";
 import { STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA, MB_RIGHTS, MB_LEAF } from "../arch/index.js";
 import { Bus, registerBus, type Device, type HookSpec, type Handle } from "../phys/index.js";
 import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
 import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "../base/index.js";
-import { type AccessOptions, type AccessSize, encodeAccess, withSize } from "./access.js";
+import { type AccessOptions, type AccessSize, encodeAccess, withSize, checkAccess } from "./access.js";
 import { Core } from "../core/index.js";
 import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../base/index.js";
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
@@ -447,7 +447,7 @@ export class Mmu {
   // ---- Translation ----
 
   private acc(access: AccessArg): number {
-    return typeof access === "number" ? access : encodeAccess(access);
+    return typeof access === "number" ? checkAccess(access) : encodeAccess(access);
   }
 
   /** The fault the last failing fast-path call reported. */
@@ -511,6 +511,7 @@ export class Mmu {
   /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */
   translateNumber(va: number, access: number): number {
     checkNumber(va);
+    checkAccess(access);
     const pa = this.xTranslate(va >>> 0, hiOfNumber(va), access);
     return pa >= 0 || !this.faultHandlers.any ? pa : this.numberSlow(va, access, () => this.xTranslate(va >>> 0, hiOfNumber(va), access));
   }
@@ -618,6 +619,7 @@ export class Mmu {
    */
   loadNumber(va: number, access: number): number {
     checkNumber(va);
+    if (checkAccess(access) & ACCESS_WRITE) throw new ArgumentError("loadNumber needs a read or fetch access, not a write");
     if (((access >> ACCESS_SIZE_SHIFT) & 15) === 8) throw new ArgumentError("loadNumber reads 1, 2 or 4 bytes; use read() or a batch for 8");
     const r = this.xLoad(va >>> 0, hiOfNumber(va), access);
     return r >= 0 ? r : this.loadNumberSlow(va, access);
@@ -635,6 +637,7 @@ export class Mmu {
   /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
   storeNumber(va: number, access: number, value: number): number {
     checkNumber(va);
+    if ((checkAccess(access) & 3) !== ACCESS_WRITE) throw new ArgumentError("storeNumber needs a write access (encodeAccess({ op: \"write\", ... }))");
     const size = (access >> ACCESS_SIZE_SHIFT) & 15 || 1;
     if (size === 8 || !(value >= 0 && value < 2 ** (8 * size) && Number.isInteger(value))) {
       throw new ArgumentError(`storeNumber stores 1, 2 or 4 bytes of a value that fits them (size ${size}, value ${String(value)}); use write() for 8`);

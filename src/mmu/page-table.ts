@@ -106,6 +106,12 @@ export class PageTable {
     if (v + l > 1n << 64n) throw new ArgumentError(`range ${hex(v)}+${hex(l)} wraps past 2^64`);
     this.canonical(v, "start");
     this.canonical(v + l - 1n, "end");
+    // Both ends canonical but on either side of the hole: the range contains
+    // non-canonical addresses (bits 63:47, or 63:56, are all 0 at one end and
+    // all 1 at the other).
+    if (v >> 63n !== (v + l - 1n) >> 63n) {
+      throw new ArgumentError(`range ${hex(v)}+${hex(l)} crosses the non-canonical hole between the lower and the upper half`);
+    }
     return [v, l];
   }
 

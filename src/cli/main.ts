@@ -9,16 +9,16 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseScenarioItems } from "../scenario/index.js";
 import { formatResult } from "../scenario/index.js";
-import { CoreEngine } from "../scenario/index.js";
+import { CoreEngine, ScenarioError } from "../scenario/index.js";
 import { ReferenceEngine } from "../reference/index.js";
-import type { ScenarioEngine } from "../scenario/index.js";
+import type { ScenarioEngine, ScenarioResult } from "../scenario/index.js";
 import { explainAccess, explainTlbEvent, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
 import type { LegacyPageSize, PageSize, PteFlags } from "../mmu/index.js";
 import type { Access } from "../scenario/index.js";
-import { hex } from "../base/index.js";
+import { hex, X86MmuError } from "../base/index.js";
 
 const HELP = `x86mmu - an x86-64 MMU (4/5-level paging, TLB, page faults) in WebAssembly
 
@@ -151,18 +151,27 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       continue;
     }
     const s = item.scenario;
+    // A scenario that cannot run (say, a register the processor would refuse)
+    // is reported with its name; the scenarios after it still run.
+    let r: ScenarioResult;
+    const core = engine instanceof CoreEngine ? engine : undefined;
+    if (command === "explain" && values.tlb && !core) {
+      err("x86mmu explain: --tlb needs the core engine (the reference walker has no TLB)\n");
+      return 2;
+    }
+    try {
+      r = core && command === "explain" ? core.run(s, { trace: true, keepTlb: values.tlb === true }) : engine.run(s, { trace: command === "explain" || values.trace });
+    } catch (e) {
+      if (!(e instanceof X86MmuError)) throw e;
+      err(`x86mmu: ${e instanceof ScenarioError ? "" : `scenario ${JSON.stringify(s.name)}: `}${e.message}\n`);
+      status = 1;
+      continue;
+    }
     if (command === "run") {
-      const r = engine.run(s, { trace: values.trace });
       const o = formatResult(r, { trace: values.trace }) as { results: Record<string, unknown>[] };
       if (values.trace) traceFacts(o, r.results, s.accesses, s.cpu);
       out((jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
     } else {
-      const core = engine instanceof CoreEngine ? engine : undefined;
-      if (values.tlb && !core) {
-        err("x86mmu explain: --tlb needs the core engine (the reference walker has no TLB)\n");
-        return 2;
-      }
-      const r = core ? core.run(s, { trace: true, keepTlb: values.tlb === true }) : engine.run(s, { trace: true });
       const st = style(colour);
       out(st.bold(`# ${s.name || "(unnamed scenario)"}`) + "\n");
       if (values.tlb) out(st.dim("(--tlb: the TLB is kept across the accesses, not flushed before each one)") + "\n");

@@ -15,6 +15,7 @@
  * return new views. Lookups are binary searches, O(log n).
  */
 
+import { X86MmuError } from "../base/index.js";
 import { hex } from "../base/index.js";
 
 /** One page mapping: `size` bytes of virtual memory from `va` to physical memory from `pa`. */
@@ -44,10 +45,9 @@ export interface ViewTranslation {
 }
 
 /** A requirement of a MemView operation (vostd `tracked_join` requires disjoint views) was broken. */
-export class MemViewError extends Error {
+export class MemViewError extends X86MmuError {
   constructor(message: string) {
-    super(message);
-    this.name = "MemViewError";
+    super("MEM_VIEW", message);
   }
 }
 

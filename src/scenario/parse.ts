@@ -29,6 +29,7 @@
  *   register that has them; CR4.PCIDE or CR4.LA57 outside long mode on
  *   `cpu.cr4`; a `va` of 2^32 or more outside long mode on that access's `va`.
  */
+import { X86MmuError } from "../base/index.js";
 import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario } from "./types.js";
 import type { NptState } from "./types.js";
 import {
@@ -44,8 +45,7 @@ import {
 } from "../arch/index.js";
 
 /** An input that breaks the scenario format. */
-export class ScenarioError extends Error {
-  readonly code = "SCENARIO_FORMAT";
+export class ScenarioError extends X86MmuError {
   /** The scenario's name, or `#N` / `line N` when it has none. */
   readonly scenario: string;
   /** JSON path of the offending field, e.g. `accesses[2].size`; "" for the whole input. */
@@ -55,8 +55,7 @@ export class ScenarioError extends Error {
 
   constructor(scenario: string, field: string, problem: string) {
     const label = scenario.startsWith("#") || scenario.startsWith("line ") ? scenario : JSON.stringify(scenario);
-    super(`scenario ${label}${field ? " " + field : ""}: ${problem}`);
-    this.name = "ScenarioError";
+    super("SCENARIO_FORMAT", `scenario ${label}${field ? " " + field : ""}: ${problem}`);
     this.scenario = scenario;
     this.field = field;
     this.problem = problem;
@@ -148,6 +147,9 @@ function parseCpu(c: Checker, v: unknown): CpuState {
     }
   }
   checkPagingMode(c, { cr0, cr3, cr4, efer });
+  // MOV to CR3 with a bit at or above MAXPHYADDR would #GP (bit 63, the PCID no-flush hint, is not stored).
+  const cr3Reserved = cr3 & ~((1n << BigInt(maxphyaddr)) - 1n) & ~(1n << 63n);
+  if (cr3Reserved !== 0n) c.fail("cpu.cr3", `sets bits at or above MAXPHYADDR (${maxphyaddr}): 0x${cr3.toString(16)} (the MOV to CR3 would #GP)`);
   const cpu: CpuState = { cr0, cr3, cr4, efer, pkru, pkrs, maxphyaddr };
   if (has(o, "npt")) cpu.npt = parseNpt(c, o.npt, cpu);
   return cpu;

@@ -22,7 +22,7 @@
  */
 
 import { hex } from "../base/index.js";
-import { X86MmuError } from "../base/index.js";
+import { X86MmuError, ArgumentError } from "../base/index.js";
 import { IntervalIndex } from "./interval-index.js";
 import { MemView, type ViewPiece } from "./mem-view.js";
 
@@ -266,14 +266,43 @@ export class VmSpaceOwner {
     return nextVmIoId++;
   }
 
-  /** vostd `can_create_reader`: no registered writer overlaps [va, va + len). O(log n). */
-  canCreateReader(va: bigint, len: bigint): boolean {
-    return this.writerIdx.findOverlap(va, va + len) === undefined;
+  /**
+   * The one validation of a token's range, shared by the space-level and the
+   * owner-level creators and by canCreate*: integers with 0 <= start <= end
+   * <= 2^64 (a range that wraps past 2^64 is refused). ArgumentError otherwise.
+   */
+  static checkRange(range: VRange, what = "range"): VRange {
+    const ok = (v: unknown): v is bigint => typeof v === "bigint" && v >= 0n && v <= 1n << 64n;
+    if (typeof range !== "object" || range === null || !ok(range.start) || !ok(range.end)) {
+      throw new ArgumentError(`${what} must be { start, end } with bigints in 0..2^64`);
+    }
+    if (range.start > range.end) throw new ArgumentError(`${what} ${hex(range.start)}..${hex(range.end)} ends before it starts`);
+    return range;
+  }
+
+  /** [va, va + len) from bigints or safe integers, validated as checkRange does. */
+  static rangeOf(va: bigint | number, len: bigint | number): VRange {
+    const big = (v: bigint | number, what: string): bigint => {
+      if (typeof v === "bigint") return v;
+      if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+      throw new ArgumentError(`${what} ${String(v)} is not a bigint or a non-negative safe integer`);
+    };
+    const start = big(va, "address");
+    const end = start + big(len, "length");
+    if (end > 1n << 64n) throw new ArgumentError(`range ${hex(start)}+${hex(end - start)} wraps past 2^64`);
+    return VmSpaceOwner.checkRange({ start, end });
+  }
+
+  /** vostd `can_create_reader`: no registered writer overlaps [va, va + len). O(log n). ArgumentError for a range that is not one. */
+  canCreateReader(va: bigint | number, len: bigint | number): boolean {
+    const r = VmSpaceOwner.rangeOf(va, len);
+    return this.writerIdx.findOverlap(r.start, r.end) === undefined;
   }
 
   /** vostd `can_create_writer`: no registered reader and no registered writer overlaps [va, va + len). O(log n). */
-  canCreateWriter(va: bigint, len: bigint): boolean {
-    return this.readerIdx.findOverlap(va, va + len) === undefined && this.writerIdx.findOverlap(va, va + len) === undefined;
+  canCreateWriter(va: bigint | number, len: bigint | number): boolean {
+    const r = VmSpaceOwner.rangeOf(va, len);
+    return this.readerIdx.findOverlap(r.start, r.end) === undefined && this.writerIdx.findOverlap(r.start, r.end) === undefined;
   }
 
   private conflictText(kind: VmIoKind, r: VRange, other: VmIoOwner): string {
@@ -287,15 +316,17 @@ export class VmSpaceOwner {
    * `readers`.
    */
   createReader(range: VRange): VmIoOwner {
+    range = VmSpaceOwner.checkRange(range);
+    if (!this.active) throw new AccessDenied(`${this.label} is not active: activate it before creating readers or writers`);
     const w = this.writerIdx.findOverlap(range.start, range.end);
     if (w) throw new OwnershipError("VmSpaceOwner::can_create_reader", `a new ${this.conflictText("reader", range, w)}`, [w.id]);
     if (!this.sharedReader) {
       const r = this.readerIdx.findOverlap(range.start, range.end);
       if (r) throw new OwnershipError("VmSpaceOwner::inv", `sharedReader is off: a new ${this.conflictText("reader", range, r)}; readers must be disjoint`, [r.id]);
     }
-    const tok = new VmIoOwner(this.newVmIoId(), range, "reader", this);
-    this.readerMap.set(tok.id, tok);
+    const tok = new VmIoOwner(this.newVmIoId(), { start: range.start, end: range.end }, "reader", this);
     this.readerIdx.insert(tok.id, range.start, range.end, tok);
+    this.readerMap.set(tok.id, tok);
     this.afterOp();
     return tok;
   }
@@ -305,11 +336,13 @@ export class VmSpaceOwner {
    * Requires `canCreateWriter(range)`. Ensures the token is in `writers`.
    */
   createWriter(range: VRange): VmIoOwner {
+    range = VmSpaceOwner.checkRange(range);
+    if (!this.active) throw new AccessDenied(`${this.label} is not active: activate it before creating readers or writers`);
     const o = this.writerIdx.findOverlap(range.start, range.end) ?? this.readerIdx.findOverlap(range.start, range.end);
     if (o) throw new OwnershipError("VmSpaceOwner::can_create_writer", `a new ${this.conflictText("writer", range, o)}`, [o.id]);
-    const tok = new VmIoOwner(this.newVmIoId(), range, "writer", this);
-    this.writerMap.set(tok.id, tok);
+    const tok = new VmIoOwner(this.newVmIoId(), { start: range.start, end: range.end }, "writer", this);
     this.writerIdx.insert(tok.id, range.start, range.end, tok);
+    this.writerMap.set(tok.id, tok);
     this.afterOp();
     return tok;
   }

@@ -32,6 +32,13 @@ export interface Translated {
   cpl: 0 | 3;
   ptr: number;
   n: number;
+  /**
+   * The segments as u32 words (pa lo, pa hi, host, len per segment), copied
+   * out of linear memory when the range was translated: each call owns its
+   * own, so a hook or device callback that copies too (re-entrantly) cannot
+   * overwrite them, and a callback that grows linear memory cannot detach them.
+   */
+  words: Uint32Array;
   bytes: number;
   fault: Fault | undefined;
 }
@@ -56,18 +63,23 @@ export class RangeTranslator {
     const ptr = this.buf.reserve(Math.floor(len / PAGE_SIZE) + 2);
     const n = x.translateRange(lo32(va), hi32(va), len, acc, ptr);
     const cpl = (acc & ACCESS_USER) !== 0 ? 3 : 0;
-    if (n >= 0) return { core: this.core, va, cpl, ptr, n, bytes: len, fault: undefined };
+    if (n >= 0) return { core: this.core, va, cpl, ptr, n, words: this.words(ptr, n), bytes: len, fault: undefined };
     if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
     const fault = this.fault();
     const at = fault instanceof PageFault ? fault.cr2 : fault instanceof NestedPageFault ? fault.linear : fault.address;
     const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
-    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, bytes: 0, fault };
+    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, words: new Uint32Array(0), bytes: 0, fault };
     const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);
     if (m < 0) {
       if (-m === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
       throw new Error(`x86mmu: the prefix before a fault at 0x${at.toString(16)} faulted again (status ${-m})`);
     }
-    return { core: this.core, va, cpl, ptr, n: m, bytes: prefix, fault };
+    return { core: this.core, va, cpl, ptr, n: m, words: this.words(ptr, m), bytes: prefix, fault };
+  }
+
+  /** A per-call copy of `n` segments at `ptr`. */
+  private words(ptr: number, n: number): Uint32Array {
+    return new Uint32Array(this.core.x.memory.buffer, ptr, n * (SEGMENT_BYTES / 4)).slice();
   }
 }
 
@@ -88,14 +100,12 @@ interface Segs {
 }
 
 function segs(t: Translated): Segs {
-  const dv = t.core.view();
   const host = new Uint32Array(t.n);
   const len = new Uint32Array(t.n);
   let special: Uint8Array | undefined;
   for (let i = 0; i < t.n; i++) {
-    const s = t.ptr + i * SEGMENT_BYTES;
-    host[i] = dv.getUint32(s + 8, true);
-    const l = dv.getUint32(s + 12, true);
+    host[i] = t.words[i * 4 + 2]!;
+    const l = t.words[i * 4 + 3]!;
     len[i] = l & ~SEGMENT_SPECIAL;
     if ((l & SEGMENT_SPECIAL) !== 0) (special ??= new Uint8Array(t.n))[i] = 1;
   }
@@ -108,9 +118,14 @@ function busFor(t: Translated) {
   return bus;
 }
 
+/** The physical address of segment i's first byte. */
+function segmentPa(t: Translated, i: number): bigint {
+  return (BigInt(t.words[i * 4 + 1]!) << 32n) | BigInt(t.words[i * 4]!);
+}
+
 /** A piece of a special segment moved through the bus (devices, unmapped space): `offset` bytes into segment i. */
 function specialPiece(t: Translated, i: number, offset: number, bytes: Uint8Array, op: "read" | "write"): void {
-  const pa = t.core.view().getBigUint64(t.ptr + i * SEGMENT_BYTES, true) + BigInt(offset);
+  const pa = segmentPa(t, i) + BigInt(offset);
   busFor(t).copyPiece(op, pa, bytes);
 }
 
@@ -124,13 +139,13 @@ function prepareSpecial(count: number, ...sides: [Translated | undefined, "read"
   const finishes: (() => void)[] = [];
   for (const [t, op] of sides) {
     if (!t) continue;
-    const words = new Uint32Array(t.core.x.memory.buffer, t.ptr, t.n * (SEGMENT_BYTES / 4));
+    const words = t.words;
     const pieces: { va: bigint; pa: bigint; len: number }[] = [];
     let done = 0;
     for (let i = 0; i < t.n && done < count; i++) {
       const raw = words[i * 4 + 3]!;
       const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
-      if ((raw & SEGMENT_SPECIAL) !== 0) pieces.push({ va: t.va + BigInt(done), pa: t.core.view().getBigUint64(t.ptr + i * SEGMENT_BYTES, true), len });
+      if ((raw & SEGMENT_SPECIAL) !== 0) pieces.push({ va: t.va + BigInt(done), pa: segmentPa(t, i), len });
       done += len;
     }
     if (pieces.length) finishes.push(busFor(t).prepare(op, pieces, t.cpl));
@@ -148,7 +163,7 @@ const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.
  * come one at a time with `special` set.
  */
 function runs(t: Translated, count: number, visit: (host: number, offset: number, len: number, special: boolean, segment: number) => void): void {
-  const words = new Uint32Array(t.core.x.memory.buffer, t.ptr, t.n * (SEGMENT_BYTES / 4));
+  const words = t.words;
   let done = 0;
   let runHost = 0;
   let runStart = 0;

@@ -93,6 +93,31 @@ function ensureMemory(end: u64): bool {
   return true;
 }
 
+/** One bit per 4 KiB unit of linear memory: set while the unit is on the hostFree list. */
+const freeBits: usize = memory.data(MAX_HOST_UNITS / 8, 16);
+
+@inline function freeBit(p: usize, on: bool): void {
+  const w = freeBits + ((p >> (PAGE_SHIFT + 5)) << 2);
+  const m: u32 = 1 << (((p >> PAGE_SHIFT) as u32) & 31);
+  store<u32>(w, on ? load<u32>(w) | m : load<u32>(w) & ~m);
+}
+
+/** Puts unit `p` (zeroed but for its first word) on the free list. */
+@inline function pushFree(p: usize): void {
+  store<usize>(p, hostFree);
+  hostFree = p;
+  freeBit(p, true);
+}
+
+/** Takes the first unit off the free list. */
+function popFree(): usize {
+  const p = hostFree;
+  hostFree = load<usize>(p);
+  store<usize>(p, 0);
+  freeBit(p, false);
+  return p;
+}
+
 /** Bump-allocates `bytes` aligned to `align` from never-used memory; 0 when memory is exhausted. */
 function hostBump(bytes: u32, align: u32): usize {
   hostInit();
@@ -100,26 +125,84 @@ function hostBump(bytes: u32, align: u32): usize {
   // Offsets are u32: the last byte handed out must lie below 2^32.
   if (p + bytes > MEMORY_LIMIT || !ensureMemory(p + bytes)) return 0;
   // The alignment gap becomes free 4 KiB units.
-  for (let q = hostTop; q < p; q += PAGE_SIZE) {
-    store<usize>(q as usize, hostFree);
-    hostFree = q as usize;
-  }
+  for (let q = hostTop; q < p; q += PAGE_SIZE) pushFree(q as usize);
   hostTop = p + bytes;
   return p as usize;
 }
 
 /**
+ * When never-used memory has run out (the store filled once, then frames were
+ * freed or memory reset): `bytes` aligned to `align` from released memory.
+ * Free radix blocks are broken into units first; then a run of free units is
+ * looked for (one bit per unit) and taken off the free list. 0 when there is
+ * no such run.
+ */
+function reclaim(bytes: u32, align: u32): usize {
+  while (blockFree != 0) {
+    const b = blockFree;
+    blockFree = load<usize>(b);
+    store<usize>(b, 0);
+    for (let q: usize = 0; q < BLOCK_BYTES; q += PAGE_SIZE) pushFree(b + q);
+  }
+  if (bytes == PAGE_SIZE) return hostFree != 0 ? popFree() : 0;
+  hostInit();
+  const units: u32 = bytes >> PAGE_SHIFT;
+  const step: u32 = max<u32>(align >> PAGE_SHIFT, 1);
+  const top: u32 = (hostTop >> PAGE_SHIFT) as u32;
+  let run: u32 = 0;
+  let start: u32 = 0;
+  for (let u: u32 = 0; u < top; ) {
+    // Skip whole words with no free unit.
+    if ((u & 31) == 0 && load<u32>(freeBits + ((u >> 5) << 2)) == 0) {
+      u += 32;
+      run = 0;
+      continue;
+    }
+    if ((load<u32>(freeBits + ((u >> 5) << 2)) & (1 << (u & 31))) != 0) {
+      if (run == 0) {
+        if (u % step != 0) {
+          u++;
+          continue;
+        }
+        start = u;
+      }
+      run++;
+      if (run == units) return takeRun((start as usize) << PAGE_SHIFT, bytes);
+    } else run = 0;
+    u++;
+  }
+  return 0;
+}
+
+/** Takes the free units [p, p + bytes) off the free list. */
+function takeRun(p: usize, bytes: u32): usize {
+  const end = p + bytes;
+  let prev: usize = 0;
+  let q = hostFree;
+  while (q != 0) {
+    const next = load<usize>(q);
+    if (q >= p && q < end) {
+      if (prev == 0) hostFree = next;
+      else store<usize>(prev, next);
+      store<usize>(q, 0);
+      freeBit(q, false);
+    } else prev = q;
+    q = next;
+  }
+  return p;
+}
+
+/**
  * Hands out `bytes` (a multiple of 4 KiB) of zeroed host memory, aligned to
- * 4 KiB; 0 when linear memory cannot grow.
+ * 4 KiB; 0 when linear memory cannot grow and no released run is left.
  */
 export function hostAlloc(bytes: u32): usize {
   let p: usize;
   if (bytes == PAGE_SIZE && hostFree != 0) {
-    p = hostFree;
-    hostFree = load<usize>(p);
-    store<usize>(p, 0);
+    p = popFree();
   } else {
     p = hostBump(bytes, PAGE_SIZE);
+    if (p == 0) p = reclaim(bytes, PAGE_SIZE);
     if (p == 0) return 0;
   }
   hostInUse += bytes;
@@ -129,8 +212,7 @@ export function hostAlloc(bytes: u32): usize {
 /** Gives back one 4 KiB unit from hostAlloc; it is zeroed before reuse. */
 export function hostRelease(p: usize): void {
   memory.fill(p, 0, PAGE_SIZE);
-  store<usize>(p, hostFree);
-  hostFree = p;
+  pushFree(p);
   hostInUse -= PAGE_SIZE;
 }
 
@@ -143,6 +225,7 @@ function blockAlloc(): usize {
     store<usize>(p, 0);
   } else {
     p = hostBump(BLOCK_BYTES, BLOCK_BYTES);
+    if (p == 0) p = reclaim(BLOCK_BYTES, BLOCK_BYTES);
     if (p == 0) return 0;
   }
   hostInUse += BLOCK_BYTES;
@@ -154,6 +237,11 @@ function blockRelease(p: usize): void {
   store<usize>(p, blockFree);
   blockFree = p;
   hostInUse -= BLOCK_BYTES;
+}
+
+/** Bytes of linear memory not in use: an upper bound on what new frames can still get (radix blocks take some too). */
+export function hostBytesFree(): u64 {
+  return MEMORY_LIMIT - hostInUse;
 }
 
 /** Bytes of linear memory in use for frames, radix blocks and buffers. */
@@ -198,8 +286,10 @@ const memo: usize = memory.data(6 * 16, 16);
 
 /** Number of 4 KiB frames that hold storage. */
 let framesBacked: u32 = 0;
-/** Highest PFN that was ever given storage, +1 (for MAXPHYADDR changes). */
+/** Highest PFN that holds storage, +1 (for MAXPHYADDR changes); recomputed when stale. */
 let pfnCeiling: u64 = 0;
+/** The frame at pfnCeiling - 1 lost its storage: the ceiling may be lower (highestBackedPfnPlusOne recomputes it). */
+let ceilingStale: bool = false;
 
 @inline function rootSlotOf(pfn: u64): usize {
   return root + (((pfn >> (NODE_BITS + LEAF_BITS)) as usize) << 2);
@@ -247,8 +337,10 @@ function windowNext(pfn: u64): u64 {
 /** The window's storage for frame `pfn` (< WINDOW_PFNS), creating the window first; 0 when memory is exhausted. */
 function windowFrame(pfn: u64): usize {
   if (windowBase == 0) {
-    const p = hostBump(WINDOW_BYTES as u32, PAGE_SIZE);
+    let p = hostBump(WINDOW_BYTES as u32, PAGE_SIZE);
+    if (p == 0) p = reclaim(WINDOW_BYTES as u32, PAGE_SIZE);
     if (p == 0) return 0;
+    // Released units are zero but for their first word (the free-list link, cleared by takeRun).
     windowBase = p;
   }
   return windowBase + ((pfn as usize) << PAGE_SHIFT);
@@ -336,6 +428,16 @@ export function frameAlloc(pfn: u64): usize {
   return linkFrame(pfn, frame);
 }
 
+/**
+ * Bumped whenever a frame's storage is released (and by journal.ts when a new
+ * generation starts): a host offset or a write note taken before may be stale
+ * when it changed, so the host layer looks storage up again after callbacks.
+ */
+export let storageEpoch: u32 = 0;
+export function bumpStorageEpoch(): void {
+  storageEpoch++;
+}
+
 /** Set by frameAlloc: the frame had no storage and got it (zeroed) just now. */
 export let frameFresh: bool = false;
 
@@ -362,6 +464,8 @@ export function unitPfnOf(host: usize): u64 {
 export function frameRelease(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host == 0) return 0;
+  if (pfn + 1 == pfnCeiling) ceilingStale = true;
+  storageEpoch++;
   if (pfn < WINDOW_PFNS) {
     // A window frame stays in place, zeroed: it reads as zero again.
     memory.fill(host, 0, PAGE_SIZE);
@@ -422,6 +526,7 @@ export function framesReset(): void {
     if (tag != 0) frameRelease(tag - 1);
   }
   pfnCeiling = 0;
+  ceilingStale = false;
 }
 
 /** Writes the PFN of every frame with storage (u64 each, at most `max`) at `out`; returns how many. */
@@ -462,7 +567,19 @@ export function framesInUse(): u32 {
   return framesBacked;
 }
 
+/** One past the highest PFN that holds storage now (not ever: freed frames and restored snapshots lower it). */
 export function highestBackedPfnPlusOne(): u64 {
+  if (ceilingStale) {
+    hostInit();
+    let top: u64 = 0;
+    for (let pfn = windowNext(0); pfn < WINDOW_PFNS; pfn = windowNext(pfn + 1)) top = pfn + 1;
+    for (let p = firstUnit(); p < hostTop; p = nextUnit(p)) {
+      const tag = load<u64>(unitPfn + (((p >> PAGE_SHIFT) as usize) << 3));
+      if (tag > top) top = tag;
+    }
+    pfnCeiling = top;
+    ceilingStale = false;
+  }
   return pfnCeiling;
 }
 

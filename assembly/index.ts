@@ -17,7 +17,7 @@ import * as PT from "./pagetable";
 import { mailbox, reportFault } from "./access";
 import * as J from "./journal";
 import * as SP from "./special";
-import { tlbFlushAll, tlb, TLB_ENTRIES } from "./tlb";
+import { tlbFlushAll, tlbSetContext, tlb, TLB_ENTRIES } from "./tlb";
 import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
 export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
@@ -76,6 +76,17 @@ export function pdpteHi(i: u32): u32 {
 /** Sets PDPTE register i (restoring a snapshot); flushes the TLB. */
 export function setPdpte(i: u32, lo: u32, hi: u32): void {
   S.setPdpte(i & 3, u64of(lo, hi));
+  tlbFlushAll();
+}
+/**
+ * Puts CR0, CR3, CR4 and EFER back as a snapshot saved them (restoring it),
+ * without the PDPTE load of a MOV: memory need not hold the PDPT the saved
+ * PDPTE registers came from (they follow through setPdpte). Flushes the TLB.
+ */
+export function restoreRegisters(c0lo: u32, c0hi: u32, c3lo: u32, c3hi: u32, c4lo: u32, c4hi: u32, eflo: u32, efhi: u32): void {
+  S.setRegisters(u64of(c0lo, c0hi), u64of(c3lo, c3hi), u64of(c4lo, c4hi), u64of(eflo, efhi));
+  tlbSetContext(S.pcid, S.asid);
+  W.rightsReset();
   tlbFlushAll();
 }
 /** VMRUN's nested-paging part (control.ts vmrun); false for a bad TLB_CONTROL. */
@@ -199,6 +210,10 @@ export function memoryReset(): void {
   PM.framesReset();
   C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
 }
+/** Changes whenever frame storage is released or the journal starts a new generation (see frames.ts storageEpoch). */
+export function storageEpoch(): u32 {
+  return F.storageEpoch;
+}
 /** Host memory for the host's buffers (a multiple of 4 KiB); 0 when exhausted. */
 export function scratchAlloc(bytes: u32): usize {
   return F.hostAlloc(bytes);
@@ -226,6 +241,10 @@ export function mapRange(
   pages: u32, level: u32, flagsLo: u32, flagsHi: u32,
 ): i32 {
   return PT.mapRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(paLo, paHi), pages, level, u64of(flagsLo, flagsHi));
+}
+/** mapFresh: `pages` 4 KiB pages from va, each to a fresh zeroed frame (their addresses, u64 each, at `out`); a STATUS_*. */
+export function mapFreshRange(rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, pages: u32, flagsLo: u32, flagsHi: u32, out: usize): i32 {
+  return PT.mapRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), 0, pages, 1, u64of(flagsLo, flagsHi), true, out);
 }
 export function unmapRange(rootLo: u32, rootHi: u32, levels: u32, vaLo: u32, vaHi: u32, lenLo: u32, lenHi: u32): i32 {
   return PT.unmapRange(u64of(rootLo, rootHi), levels, u64of(vaLo, vaHi), u64of(lenLo, lenHi));
@@ -309,6 +328,10 @@ export function freeListCount(): u32 {
 }
 export function freeListRead(out: usize, max: u32): u32 {
   return PT.freeListRead(out, max);
+}
+/** Frames the allocator must skip: `n` (start, end) PFN pairs at `ptr` (pagetable.ts allocAvoid). */
+export function allocAvoid(ptr: usize, n: u32): bool {
+  return PT.allocAvoid(ptr, n);
 }
 export function allocRestore(nextPfn: f64, ptr: usize, n: u32): bool {
   return PT.allocRestore(<u64>nextPfn, ptr, n);

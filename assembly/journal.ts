@@ -24,7 +24,7 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
-import { hostAlloc, hostRelease, unitPfnOf, frameAlloc, frameFresh, frameRelease } from "./frames";
+import { hostAlloc, hostRelease, unitPfnOf, frameAlloc, frameFresh, frameRelease, frameHost, bumpStorageEpoch } from "./frames";
 import { tlbForgetWriteHosts } from "./tlb";
 
 const MAX_UNITS: u32 = 1 << 20;
@@ -162,8 +162,69 @@ export function noteBacked(host: usize, pfn: u64): bool {
 
 function newGeneration(): u32 {
   generation++;
+  bumpStorageEpoch(); // writes noted before must be noted again
   tlbForgetWriteHosts();
   return generation;
+}
+
+// ---- Taking back what a refused operation noted ----
+//
+// An operation that takes frames and then finds it cannot finish (the page
+// builder running out of memory part-way through its reservation) gives them
+// back and must leave no trace: journalMark() before, journalRollback() after
+// the frames' storage was released drops the records noted since.
+
+let markDirty: u32 = 0;
+let markEpochs: u32 = 0;
+let markRecords: u32 = 0;
+
+export function journalMark(): void {
+  markDirty = dirtyRecords;
+  markEpochs = epochCount;
+  markRecords = epochCount > 0 ? load<u32>(epochs + ((epochCount - 1) << 4), 4) : 0;
+}
+
+/** Pops the newest record of the chunk list at `headSlot`; returns its address (valid until the next hostAlloc). */
+function popRecord(headSlot: usize, recordBytes: u32): usize {
+  const head = load<u32>(headSlot) as usize;
+  const n = load<u32>(head, 4) - 1;
+  store<u32>(head, n, 4);
+  const r = head + 8 + n * recordBytes;
+  if (n == 0) {
+    store<u32>(headSlot, load<u32>(head));
+    // The chunk goes back after the caller read the record: copy it out first.
+    memory.copy(popped, r, recordBytes);
+    hostRelease(head);
+    return popped;
+  }
+  return r;
+}
+const popped: usize = memory.data(16, 8);
+
+/** Drops the dirty-log and snapshot records noted since journalMark() (the operation changed nothing after all). */
+export function journalRollback(): void {
+  while (dirtyRecords > markDirty) {
+    const r = popRecord(dirtyHeadSlot, 8);
+    const host = frameHost(load<u64>(r));
+    if (host != 0) store<u32>(markOf(dirtyMark, host), 0);
+    dirtyRecords--;
+  }
+  if (epochCount == 0 || epochCount != markEpochs) return;
+  const ep = epochs + ((epochCount - 1) << 4);
+  while (load<u32>(ep, 4) > markRecords) {
+    const r = popRecord(ep, 16);
+    const pfn = load<u64>(r);
+    const copy = load<u32>(r, 8) as usize;
+    const host = frameHost(pfn);
+    if (copy != 0) {
+      // The frame had contents when the operation began: put them back.
+      if (host != 0) memory.copy(host, copy, PAGE_SIZE);
+      hostRelease(copy);
+      store<u32>(ep, load<u32>(ep, 8) - 1, 8);
+    }
+    if (host != 0) store<u32>(markOf(savedMark, host), 0);
+    store<u32>(ep, load<u32>(ep, 4) - 1, 4);
+  }
 }
 
 // ---- The dirty log ----

@@ -15,13 +15,13 @@ import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PTE_PK_SHIFT
 import {
   STATUS_OK, STATUS_NO_MEMORY, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_FRAME, MB_PA,
 } from "../src/arch/abi";
-import { frameHost, hostAlloc, hostRelease, physLoad } from "./frames";
+import { frameHost, hostAlloc, hostRelease, hostBytesFree, physLoad } from "./frames";
 import { frameHostOrAlloc, frameRelease, physStore } from "./physmem";
 import { ENTRY_ADDR_MASK, maxPhyAddr } from "./state";
 import { tlbFlushAll, tlbFlushPage, tlbForgetFrame } from "./tlb";
 import { mailbox } from "./access";
 import { physSpecial } from "./special";
-import { noteWrite } from "./journal";
+import { noteWrite, journalMark, journalRollback } from "./journal";
 
 const P: u64 = (1 as u64) << PTE_P_BIT;
 const RW: u64 = (1 as u64) << PTE_RW_BIT;
@@ -39,6 +39,8 @@ const PROTECT_BITS: u64 = RW | US | ((1 as u64) << PTE_XD_BIT) | ((15 as u64) <<
 
 let allocNext: u64 = 0x100; // 1 MiB: leaves the low megabyte to the user
 let freeChunk: usize = 0;
+/** Set by allocFrame: the frame it returned came from the free list (else from allocNext upward). */
+let fromFreeList: bool = false;
 const CHUNK_CAPACITY: u32 = (PAGE_SIZE - 8) / 8;
 
 export function setAllocBase(pfn: u64): void {
@@ -47,9 +49,16 @@ export function setAllocBase(pfn: u64): void {
 
 /** A zeroed frame with storage; returns its PFN + 1, or 0 (STATUS_NO_FRAME / STATUS_NO_MEMORY in the mailbox). */
 export function allocFrame(): u64 {
-  if (freeChunk != 0) {
+  while (freeChunk != 0) {
     const count = load<u32>(freeChunk, 4);
     const pfn = load<u64>(freeChunk + 8 + ((count - 1) << 3));
+    // Mapped as data by the owner layer since it was freed (a restored
+    // snapshot's free list may hold one): not free for tables any more.
+    if (avoidCount != 0 && avoidedEnd(pfn) != 0) {
+      popFreeTop(count);
+      continue;
+    }
+    fromFreeList = true;
     // Someone may have written to the frame since it was freed.
     const had = frameHost(pfn);
     if (had != 0) {
@@ -57,18 +66,99 @@ export function allocFrame(): u64 {
       memory.fill(had, 0, PAGE_SIZE);
     }
     else if (frameHostOrAlloc(pfn) == 0) return fail(STATUS_NO_MEMORY);
-    if (count == 1) {
-      const prev = load<u32>(freeChunk) as usize;
-      freeChunkRelease(freeChunk);
-      freeChunk = prev;
-    } else store<u32>(freeChunk, count - 1, 4);
+    popFreeTop(count);
     return pfn + 1;
   }
+  fromFreeList = false;
   const limit: u64 = (1 as u64) << (maxPhyAddr - PAGE_SHIFT);
-  while (allocNext < limit && (frameHost(allocNext) != 0 || physSpecial(allocNext))) allocNext++;
+  while (allocNext < limit) {
+    if (frameHost(allocNext) != 0 || physSpecial(allocNext)) {
+      allocNext++;
+      continue;
+    }
+    const end = avoidCount != 0 ? avoidedEnd(allocNext) : 0;
+    if (end == 0) break;
+    allocNext = end;
+  }
   if (allocNext >= limit) return fail(STATUS_NO_FRAME);
   if (frameHostOrAlloc(allocNext) == 0) return fail(STATUS_NO_MEMORY);
   return ++allocNext;
+}
+
+/** Drops the top of the free list (its chunk holds `count` PFNs). */
+function popFreeTop(count: u32): void {
+  if (count == 1) {
+    const prev = load<u32>(freeChunk) as usize;
+    freeChunkRelease(freeChunk);
+    freeChunk = prev;
+  } else store<u32>(freeChunk, count - 1, 4);
+}
+
+// ---- Frames the allocator must not hand out ----
+//
+// The owner layer (src/ostd) maps frames as data that the allocator never
+// handed out; a page table allocated over one would let a writer of that
+// data rewrite the table (OSTD keeps page-table frames and untyped frames
+// apart). It lists them here, as sorted, disjoint PFN ranges [start, end),
+// and the allocator skips them.
+
+let avoid: usize = 0;
+let avoidCap: u32 = 0;
+let avoidCount: u32 = 0;
+
+/** The end of the avoided range that holds `pfn`, or 0 when none does. */
+function avoidedEnd(pfn: u64): u64 {
+  let lo: u32 = 0;
+  let hi: u32 = avoidCount;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = avoid + ((mid as usize) << 4);
+    if (pfn < load<u64>(r)) hi = mid;
+    else if (pfn >= load<u64>(r, 8)) lo = mid + 1;
+    else return load<u64>(r, 8);
+  }
+  return 0;
+}
+
+/**
+ * Replaces the avoided ranges with the `n` (start, end) PFN pairs (u64 each,
+ * sorted, disjoint) at `ptr`, and takes avoided frames off the free list.
+ * False (nothing changed) when memory for the list runs out.
+ */
+export function allocAvoid(ptr: usize, n: u32): bool {
+  if (n > avoidCap) {
+    const bytes = (((n as u64) * 16 + PAGE_SIZE - 1) / PAGE_SIZE) * PAGE_SIZE;
+    if (bytes > 0xffffffff) return false;
+    const buf = hostAlloc(bytes as u32);
+    if (buf == 0) return false;
+    for (let p: u64 = 0; p < (avoidCap as u64) * 16; p += PAGE_SIZE) hostRelease(avoid + (p as usize));
+    avoid = buf;
+    avoidCap = (bytes / 16) as u32;
+  }
+  memory.copy(avoid, ptr, (n as usize) << 4);
+  avoidCount = n;
+  if (n == 0) return true;
+  // Compact each chunk of the free list, keeping the order of what stays.
+  let prev: usize = 0;
+  for (let c = freeChunk; c != 0; ) {
+    const next = load<u32>(c) as usize;
+    const count = load<u32>(c, 4);
+    let kept: u32 = 0;
+    for (let i: u32 = 0; i < count; i++) {
+      const pfn = load<u64>(c + 8 + (i << 3));
+      if (avoidedEnd(pfn) == 0) store<u64>(c + 8 + (kept++ << 3), pfn);
+    }
+    if (kept == 0) {
+      if (prev == 0) freeChunk = next;
+      else store<u32>(prev, next as u32);
+      hostRelease(c);
+    } else {
+      store<u32>(c, kept, 4);
+      prev = c;
+    }
+    c = next;
+  }
+  return true;
 }
 
 function freeChunkRelease(c: usize): void {
@@ -111,31 +201,45 @@ export function freeListRead(out: usize, max: u32): u32 {
   return n;
 }
 
-/** Replaces the allocator's state: the next PFN to try and the free list (`n` PFNs at `ptr`, bottom first). */
+/**
+ * Replaces the allocator's state: the next PFN to try and the free list (`n`
+ * PFNs at `ptr`, bottom first). All or nothing: the new list is built before
+ * the old one is let go, so running out of memory (false) changes nothing.
+ */
 export function allocRestore(next: u64, ptr: usize, n: u32): bool {
+  let head: usize = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    if (head == 0 || load<u32>(head, 4) == CHUNK_CAPACITY) {
+      const c = hostAlloc(PAGE_SIZE);
+      if (c == 0) {
+        while (head != 0) {
+          const prev = load<u32>(head) as usize;
+          hostRelease(head);
+          head = prev;
+        }
+        return false;
+      }
+      store<u32>(c, head as u32);
+      head = c;
+    }
+    const count = load<u32>(head, 4);
+    store<u64>(head + 8 + (count << 3), load<u64>(ptr + ((i as usize) << 3)));
+    store<u32>(head, count + 1, 4);
+  }
   while (freeChunk != 0) {
     const prev = load<u32>(freeChunk) as usize;
     hostRelease(freeChunk);
     freeChunk = prev;
   }
+  freeChunk = head;
   allocNext = next;
-  for (let i: u32 = 0; i < n; i++) {
-    if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
-      const c = hostAlloc(PAGE_SIZE);
-      if (c == 0) return false;
-      store<u32>(c, freeChunk as u32);
-      freeChunk = c;
-    }
-    const count = load<u32>(freeChunk, 4);
-    store<u64>(freeChunk + 8 + (count << 3), load<u64>(ptr + ((i as usize) << 3)));
-    store<u32>(freeChunk, count + 1, 4);
-  }
   return true;
 }
 
 /** Gives frame `pfn` back: its storage is released (it reads as zero) and the allocator may hand it out again. */
 export function freeFrame(pfn: u64): void {
   if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
+  if (avoidCount != 0 && avoidedEnd(pfn) != 0) return; // mapped as data by the owner layer: not for tables
   if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
     const c = hostAlloc(PAGE_SIZE);
     if (c == 0) return; // the frame is released; only its reuse is lost
@@ -158,35 +262,65 @@ let reserve: usize = 0;
 let reserveCap: u32 = 0;
 let reserveCount: u32 = 0;
 
+/** Reserve entries: u64 PFN, u64 1 when it came from the free list. */
 function takeReserved(): u64 {
   reserveCount--;
-  return load<u64>(reserve + ((reserveCount as usize) << 3));
+  return load<u64>(reserve + ((reserveCount as usize) << 4));
 }
 
 function releaseReserve(): void {
   while (reserveCount > 0) freeFrame(takeReserved());
 }
 
-/** Takes `n` frames for new tables; false (nothing kept) when they cannot be had. */
+/**
+ * Takes `n` frames (for new tables, and for mapFresh's pages) into the
+ * reserve, in allocation order. False when they cannot be had: refused up
+ * front when they cannot fit in linear memory, else (running out part-way)
+ * every frame taken goes back where it came from, the allocator's state and
+ * the journal's records as they were, so the refusal leaves no trace.
+ */
 function takeFrames(n: u32): bool {
+  reserveCount = 0;
+  if (n == 0) return true;
+  if ((n as u64) * PAGE_SIZE > hostBytesFree()) {
+    store<u32>(mailbox, STATUS_NO_MEMORY);
+    return false;
+  }
   if (n > reserveCap) {
-    const bytes = ((n * 8 + PAGE_SIZE - 1) / PAGE_SIZE) * PAGE_SIZE;
-    const buf = hostAlloc(bytes);
+    const bytes = (((n as u64) * 16 + PAGE_SIZE - 1) / PAGE_SIZE) * PAGE_SIZE;
+    if (bytes > 0xffffffff) {
+      store<u32>(mailbox, STATUS_NO_MEMORY);
+      return false;
+    }
+    const buf = hostAlloc(bytes as u32);
     if (buf == 0) {
       store<u32>(mailbox, STATUS_NO_MEMORY);
       return false;
     }
+    if (reserve != 0) for (let p: u64 = 0; p < (reserveCap as u64) * 16; p += PAGE_SIZE) hostRelease(reserve + (p as usize));
     reserve = buf;
-    reserveCap = bytes / 8;
+    reserveCap = (bytes / 16) as u32;
   }
-  reserveCount = 0;
+  const next0 = allocNext;
+  journalMark();
   for (let i: u32 = 0; i < n; i++) {
     const f = allocFrame();
     if (f == 0) {
-      releaseReserve();
+      const status = load<u32>(mailbox);
+      // Back where each came from: fresh frames lose their storage, free-list frames return to it (in their order).
+      while (reserveCount > 0) {
+        reserveCount--;
+        const pfn = load<u64>(reserve + ((reserveCount as usize) << 4));
+        if (load<u64>(reserve + ((reserveCount as usize) << 4) + 8) != 0) freeFrame(pfn);
+        else if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
+      }
+      allocNext = next0;
+      journalRollback();
+      store<u32>(mailbox, status);
       return false;
     }
-    store<u64>(reserve + ((reserveCount as usize) << 3), f - 1);
+    store<u64>(reserve + ((reserveCount as usize) << 4), f - 1);
+    store<u64>(reserve + ((reserveCount as usize) << 4) + 8, fromFreeList ? 1 : 0);
     reserveCount++;
   }
   return true;
@@ -230,9 +364,16 @@ function tableFor(root: u64, levels: u32, va: u64, target: u32, create: bool): u
  * Maps `pages` pages of level `level` (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) from
  * linear `va` to physical `pa`, with leaf flags `flags` (PS is added for large
  * pages), in the tree at `root`. Refuses (changing nothing) when a page of the
- * range is already mapped or a large page is in the way. Returns a STATUS_*.
+ * range is already mapped or a large page is in the way, or when the frames
+ * its new tables need cannot be had (counted first: a mapping that cannot fit
+ * is refused before any frame is taken). Returns a STATUS_*.
+ *
+ * With `fresh` (4 KiB pages, mapFresh), each page gets a zeroed frame from
+ * the allocator instead of `pa + i * size`, taken with the tables' frames
+ * before any entry is written (so a refusal changes nothing), in the order
+ * a page-by-page map would take them; their addresses go to `out` (u64 each).
  */
-export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64): i32 {
+export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64, fresh: bool = false, out: usize = 0): i32 {
   const shift = levelShift(level);
   const size: u64 = (1 as u64) << shift;
   // Pass 1: nothing may be mapped there yet; count the tables to create
@@ -257,6 +398,10 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
             need++;
           }
         }
+        // The rest of this missing table's pages need nothing more: skip them.
+        const rest = ((((key + 1) << (shift + 9)) - v) >> shift) - 1;
+        i += min(rest, ((pages - 1 - i) as u64)) as u32;
+        continue;
       }
     }
     if (table != NONE) {
@@ -268,23 +413,39 @@ export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, l
       }
     }
   }
-  // Take the frames the new tables need before writing any entry.
-  if (!takeFrames(need)) return load<u32>(mailbox);
+  // Take the frames the new tables (and fresh pages) need before writing any entry.
+  if (fresh && (need as u64) + (pages as u64) > 0xffffffff) return status(STATUS_NO_MEMORY);
+  if (!takeFrames(fresh ? need + pages : need)) return load<u32>(mailbox);
   // Pass 2: write the entries.
   const leafFlags = level > 1 ? flags | PS : flags;
   lastKey = NONE;
+  let c: u32 = 0; // fresh: the next reserved frame, in allocation order
   for (let i: u32 = 0; i < pages; i++) {
     const v = va + (i as u64) * size;
     const key = v >> (shift + 9);
+    let target = pa + (i as u64) * size;
+    if (fresh) {
+      target = load<u64>(reserve + ((c as usize) << 4)) << PAGE_SHIFT;
+      store<u64>(out + ((i as usize) << 3), target);
+      c++;
+    }
     if (key != lastKey) {
-      table = tableFor(root, levels, v, level, true);
+      if (fresh) {
+        // As a page-by-page map would: this page's frame first, then its new
+        // tables, the highest level taking the last one.
+        const m = tableFor(root, levels, v, level, false) == NONE ? missingLevel - level : 0;
+        reserveCount = c + m;
+        table = tableFor(root, levels, v, level, true);
+        c += m;
+      } else table = tableFor(root, levels, v, level, true);
       lastKey = key;
     }
     const ea = table + ((((v >> shift) as u32) & 511) << 3);
     const old = physLoad(ea, 8);
     if ((old & P) != 0) freeSubtree(old & ENTRY_ADDR_MASK, level - 1);
-    physStore(ea, 8, (pa + (i as u64) * size) | leafFlags);
+    physStore(ea, 8, target | leafFlags);
   }
+  if (fresh) reserveCount = 0;
   releaseReserve();
   // No invalidation: the TLB never holds a translation for a page that was not present.
   return STATUS_OK;

@@ -5,9 +5,9 @@
  */
 
 import { ArgumentError } from "./errors.js";
-import { hex } from "./hex.js";
+import { hex, show } from "./hex.js";
 
-export { hex };
+export { hex, show };
 
 export type Address = bigint | number;
 
@@ -21,7 +21,7 @@ export function toU64(v: Address, what = "address"): bigint {
     return v;
   }
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw new ArgumentError(`${what} ${String(v)} is not a non-negative safe integer: pass a bigint for addresses at or above 2^53`);
+    throw new ArgumentError(`${what} ${show(v)} is not a non-negative safe integer: pass a bigint for addresses at or above 2^53`);
   }
   return BigInt(v);
 }
@@ -37,7 +37,7 @@ export function hi32(v: bigint): number {
 /** Checks a number address for the number fast paths: a non-negative safe integer (no BigInt, no allocation). */
 export function checkNumber(v: number, what = "address"): void {
   if (!(Number.isSafeInteger(v) && v >= 0)) {
-    throw new ArgumentError(`${what} ${String(v)} is not a non-negative safe integer: pass a bigint for addresses at or above 2^53`);
+    throw new ArgumentError(`${what} ${show(v)} is not a non-negative safe integer: pass a bigint for addresses at or above 2^53`);
   }
 }
 

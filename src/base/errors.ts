@@ -91,8 +91,8 @@ export type Fault = PageFault | GeneralProtection | NestedPageFault;
 
 /** Linear memory (at most 4 GiB in wasm32) could not grow: nothing was written. */
 export class OutOfMemoryError extends X86MmuError {
-  constructor(what: string) {
-    super("OUT_OF_MEMORY", `out of memory: ${what}; the frame store holds at most 4 GiB of touched frames (free frames or reset memory)`);
+  constructor(what: string, advice = "the frame store holds at most 4 GiB of touched frames (free frames or reset memory)") {
+    super("OUT_OF_MEMORY", `out of memory: ${what}; ${advice}`);
   }
 }
 
@@ -124,3 +124,18 @@ export class MappingError extends X86MmuError {
     super(code, message);
   }
 }
+
+/**
+ * A re-entrant use x86mmu refuses: callbacks (device, hook, fault handler)
+ * nested deeper than MAX_CALLBACK_DEPTH (a callback that performs the access
+ * that called it), or a Batch used again by a callback while one of its own
+ * calls runs. Nothing of the refused call was done.
+ */
+export class ReentrancyError extends X86MmuError {
+  constructor(message: string) {
+    super("REENTRANCY", message);
+  }
+}
+
+/** How deep device, hook and fault-handler callbacks may nest (each level an access made from inside a callback). */
+export const MAX_CALLBACK_DEPTH = 32;

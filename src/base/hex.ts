@@ -2,3 +2,23 @@
 export function hex(v: bigint | number): string {
   return "0x" + v.toString(16);
 }
+
+/** Any value as an error message shows it (never throws, whatever a hostile caller passed). */
+export function show(v: unknown): string {
+  switch (typeof v) {
+    case "bigint":
+      return v < 0n ? "-" + hex(-v) : hex(v);
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(v);
+    case "string":
+      return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v);
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      return v === null ? "null" : Array.isArray(v) ? "an array" : "an object";
+  }
+}

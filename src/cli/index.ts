@@ -4,4 +4,4 @@
  * `npm start` shows). The top layer: imports every layer below it.
  */
 
-export { main } from "./main.js";
+export { main, OutputClosed } from "./main.js";

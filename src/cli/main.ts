@@ -5,13 +5,12 @@
  */
 
 import "../core/load-node.js";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { parseScenarioItems } from "../scenario/index.js";
 import { formatResult } from "../scenario/index.js";
 import { CoreEngine, ScenarioError } from "../scenario/index.js";
 import { ReferenceEngine } from "../reference/index.js";
-import type { ScenarioEngine, ScenarioResult } from "../scenario/index.js";
+import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index.js";
+import { scenarioItems } from "./input.js";
 import { explainAccess, explainTlbEvent, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
@@ -23,11 +22,15 @@ import { hex, X86MmuError } from "../base/index.js";
 const HELP = `x86mmu - an x86-64 MMU (4/5-level paging, TLB, page faults) in WebAssembly
 
 Usage:
-  x86mmu run FILE [--trace] [--engine core|reference]
-      Run the scenarios in FILE (.json: one scenario; .jsonl: one per line;
-      -: stdin) and print one result per scenario (docs/scenario-format.md).
+  x86mmu run FILE [--trace] [--engine core|reference] [--max-memory BYTES]
+      Run the scenarios in FILE (.json: one scenario; .jsonl: one per line,
+      read and run one at a time; -: stdin) and print one result per
+      scenario (docs/scenario-format.md).
       --trace adds each walk, level by level, to every result.
-  x86mmu explain FILE [--tlb] [--color|--no-color]
+      --max-memory refuses a scenario whose memory regions describe more than
+      BYTES (0x-hex or decimal, or with K, M or G; default 64M) before any of
+      it is built.
+  x86mmu explain FILE [--tlb] [--color|--no-color] [--engine E] [--max-memory BYTES]
       Run the scenarios in FILE and explain every access for people: the
       address split into its indices (hex and binary), per level the table,
       the entry with its flags named and what it allows, the permission
@@ -55,14 +58,65 @@ Usage:
       walks (what npm start shows).
   x86mmu --help | --version
 
-Exit status: 0 ok, 1 a scenario is malformed (named on stderr with its field;
-the others still run), 2 usage error or unreadable file.`;
+Exit status: 0 ok, 1 a scenario is malformed or cannot run, or the input holds
+no scenario (each named on stderr with its field; the others still run),
+2 usage error or unreadable file.`;
 
-function readInput(file: string): string {
-  return file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+/** Thrown by an `out` function when its reader has gone (EPIPE): the command stops, successfully. */
+export class OutputClosed extends Error {
+  constructor() {
+    super("output closed");
+  }
 }
 
-export function main(argv: string[], out = (s: string) => process.stdout.write(s), err = (s: string) => process.stderr.write(s)): number {
+/** The default --max-memory: 64 MiB of memory regions per scenario. */
+export const DEFAULT_MAX_MEMORY = 64n << 20n;
+
+/** Which options each form of each command reads (the others are refused, not ignored). */
+const OPTIONS_OF: Record<string, string[]> = {
+  run: ["trace", "engine", "max-memory"],
+  explain: ["tlb", "color", "no-color", "engine", "max-memory"],
+  "explain-compact": ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "color", "no-color"],
+  demo: ["color", "no-color"],
+};
+
+/** The first option given that `form` does not read, as "--name", or undefined. */
+function stray(values: Record<string, unknown>, form: string): string | undefined {
+  const allowed = OPTIONS_OF[form]!;
+  const k = Object.keys(values).find((key) => values[key] !== undefined && !allowed.includes(key));
+  return k === undefined ? undefined : `--${k}`;
+}
+
+/** A byte count: 0x-hex or decimal, optionally with K, M or G (binary). */
+function parseBytes(text: string): bigint | undefined {
+  const m = /^(0x[0-9a-f]+|[0-9]+)([kmg]?)$/i.exec(text.trim());
+  if (!m) return undefined;
+  return BigInt(m[1]!) << BigInt({ "": 0, k: 10, m: 20, g: 30 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"]);
+}
+
+/** A parse error of node:util parseArgs, in one line and without the help. */
+function usageMessage(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  const msg = (e as Error).message;
+  const opt = /'(-[^']+)'/.exec(msg)?.[1]?.split(" ")[0];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && opt) return `unknown option ${opt} (x86mmu --help lists the options)`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && opt) return `option ${opt} ${/does not take/.test(msg) ? "takes no value" : "needs a value"}`;
+  return msg.replace(/\.?$/, "").replace(/'/g, "");
+}
+
+/** The memory a scenario's regions describe, in bytes. */
+const regionBytes = (s: Scenario): bigint => s.memory.reduce((n, r) => n + 8n * BigInt("qwords" in r ? r.qwords.length : r.count), 0n);
+
+export function main(argv: string[], out = (s: string) => void process.stdout.write(s), err = (s: string) => void process.stderr.write(s)): number {
+  try {
+    return command(argv, out, err);
+  } catch (e) {
+    if (e instanceof OutputClosed) return 0; // the reader stopped early (x86mmu run big.jsonl | head -1)
+    throw e;
+  }
+}
+
+function command(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
   let parsed;
   try {
     parsed = parseArgs({
@@ -83,6 +137,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
         mem: { type: "string", multiple: true },
         access: { type: "string", multiple: true },
         engine: { type: "string" },
+        "max-memory": { type: "string" },
         color: { type: "boolean" },
         "no-color": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -90,7 +145,7 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       },
     });
   } catch (e) {
-    err(`x86mmu: ${(e as Error).message}\n\n${HELP}\n`);
+    err(`x86mmu: ${usageMessage(e)}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -104,12 +159,17 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     return command === undefined && !values.help ? 2 : 0;
   }
   if (command === "demo") {
+    const bad = rest.length > 0 ? `"${rest[0]}"` : stray(values, "demo");
+    if (bad) {
+      err(`x86mmu demo: ${bad} does not apply to demo (it takes no file and no option but --color/--no-color)\n`);
+      return 2;
+    }
     const colour = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
     runDemo(style(colour), (line) => out(line + "\n"));
     return 0;
   }
   if (command !== "run" && command !== "explain") {
-    err(`x86mmu: unknown command "${command}"\n\n${HELP}\n`);
+    err(`x86mmu: unknown command "${command}" (run, explain or demo; x86mmu --help says more)\n`);
     return 2;
   }
   const colourOn = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
@@ -119,7 +179,17 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
       err(`x86mmu ${command}: --${compact[0]} belongs to the compact form, "x86mmu explain" with no FILE\n`);
       return 2;
     }
+    const bad = stray(values, "explain-compact");
+    if (bad) {
+      err(`x86mmu explain: ${bad} does not apply to the compact form (no FILE)\n`);
+      return 2;
+    }
     return explainCompact(values, style(colourOn), out, err);
+  }
+  const bad = stray(values, command);
+  if (bad) {
+    err(`x86mmu ${command}: ${bad} does not apply to ${command}${bad === "--trace" ? " (explain always shows the walk)" : ""}\n`);
+    return 2;
   }
   const file = rest[0];
   if (file === undefined || rest.length > 1) {
@@ -134,43 +204,62 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
     err(`x86mmu: --engine must be "core" or "reference", not "${engineName}"\n`);
     return 2;
   }
-  let text: string;
-  try {
-    text = readInput(file);
-  } catch (e) {
-    err(`x86mmu ${command}: cannot read ${file}: ${(e as Error).message}\n`);
+  const core = engine instanceof CoreEngine ? engine : undefined;
+  if (command === "explain" && values.tlb && !core) {
+    err("x86mmu explain: --tlb needs the core engine (the reference walker has no TLB)\n");
     return 2;
   }
-  const { jsonl, items } = parseScenarioItems(text, file);
+  const maxMemory = values["max-memory"] === undefined ? DEFAULT_MAX_MEMORY : parseBytes(values["max-memory"]);
+  if (maxMemory === undefined) {
+    err(`x86mmu ${command}: --max-memory "${values["max-memory"]}" is not a byte count (0x-hex or decimal, optionally with K, M or G)\n`);
+    return 2;
+  }
   let status = 0;
+  let seen = 0;
   const colour = colourOn;
-  for (const item of items) {
+  const items = scenarioItems(file);
+  for (;;) {
+    let next;
+    try {
+      next = items.next();
+    } catch (e) {
+      if (e instanceof OutputClosed) throw e;
+      err(`x86mmu ${command}: cannot read ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    if (next.done) break;
+    const item = next.value;
+    seen++;
     if (item.error) {
       err(`x86mmu: ${item.error.message}\n`);
       status = 1;
       continue;
     }
     const s = item.scenario;
-    // A scenario that cannot run (say, a register the processor would refuse)
-    // is reported with its name; the scenarios after it still run.
-    let r: ScenarioResult;
-    const core = engine instanceof CoreEngine ? engine : undefined;
-    if (command === "explain" && values.tlb && !core) {
-      err("x86mmu explain: --tlb needs the core engine (the reference walker has no TLB)\n");
-      return 2;
+    const label = `scenario ${JSON.stringify(s.name)}`;
+    const bytes = regionBytes(s);
+    if (bytes > maxMemory) {
+      err(`x86mmu: ${label} memory: its regions describe ${hex(bytes)} bytes, more than --max-memory (${hex(maxMemory)}); not run (raise --max-memory to run it)\n`);
+      status = 1;
+      continue;
     }
+    // A scenario that cannot run (say, a register the processor would refuse,
+    // or an error of x86mmu itself) is reported with its name; the scenarios
+    // after it still run.
+    let r: ScenarioResult;
     try {
       r = core && command === "explain" ? core.run(s, { trace: true, keepTlb: values.tlb === true }) : engine.run(s, { trace: command === "explain" || values.trace });
     } catch (e) {
-      if (!(e instanceof X86MmuError)) throw e;
-      err(`x86mmu: ${e instanceof ScenarioError ? "" : `scenario ${JSON.stringify(s.name)}: `}${e.message}\n`);
+      if (e instanceof OutputClosed) throw e;
+      const what = e instanceof X86MmuError ? e.message : `internal error (please report it): ${(e as Error)?.message ?? String(e)}`;
+      err(`x86mmu: ${e instanceof ScenarioError ? "" : `${label}: `}${what}\n`);
       status = 1;
       continue;
     }
     if (command === "run") {
       const o = formatResult(r, { trace: values.trace }) as { results: Record<string, unknown>[] };
       if (values.trace) traceFacts(o, r.results, s.accesses, s.cpu);
-      out((jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
+      out((item.jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
     } else {
       const st = style(colour);
       out(st.bold(`# ${s.name || "(unnamed scenario)"}`) + "\n");
@@ -185,6 +274,10 @@ export function main(argv: string[], out = (s: string) => process.stdout.write(s
         out("\n");
       }
     }
+  }
+  if (seen === 0) {
+    err(`x86mmu ${command}: ${file === "-" ? "stdin" : file} holds no scenario\n`);
+    return 1;
   }
   return status;
 }
@@ -319,10 +412,12 @@ function explainCompact(
     for (const a of accesses) out(explainAccess(a, engine.access(a, true), mmu.state, st) + "\n\n");
     return 0;
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code !== undefined) {
-      err(`x86mmu explain: ${(e as Error).message}\n`);
+    if (e instanceof OutputClosed) throw e;
+    if (e instanceof UsageError || e instanceof X86MmuError) {
+      err(`x86mmu explain: ${e.message}\n`);
       return 2;
     }
-    throw e;
+    err(`x86mmu explain: internal error (please report it): ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
   }
 }

@@ -12,7 +12,7 @@
 import { instantiateSync } from "@assemblyscript/loader";
 import { STATUS_GP, STATUS_NPF, MB_STATUS, MB_ERROR_CODE, MB_FAULT_ADDR, MB_EXITINFO1_HI, MB_PA } from "../arch/index.js";
 import { PAGE_SIZE } from "../arch/index.js";
-import { GeneralProtection, NestedPageFault, OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
+import { GeneralProtection, NestedPageFault, OutOfMemoryError, PageFault, X86MmuError, type Fault } from "../base/index.js";
 
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
 export interface CoreExports {
@@ -44,6 +44,7 @@ export interface CoreExports {
   pdpteLo(i: number): number;
   pdpteHi(i: number): number;
   setPdpte(i: number, lo: number, hi: number): void;
+  restoreRegisters(c0lo: number, c0hi: number, c3lo: number, c3hi: number, c4lo: number, c4hi: number, eflo: number, efhi: number): void;
   pagingMode(): number;
   writeEfer(lo: number, hi: number): void;
   writePkru(v: number): void;
@@ -58,11 +59,13 @@ export interface CoreExports {
   hostBytesInUse(): number;
   highestBackedPfnPlusOne(): number;
   memoryReset(): void;
+  storageEpoch(): number;
   scratchAlloc(bytes: number): number;
   setAllocBase(lo: number, hi: number): void;
   allocFrame(): number;
   freeFrame(lo: number, hi: number): number;
   mapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, paLo: number, paHi: number, pages: number, level: number, flagsLo: number, flagsHi: number): number;
+  mapFreshRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, pages: number, flagsLo: number, flagsHi: number, out: number): number;
   unmapRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number): number;
   protectRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number, flagsLo: number, flagsHi: number): number;
   translate(lo: number, hi: number, acc: number): number;
@@ -94,6 +97,7 @@ export interface CoreExports {
   freeListCount(): number;
   freeListRead(out: number, max: number): number;
   allocRestore(nextPfn: number, ptr: number, n: number): number;
+  allocAvoid(ptr: number, n: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -114,7 +118,7 @@ export function setCoreModule(source: WebAssembly.Module | (() => WebAssembly.Mo
 
 function module(): WebAssembly.Module {
   if (!compiled) {
-    if (!locate) throw new Error("x86mmu: the WebAssembly core is not loaded (import x86mmu's entry point, or call setCoreModule)");
+    if (!locate) throw new X86MmuError("CORE_NOT_LOADED", "x86mmu: the WebAssembly core is not loaded (import x86mmu's entry point, or call setCoreModule)");
     compiled = locate();
   }
   return compiled;
@@ -127,8 +131,23 @@ export class Core {
   private u8view!: Uint8Array;
   private dv!: DataView;
 
+  /**
+   * One instance of the core: its own linear memory, which the engine
+   * reserves in full (4 GiB plus guard regions, about 10 GiB of address
+   * space, committed only as used) — so a process holds at most a few
+   * thousand Mmus at once. Running out of address space is an
+   * OutOfMemoryError, not a raw RangeError.
+   */
   constructor() {
-    const { exports } = instantiateSync<Record<string, unknown>>(module(), {});
+    let exports: Record<string, unknown>;
+    try {
+      ({ exports } = instantiateSync<Record<string, unknown>>(module(), {}));
+    } catch (e) {
+      if (e instanceof RangeError || (e instanceof Error && /memory/i.test(e.message))) {
+        throw new OutOfMemoryError(`a new Mmu's linear memory (${e.message})`, "each Mmu reserves about 10 GiB of address space: drop the Mmus no longer used");
+      }
+      throw e;
+    }
     this.x = exports as unknown as CoreExports;
     this.mailbox = this.x.mailboxPtr() >>> 0;
   }

@@ -5,6 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { setCoreModule } from "./core.js";
+import { X86MmuError } from "../base/index.js";
 
 setCoreModule(() => {
   const url = new URL("../../build/core.wasm", import.meta.url);
@@ -12,7 +13,7 @@ setCoreModule(() => {
   try {
     bytes = new Uint8Array(readFileSync(url));
   } catch (e) {
-    throw new Error(`x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
+    throw new X86MmuError("CORE_NOT_LOADED", `x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
   }
   return new WebAssembly.Module(bytes);
 });

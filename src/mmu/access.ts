@@ -5,7 +5,7 @@
  */
 
 import { ACCESS_READ, ACCESS_WRITE, ACCESS_FETCH, ACCESS_USER, ACCESS_AC, ACCESS_SIZE_SHIFT } from "../arch/index.js";
-import { ArgumentError } from "../base/index.js";
+import { ArgumentError, show } from "../base/index.js";
 
 export type AccessOp = "read" | "write" | "fetch";
 export type AccessSize = 1 | 2 | 4 | 8;
@@ -27,13 +27,14 @@ const OPS: Record<AccessOp, number> = { read: ACCESS_READ, write: ACCESS_WRITE, 
 
 /** Packs an access for the core. Throws ArgumentError for an unknown op, size or CPL. */
 export function encodeAccess(spec: AccessSpec): number {
-  const op = OPS[spec.op];
-  if (op === undefined) throw new ArgumentError(`access op ${JSON.stringify(spec.op)} is not "read", "write" or "fetch"`);
+  if (typeof spec !== "object" || spec === null) throw new ArgumentError(`an access is { op, size?, cpl?, ac? } or a number from encodeAccess, not ${show(spec)}`);
+  const op = typeof spec.op === "string" && Object.hasOwn(OPS, spec.op) ? OPS[spec.op] : undefined;
+  if (op === undefined) throw new ArgumentError(`access op ${show(spec.op)} is not "read", "write" or "fetch"`);
   const size = spec.size ?? 1;
-  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`access size ${String(size)} is not 1, 2, 4 or 8`);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`access size ${show(size)} is not 1, 2, 4 or 8`);
   if (spec.op === "fetch" && size !== 1) throw new ArgumentError(`a fetch has size 1, not ${size}`);
   const cpl = spec.cpl ?? 0;
-  if (cpl !== 0 && cpl !== 3) throw new ArgumentError(`cpl ${String(cpl)} is not 0 or 3`);
+  if (cpl !== 0 && cpl !== 3) throw new ArgumentError(`cpl ${show(cpl)} is not 0 or 3`);
   return op | (cpl === 3 ? ACCESS_USER : 0) | (spec.ac ? ACCESS_AC : 0) | (size << ACCESS_SIZE_SHIFT);
 }
 
@@ -58,6 +59,6 @@ for (let n = 0; n < 256; n++) {
 
 /** Throws ArgumentError unless `access` is a valid access number (see encodeAccess). */
 export function checkAccess(access: number, what = "access"): number {
-  if (ACCESS_VALID[access] !== 1) throw new ArgumentError(`${what} ${String(access)} is not an access number from encodeAccess (op read/write/fetch, size 1, 2, 4 or 8)`);
+  if (typeof access !== "number" || ACCESS_VALID[access] !== 1) throw new ArgumentError(`${what} ${show(access)} is not an access number from encodeAccess (op read/write/fetch, size 1, 2, 4 or 8)`);
   return access;
 }

@@ -5,7 +5,7 @@
 
 import { ACCESS_OP_MASK, ACCESS_WRITE, ACCESS_SIZE_SHIFT, PAGE_SIZE } from "../arch/index.js";
 import { STATUS_PF, STATUS_GP, STATUS_SPECIAL, MB_STATUS, BATCH_FAULT_BIT } from "../arch/index.js";
-import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, type Fault } from "../base/index.js";
+import { ArgumentError, GeneralProtection, OutOfMemoryError, PageFault, ReentrancyError, show, type Fault } from "../base/index.js";
 import type { Core } from "../core/index.js";
 import type { AccessSpec } from "./access.js";
 
@@ -44,7 +44,7 @@ export class Batch {
     /** Performs one access on a device or hooked page (the Mmu's slow path). */
     private readonly special: (va: bigint, acc: number, value?: bigint) => bigint,
   ) {
-    if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 1 << 24) throw new ArgumentError(`batch capacity ${String(capacity)} is not in 1..2^24`);
+    if (!Number.isInteger(capacity) || capacity <= 0 || capacity > 1 << 24) throw new ArgumentError(`batch capacity ${show(capacity)} is not in 1..2^24`);
     const bytes = Math.ceil((capacity * 8) / PAGE_SIZE) * PAGE_SIZE;
     this.inPtr = core.x.scratchAlloc(bytes) >>> 0;
     this.outPtr = core.x.scratchAlloc(bytes) >>> 0;
@@ -78,13 +78,34 @@ export class Batch {
   }
 
   private count(n: number): number {
-    if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new ArgumentError(`batch count ${String(n)} is not in 0..${this.capacity}`);
+    if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new ArgumentError(`batch count ${show(n)} is not in 0..${this.capacity}`);
     return n;
   }
 
   /** Translates input[0..n) into output; returns the number of faults (fault words in output). */
   translate(n: number, access: AccessArg): number {
-    return this.core.x.translateBatch(this.inPtr, this.outPtr, this.count(n), this.encode(access));
+    const count = this.count(n);
+    const acc = this.encode(access);
+    if (this.busy) this.exclusive(() => 0);
+    return this.core.x.translateBatch(this.inPtr, this.outPtr, count, acc);
+  }
+
+  /** A load or store that reached a device or hooked page is running callbacks: the buffers are in use. */
+  private busy = false;
+
+  /**
+   * Runs a load or store loop over the buffers. A callback (device, hook)
+   * that uses this same Batch while it runs would change the addresses and
+   * values under it: refused with ReentrancyError (use another Batch there).
+   */
+  private exclusive(run: () => number): number {
+    if (this.busy) throw new ReentrancyError("this Batch is in use by a load or store that called back (a device or hook): use another Batch inside callbacks");
+    this.busy = true;
+    try {
+      return run();
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Loads input[0..n) into output; stops at a fault and returns how many completed (lastFault() tells why). */
@@ -92,13 +113,18 @@ export class Batch {
     const acc = this.encode(access);
     if ((acc & ACCESS_OP_MASK) === ACCESS_WRITE) throw new ArgumentError("a batch load needs a read or fetch access");
     const count = this.count(n);
-    let i = 0;
-    for (;;) {
-      i += this.core.x.loadBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
-      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
-      this.output[i] = this.special(this.input[i]!, acc);
-      i++;
-    }
+    if (this.busy) this.exclusive(() => 0);
+    let i = this.core.x.loadBatch(this.inPtr, this.outPtr, count, acc);
+    if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+    return this.exclusive(() => {
+      for (;;) {
+        this.output[i] = this.special(this.input[i]!, acc);
+        i++;
+        if (i === count) return i;
+        i += this.core.x.loadBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
+        if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+      }
+    });
   }
 
   /** Stores values[i] at input[i] for i < n; stops at a fault and returns how many completed. */
@@ -107,12 +133,17 @@ export class Batch {
     if ((acc & ACCESS_OP_MASK) !== ACCESS_WRITE) throw new ArgumentError("a batch store needs a write access");
     const count = this.count(n);
     const size = (acc >> ACCESS_SIZE_SHIFT) & 15 || 1;
-    let i = 0;
-    for (;;) {
-      i += this.core.x.storeBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
-      if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
-      this.special(this.input[i]!, acc, BigInt.asUintN(size * 8, this.output[i]!));
-      i++;
-    }
+    if (this.busy) this.exclusive(() => 0);
+    let i = this.core.x.storeBatch(this.inPtr, this.outPtr, count, acc);
+    if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+    return this.exclusive(() => {
+      for (;;) {
+        this.special(this.input[i]!, acc, BigInt.asUintN(size * 8, this.output[i]!));
+        i++;
+        if (i === count) return i;
+        i += this.core.x.storeBatch(this.inPtr + 8 * i, this.outPtr + 8 * i, count - i, acc);
+        if (i === count || this.core.mbU32(MB_STATUS) !== STATUS_SPECIAL) return i;
+      }
+    });
   }
 }

@@ -41,6 +41,8 @@ export interface Translated {
   words: Uint32Array;
   bytes: number;
   fault: Fault | undefined;
+  /** The core's storage epoch when the range was translated: when it changes, a callback freed storage or started a journal generation, and hosts are looked up again. */
+  epoch: number;
 }
 
 export class RangeTranslator {
@@ -63,18 +65,18 @@ export class RangeTranslator {
     const ptr = this.buf.reserve(Math.floor(len / PAGE_SIZE) + 2);
     const n = x.translateRange(lo32(va), hi32(va), len, acc, ptr);
     const cpl = (acc & ACCESS_USER) !== 0 ? 3 : 0;
-    if (n >= 0) return { core: this.core, va, cpl, ptr, n, words: this.words(ptr, n), bytes: len, fault: undefined };
+    if (n >= 0) return { core: this.core, va, cpl, ptr, n, words: this.words(ptr, n), bytes: len, fault: undefined, epoch: x.storageEpoch() };
     if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
     const fault = this.fault();
     const at = fault instanceof PageFault ? fault.cr2 : fault instanceof NestedPageFault ? fault.linear : fault.address;
     const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
-    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, words: new Uint32Array(0), bytes: 0, fault };
+    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, words: new Uint32Array(0), bytes: 0, fault, epoch: x.storageEpoch() };
     const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);
     if (m < 0) {
       if (-m === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
       throw new Error(`x86mmu: the prefix before a fault at 0x${at.toString(16)} faulted again (status ${-m})`);
     }
-    return { core: this.core, va, cpl, ptr, n: m, words: this.words(ptr, m), bytes: prefix, fault };
+    return { core: this.core, va, cpl, ptr, n: m, words: this.words(ptr, m), bytes: prefix, fault, epoch: x.storageEpoch() };
   }
 
   /** A per-call copy of `n` segments at `ptr`. */
@@ -95,21 +97,17 @@ export function translatorsOf(core: Core): [RangeTranslator, RangeTranslator] {
 interface Segs {
   host: Uint32Array;
   len: Uint32Array;
-  /** 1 for a segment on a device or hooked page; present only when there is one. */
-  special: Uint8Array | undefined;
 }
 
+/** Hosts and lengths of a range with no special segment. */
 function segs(t: Translated): Segs {
   const host = new Uint32Array(t.n);
   const len = new Uint32Array(t.n);
-  let special: Uint8Array | undefined;
   for (let i = 0; i < t.n; i++) {
     host[i] = t.words[i * 4 + 2]!;
-    const l = t.words[i * 4 + 3]!;
-    len[i] = l & ~SEGMENT_SPECIAL;
-    if ((l & SEGMENT_SPECIAL) !== 0) (special ??= new Uint8Array(t.n))[i] = 1;
+    len[i] = t.words[i * 4 + 3]! & ~SEGMENT_SPECIAL;
   }
-  return { host, len, special };
+  return { host, len };
 }
 
 function busFor(t: Translated) {
@@ -153,8 +151,6 @@ function prepareSpecial(count: number, ...sides: [Translated | undefined, "read"
   return () => finishes.forEach((f) => f());
 }
 
-const isSpecial = (s: Segs, i: number): boolean => s.special !== undefined && s.special[i] === 1;
-
 /**
  * Visits the first `count` bytes of a translated range as runs: adjacent
  * pieces whose storage is adjacent in linear memory too (frames given
@@ -192,39 +188,113 @@ function runs(t: Translated, count: number, visit: (host: number, offset: number
   flush();
 }
 
-/** Copies the first `count` bytes of a translated range into `out` at `at`. */
-export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
-  const finish = prepareSpecial(count, [src, "read"]);
+/** Visits the special segments among the first `count` bytes: segment i, its offset in the range, its length there. */
+function eachSpecial(t: Translated, count: number, visit: (i: number, offset: number, len: number) => void): void {
+  let done = 0;
+  for (let i = 0; i < t.n && done < count; i++) {
+    const raw = t.words[i * 4 + 3]!;
+    const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
+    if ((raw & SEGMENT_SPECIAL) !== 0) visit(i, done, len);
+    done += len;
+  }
+}
+
+/**
+ * Callbacks ran since the range was translated (hooks, devices) and one of
+ * them released storage or started a journal generation (a snapshot, a
+ * dirty-log clear): looks up the storage of the plain segments again (for a
+ * write, giving it and noting the write), so no byte goes to storage that
+ * another frame may now use, and no write escapes a new snapshot.
+ */
+function refreshHosts(t: Translated, count: number, write: boolean): void {
+  const x = t.core.x;
+  if (x.storageEpoch() === t.epoch) return;
+  let done = 0;
+  for (let i = 0; i < t.n && done < count; i++) {
+    const raw = t.words[i * 4 + 3]!;
+    done += Math.min(raw & ~SEGMENT_SPECIAL, count - done);
+    if ((raw & SEGMENT_SPECIAL) !== 0) continue;
+    const lo = t.words[i * 4]!;
+    const base = x.frameHost(lo, t.words[i * 4 + 1]!, write) >>> 0;
+    if (write && base === 0) throw new OutOfMemoryError("storage for a written frame");
+    t.words[i * 4 + 2] = base === 0 ? 0 : base + (lo & (PAGE_SIZE - 1));
+  }
+  t.epoch = x.storageEpoch();
+}
+
+/** The first `count` bytes of a translated range into `out` at `at`, without hooks: device pieces first (into their own buffers), then the RAM, so `out` changes only once every device read succeeded. */
+function readRange(src: Translated, count: number, out: Uint8Array, at: number): void {
+  const staged = new Map<number, Uint8Array>();
+  eachSpecial(src, count, (i, _offset, len) => {
+    const tmp = new Uint8Array(len);
+    specialPiece(src, i, 0, tmp, "read");
+    staged.set(i, tmp);
+  });
+  refreshHosts(src, count, false);
   runs(src, count, (host, offset, len, special, i) => {
     const piece = out.subarray(at + offset, at + offset + len);
-    if (special) specialPiece(src, i, 0, piece, "read");
+    if (special) piece.set(staged.get(i)!);
     else if (host === 0) piece.fill(0);
     else piece.set(src.core.u8().subarray(host, host + len));
   });
+}
+
+/**
+ * `count` bytes of `data` from `at` into a translated (written) range,
+ * without hooks: the RAM of special pages gets storage, then every device
+ * piece is written in address order, then the RAM bytes. A device that
+ * throws leaves RAM unwritten (the device pieces before it were performed).
+ */
+function writeRange(data: Uint8Array, at: number, count: number, dst: Translated): void {
+  let bus: ReturnType<typeof busFor> | undefined;
+  eachSpecial(dst, count, (i, _offset, len) => (bus ??= busFor(dst)).reserveRam(segmentPa(dst, i), len));
+  eachSpecial(dst, count, (i, offset, len) => bus!.writeDevices(segmentPa(dst, i), data.subarray(at + offset, at + offset + len)));
+  refreshHosts(dst, count, true);
+  runs(dst, count, (host, offset, len, special, i) => {
+    const piece = data.subarray(at + offset, at + offset + len);
+    if (special) bus!.writeRam(segmentPa(dst, i), piece);
+    else dst.core.u8().set(piece, host);
+  });
+}
+
+/** Copies the first `count` bytes of a translated range into `out` at `at`. */
+export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
+  const finish = prepareSpecial(count, [src, "read"]);
+  readRange(src, count, out, at);
   finish();
 }
 
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
   const finish = prepareSpecial(count, [dst, "write"]);
-  runs(dst, count, (host, offset, len, special, i) => {
-    const piece = data.subarray(at + offset, at + offset + len);
-    if (special) specialPiece(dst, i, 0, piece, "write");
-    else dst.core.u8().set(piece, host);
-  });
+  writeRange(data, at, count, dst);
   finish();
 }
 
-/** Copies `count` bytes between two translated ranges (one core: inside the core; two cores: set). */
+/**
+ * Copies `count` bytes between two translated ranges (one core: inside the
+ * core; two cores: set). With a device or hooked page on either side, the
+ * source is read whole first (devices included), then written as
+ * hostToSpace writes: a throwing device leaves the destination's RAM as it was.
+ */
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
   // The common case, one core and no device or hooked page: one call, memory.copy per page in the core.
   if (src.core === dst.core && src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) return;
+  let special = false;
+  for (const t of [src, dst]) eachSpecial(t, count, () => (special = true));
+  if (!special) {
+    spaceToSpaceDirect(src, dst, count);
+    return;
+  }
   const finish = prepareSpecial(count, [src, "read"], [dst, "write"]);
-  spaceToSpaceStaged(src, dst, count);
+  const tmp = new Uint8Array(count);
+  readRange(src, count, tmp, 0);
+  writeRange(tmp, 0, count, dst);
   finish();
 }
 
-function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): void {
+/** Two cores, RAM on both sides: no callback runs, so the translated hosts stay valid. */
+function spaceToSpaceDirect(src: Translated, dst: Translated, count: number): void {
   const s = segs(src);
   const d = segs(dst);
   let i = 0;
@@ -232,20 +302,13 @@ function spaceToSpaceStaged(src: Translated, dst: Translated, count: number): vo
   let si = 0; // bytes used of src segment i
   let dj = 0; // bytes used of dst segment j
   let done = 0;
+  const smem = src.core.u8();
+  const dmem = dst.core === src.core ? smem : dst.core.u8();
   while (done < count) {
     const l = Math.min(s.len[i]! - si, d.len[j]! - dj, count - done);
-    const smem = src.core.u8();
-    const dmem = dst.core === src.core ? smem : dst.core.u8();
     const sh = s.host[i]!;
     const dh = d.host[j]! + dj;
-    if (isSpecial(s, i) || isSpecial(d, j)) {
-      // A device or hooked page on either side: stage the piece through a buffer.
-      const tmp = new Uint8Array(l);
-      if (isSpecial(s, i)) specialPiece(src, i, si, tmp, "read");
-      else if (sh !== 0) tmp.set(smem.subarray(sh + si, sh + si + l));
-      if (isSpecial(d, j)) specialPiece(dst, j, dj, tmp, "write");
-      else dst.core.u8().set(tmp, dh);
-    } else if (sh === 0) dmem.fill(0, dh, dh + l);
+    if (sh === 0) dmem.fill(0, dh, dh + l);
     else if (dmem === smem) dmem.copyWithin(dh, sh + si, sh + si + l);
     else dmem.set(smem.subarray(sh + si, sh + si + l), dh);
     done += l;

@@ -28,6 +28,8 @@ export const MAX_FAULT_RETRIES = 8;
 /** The fault handlers of one Mmu, called in the order they were added. */
 export class FaultHandlers {
   private list: FaultHandler[] = [];
+  /** Runs each handler call (the Mmu's bus bounds how deep callbacks nest). */
+  guard: <T>(fn: () => T) => T = (fn) => fn();
 
   /** True when at least one handler is registered (the fast paths skip recovery otherwise). */
   get any(): boolean {
@@ -47,7 +49,7 @@ export class FaultHandlers {
   /** Offers `fault` of the access (`va`, encoded `acc`) to the handlers; true when one asks to retry. */
   retry(fault: Fault, va: bigint, acc: number): boolean {
     const ctx = contextOf(va, acc);
-    for (const h of [...this.list]) if (h(fault, ctx) === "retry") return true;
+    for (const h of [...this.list]) if (this.guard(() => h(fault, ctx)) === "retry") return true;
     return false;
   }
 }

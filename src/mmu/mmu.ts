@@ -127,6 +127,7 @@ export class Mmu {
     this.xStore = this.core.x.storeLinear;
     this.memory = new PhysicalMemory(this.core, () => this.regs.maxPhyAddr);
     this.bus = new Bus(this.core, () => this.regs.maxPhyAddr);
+    this.faultHandlers.guard = (fn) => this.bus.callback("a fault handler", fn);
     registerBus(this.core, this.bus);
     this.memory.bus = this.bus;
     this.dirtyLog = new DirtyLog(this.core);
@@ -564,11 +565,16 @@ export class Mmu {
    * address, or a fault word (bit 63 set; see `decodeBatchFault`).
    */
   translateBatch(vas: BigUint64Array, access: AccessArg = { op: "read" }): BigUint64Array {
-    const batch = this.batch(vas.length);
+    if (!(vas instanceof BigUint64Array)) throw new ArgumentError("translateBatch needs a BigUint64Array of linear addresses");
+    if (vas.length === 0) return new BigUint64Array(0);
+    // One batch kept and grown (no callback runs in a translation, so it is never in use twice).
+    if (!this.translateBuf || this.translateBuf.capacity < vas.length) this.translateBuf = this.batch(Math.max(vas.length, Math.min(1 << 24, 2 * (this.translateBuf?.capacity ?? 0))));
+    const batch = this.translateBuf;
     batch.input.set(vas);
     batch.translate(vas.length, access);
     return batch.output.slice(0, vas.length);
   }
+  private translateBuf: Batch | undefined;
 
   /** A batch buffer in linear memory, for translate/load/store loops without copies. */
   batch(capacity: number): Batch {
@@ -766,14 +772,33 @@ export class Mmu {
    * Restores a snapshot of this Mmu: physical memory and registers as they
    * were, the TLB flushed. Snapshots taken after it end. Throws
    * SnapshotError for a snapshot of another Mmu or one that has ended.
+   * All or nothing: every check comes first, and a refused restore changes
+   * nothing (the registers are put back as saved, PDPTE registers included,
+   * whatever MAXPHYADDR or memory's PDPT say now).
    */
   restore(snapshot: Snapshot<SavedRegisters>): void {
-    const regs = this.snapshots.restore(snapshot);
+    // Everything is checked before anything changes (Snapshots.restore).
+    const regs = this.snapshots.restore(snapshot, (r) => {
+      checkRegisters(r);
+      if (r.nested) checkNestedGuest(r);
+    });
+    // Memory is now as it was when the snapshot was taken, so the saved
+    // registers fit it: they go back as they were, without the checks and the
+    // PDPTE load of a MOV (memory need not hold the PDPT the saved PDPTE
+    // registers came from).
     this.exitGuest();
-    this.loadState(regs);
-    if (regs.nested) this.enterGuest(regs.nested, 1);
-    // The PDPTE registers as they were, which memory need not hold any more.
-    regs.pdptes.forEach((v, i) => this.core.x.setPdpte(i, lo32(v), hi32(v)));
+    const x = this.core.x;
+    x.setMaxPhyAddr(regs.maxPhyAddr);
+    x.writePkru(regs.pkru);
+    x.writePkrs(regs.pkrs);
+    x.restoreRegisters(lo32(regs.cr0), hi32(regs.cr0), lo32(regs.cr3), hi32(regs.cr3), lo32(regs.cr4), hi32(regs.cr4), lo32(regs.efer), hi32(regs.efer));
+    regs.pdptes.forEach((v, i) => x.setPdpte(i, lo32(v), hi32(v)));
+    this.regs = { cr0: regs.cr0, cr3: regs.cr3, cr4: regs.cr4, efer: regs.efer, pkru: regs.pkru, pkrs: regs.pkrs, maxPhyAddr: regs.maxPhyAddr };
+    if (regs.nested) {
+      const { ncr3, nxe, asid } = regs.nested;
+      x.vmrun(1, lo32(ncr3), hi32(ncr3), nxe ? 1 : 0, asid, 1);
+      this.nestedState = { ncr3, nxe, asid };
+    }
   }
 
   // ---- Page tables ----

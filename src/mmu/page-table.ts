@@ -13,8 +13,8 @@ import {
 } from "../arch/index.js";
 import { STATUS_OK, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_MEMORY, STATUS_NO_FRAME, MB_PA } from "../arch/index.js";
 import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
-import type { Core } from "../core/index.js";
-import { ArgumentError, MappingError, OutOfMemoryError } from "../base/index.js";
+import { ScratchBuffer, type Core } from "../core/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError, X86MmuError } from "../base/index.js";
 import type { PhysicalMemory } from "../phys/index.js";
 
 /** Page sizes by name, and the level of their leaf entry. */
@@ -71,6 +71,14 @@ export interface MapOptions {
   size?: PageSize;
   /** Leaf rights and attributes. */
   flags?: PteFlags | bigint;
+}
+
+const freshBuffers = new WeakMap<Core, ScratchBuffer>();
+/** A core's buffer for the addresses mapFresh returns. */
+function freshFramesBuffer(core: Core): ScratchBuffer {
+  let b = freshBuffers.get(core);
+  if (!b) freshBuffers.set(core, (b = new ScratchBuffer(core, "mapFresh's frame list")));
+  return b;
 }
 
 export class PageTable {
@@ -138,24 +146,25 @@ export class PageTable {
     this.check(s, v, l);
   }
 
-  /** Maps `len` bytes from `va` to fresh zeroed frames from the allocator (4 KiB pages); returns their addresses. */
+  /**
+   * Maps `len` bytes from `va` to fresh zeroed frames from the allocator (4
+   * KiB pages); returns their addresses. One operation in the core: the
+   * range is checked and every frame (pages and new tables) taken before an
+   * entry is written, so a refusal (ALREADY_MAPPED, SPLITS_LARGE_PAGE,
+   * NO_FRAME, OutOfMemoryError) changes nothing: not the tables, the
+   * allocator, the dirty log nor a snapshot's journal.
+   */
   mapFresh(va: Address, len: Address, flags: PteFlags | bigint = {}): bigint[] {
     const [v, l] = this.range(va, len, 0x1000n);
-    const frames: bigint[] = [];
-    let mapped = 0n;
-    try {
-      for (let off = 0n; off < l; off += 0x1000n) {
-        const f = this.memory.allocFrame();
-        frames.push(f);
-        this.map(v + off, f, 0x1000n, { flags });
-        mapped += 0x1000n;
-      }
-    } catch (e) {
-      if (mapped > 0n) this.unmap(v, mapped);
-      for (const f of frames) this.memory.freeFrame(f);
-      throw e;
-    }
-    return frames;
+    const pages = l / 0x1000n;
+    if (pages === 0n) return [];
+    const f = pteBits(flags);
+    if (pages > 1n << 20n) throw new OutOfMemoryError(`${pages} fresh frames for ${hex(v)}+${hex(l)}: more than the frame store's 4 GiB`);
+    const n = Number(pages);
+    const out = freshFramesBuffer(this.core).reserve(n * 8);
+    const s = this.core.x.mapFreshRange(lo32(this.root), hi32(this.root), this.levels, lo32(v), hi32(v), n, lo32(f), hi32(f), out);
+    this.check(s, v, l);
+    return Array.from(new BigUint64Array(this.core.x.memory.buffer, out, n));
   }
 
   /** Removes every mapping in [va, va + len) (tables stay). Refuses, changing nothing, if the range splits a large page. */
@@ -189,7 +198,7 @@ export class PageTable {
       case STATUS_NO_MEMORY:
         throw new OutOfMemoryError(`page tables for ${range}`);
       default:
-        throw new Error(`x86mmu core returned unknown status ${status}`);
+        throw new X86MmuError("INTERNAL", `x86mmu core returned unknown status ${status}`);
     }
   }
 }

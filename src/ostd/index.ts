@@ -7,7 +7,7 @@
  * Imports mmu and below.
  */
 
-export { VmSpace, CursorMut, MAX_USERSPACE_VADDR, type VmSpaceOptions, type SpaceMapOptions } from "./vm-space.js";
+export { VmSpace, CursorMut, MAX_USERSPACE_VADDR, PAGE_TABLE_FRAME_RULE, type VmSpaceOptions, type SpaceMapOptions } from "./vm-space.js";
 export {
   VmSpaceOwner, VmIoOwner, OwnershipError, AccessDenied, PhysRegistry, physRegistryFor, rangeText,
   type VmIoKind, type VmIoMemView, type VRange, type PageTableOwner,

@@ -40,7 +40,12 @@ export class WalkedPageTableOwner implements PageTableOwner {
     return new DataView(bytes.buffer, bytes.byteOffset, 4096);
   }
 
-  private scan(): { view: MemView; problems: string[] } {
+  /** The physical addresses of the space's tables: the root and every table reached through its domain. */
+  tables(): bigint[] {
+    return [...this.scan().tables];
+  }
+
+  private scan(): { view: MemView; problems: string[]; tables: Set<bigint> } {
     const pieces: ViewPiece[] = [];
     const problems: string[] = [];
     const seen = new Set<bigint>();
@@ -78,7 +83,7 @@ export class WalkedPageTableOwner implements PageTableOwner {
     } catch (e) {
       problems.push((e as Error).message);
     }
-    return { view, problems };
+    return { view, problems, tables: seen };
   }
 
   walk(): MemView {

@@ -24,13 +24,13 @@
 import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/index.js";
 import { type Address, toU64, hex } from "../base/index.js";
 import { encodeAccess } from "../mmu/index.js";
-import type { Core } from "../core/index.js";
-import { ArgumentError } from "../base/index.js";
+import { ScratchBuffer, type Core } from "../core/index.js";
+import { ArgumentError, OutOfMemoryError } from "../base/index.js";
 import { VmReader, VmWriter } from "./io.js";
 import type { Mapping, ViewPiece } from "./mem-view.js";
 import { LONG_MODE, type Mmu } from "../mmu/index.js";
 import { coreOf } from "../mmu/index.js";
-import { AccessDenied, VmSpaceOwner, physRegistryFor, rangeText, type VRange } from "./owner.js";
+import { AccessDenied, OwnershipError, VmSpaceOwner, physRegistryFor, rangeText, type VRange } from "./owner.js";
 import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "../mmu/index.js";
 import { MAX_RANGE } from "../phys/index.js";
 import { PROTECT_MASK, VIEW_FLAG_MASK, WalkedPageTableOwner } from "./page-table-owner.js";
@@ -64,6 +64,56 @@ export interface SpaceMapOptions {
 
 let spaceCounter = 0;
 const activeSpaces = new WeakMap<Mmu, VmSpace>();
+/** Every space of an Mmu: page-table frames and data frames are kept apart across all of them. */
+const spacesOf = new WeakMap<Mmu, Set<VmSpace>>();
+const avoidBuffers = new WeakMap<Core, ScratchBuffer>();
+
+/** The rule a mapping of a page-table frame as data breaks (OSTD types page-table frames apart from untyped ones). */
+export const PAGE_TABLE_FRAME_RULE = "x86mmu::page_table_frames_untouchable";
+
+/**
+ * Refuses (OwnershipError) to map physical [pa, end) as data when a frame in
+ * it holds a page table of any space of `mmu`: a writer of that data could
+ * rewrite the table, and then reach frames no token was given.
+ */
+function requireNoTableFrame(mmu: Mmu, pa: bigint, end: bigint): void {
+  for (const space of spacesOf.get(mmu) ?? []) {
+    for (const t of space.tableFrames()) {
+      if (t >= pa && t < end) {
+        throw new OwnershipError(
+          PAGE_TABLE_FRAME_RULE,
+          `physical ${hex(t)} holds a page table of ${space.label}: a page-table frame is never mapped as data (mapping ${hex(pa)}..${hex(end)} refused)`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Tells the frame allocator which frames the spaces of `mmu` map as data
+ * (plus `extra`, a range about to be mapped), so that no page table is ever
+ * allocated in one of them.
+ */
+function syncAvoided(mmu: Mmu, core: Core, extra?: { pa: bigint; end: bigint }): void {
+  const ranges: [bigint, bigint][] = [];
+  for (const space of spacesOf.get(mmu) ?? []) {
+    for (const r of space.owner.mvRange?.physRanges() ?? []) ranges.push([r.pa >> 12n, (r.end + 0xfffn) >> 12n]);
+  }
+  if (extra) ranges.push([extra.pa >> 12n, (extra.end + 0xfffn) >> 12n]);
+  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const merged: [bigint, bigint][] = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r[0] <= last[1]) last[1] = r[1] > last[1] ? r[1] : last[1];
+    else merged.push([...r]);
+  }
+  let buf = avoidBuffers.get(core);
+  if (!buf) avoidBuffers.set(core, (buf = new ScratchBuffer(core, "the frames mapped as data")));
+  const ptr = buf.reserve(Math.max(merged.length, 1) * 16);
+  const words = new BigUint64Array(core.x.memory.buffer, ptr, merged.length * 2);
+  merged.forEach(([a, b], i) => ((words[2 * i] = a), (words[2 * i + 1] = b)));
+  if (!core.x.allocAvoid(ptr, merged.length)) throw new OutOfMemoryError("the list of frames mapped as data");
+}
 
 export class VmSpace {
   readonly owner: VmSpaceOwner;
@@ -111,6 +161,7 @@ export class VmSpace {
       for (let i = 256; i < 512; i++) mmu.memory.write(root + BigInt(8 * i), 8, mmu.memory.read(kr + BigInt(8 * i), 8) & ~0x20n);
     }
     const pto = new WalkedPageTableOwner(mmu.memory, root, this.levels, slots, kernel ? { root: kernel.pageTable.root, slots: [256, 512] } : undefined);
+    this.pto = pto;
     this.owner = new VmSpaceOwner({
       sharedReader: options.sharedReader ?? true,
       strictOverlap: options.strictOverlap ?? false,
@@ -120,6 +171,33 @@ export class VmSpace {
       isLoaded: () => activeSpaces.get(mmu) === this && (mmu.cr3 & 0x000ffffffffff000n) === root,
       label: this.label,
     });
+    let spaces = spacesOf.get(mmu);
+    if (!spaces) spacesOf.set(mmu, (spaces = new Set()));
+    spaces.add(this);
+  }
+
+  private readonly pto: WalkedPageTableOwner;
+
+  /** The physical addresses of this space's page tables (its root and every table under its half). */
+  tableFrames(): bigint[] {
+    return this.pto.tables();
+  }
+
+  /** @internal Runs a page-table change that maps physical [pa, end) as data: refused over a page-table frame; the allocator avoids the range meanwhile. */
+  mappingData<T>(pa: bigint, end: bigint, change: () => T): T {
+    requireNoTableFrame(this.mmu, pa, end);
+    syncAvoided(this.mmu, this.core, { pa, end });
+    try {
+      return change();
+    } catch (e) {
+      syncAvoided(this.mmu, this.core);
+      throw e;
+    }
+  }
+
+  /** @internal After a change of mappings: the allocator avoids exactly the frames mapped as data. */
+  syncDataFrames(): void {
+    syncAvoided(this.mmu, this.core);
   }
 
   /** A new, empty address space of `mmu` (OSTD `VmSpace::new`). */
@@ -359,7 +437,7 @@ export class CursorMut {
     const [a, b] = this.take(len, bytes, "map");
     const flags = this.flagsOf(options.flags);
     const p = toU64(pa, "physical address");
-    this.space.pageTable.map(a, p, b - a, { size, flags });
+    this.space.mappingData(p, p + (b - a), () => this.space.pageTable.map(a, p, b - a, { size, flags }));
     const piece: ViewPiece = { start: a, end: b, pa: p, pageSize: bytes, flags: flags & VIEW_FLAG_MASK };
     this.space.owner.applyChange(a, b, [piece]);
     this.va = b;
@@ -372,6 +450,7 @@ export class CursorMut {
     const frames = this.space.pageTable.mapFresh(a, b - a, f);
     const pieces = frames.map((pa, i) => ({ start: a + BigInt(i) * 0x1000n, end: a + BigInt(i + 1) * 0x1000n, pa, pageSize: 0x1000n, flags: f & VIEW_FLAG_MASK }));
     this.space.owner.applyChange(a, b, pieces);
+    this.space.syncDataFrames();
     this.va = b;
     return frames;
   }
@@ -381,6 +460,7 @@ export class CursorMut {
     const [a, b] = this.take(len, 0x1000n, "unmap");
     this.space.pageTable.unmap(a, b - a);
     this.space.owner.applyChange(a, b, []);
+    this.space.syncDataFrames();
     this.va = b;
   }
 

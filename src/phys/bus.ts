@@ -12,9 +12,9 @@
  */
 
 import { PAGE_SIZE } from "../arch/index.js";
-import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
+import { type Address, toU64, lo32, hi32, hex, show } from "../base/index.js";
 import type { Core } from "../core/index.js";
-import { ArgumentError, MappingError, X86MmuError } from "../base/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError, ReentrancyError, X86MmuError, MAX_CALLBACK_DEPTH } from "../base/index.js";
 
 export type BusSize = 1 | 2 | 4 | 8;
 
@@ -62,6 +62,21 @@ export class UnmappedPhysicalError extends X86MmuError {
   constructor(readonly pa: bigint, readonly op: HookOp) {
     super("UNMAPPED_PHYSICAL", `${op} of physical ${hex(pa)}: no RAM or device there (layout says unmapped addresses fault)`);
   }
+}
+
+/** A device callback broke its contract: `read` returned something other than an integer. */
+export class DeviceError extends X86MmuError {
+  constructor(readonly pa: bigint, readonly size: number, readonly value: unknown) {
+    super("DEVICE_VALUE", `the device read of ${size} byte${size === 1 ? "" : "s"} at physical ${hex(pa)} returned ${describe(value)}, not an integer (a bigint or a safe integer number)`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "number") return String(v);
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v);
+  return typeof v === "undefined" ? "undefined" : `a ${typeof v}`;
 }
 
 interface Range {
@@ -112,6 +127,26 @@ export class Bus {
     private readonly maxPhyAddr: () => number,
   ) {}
 
+  private depth = 0;
+
+  /**
+   * Runs a device, hook or fault-handler callback one level deeper; past
+   * MAX_CALLBACK_DEPTH levels (a callback performing the access that called
+   * it, again and again) the call is refused with ReentrancyError instead of
+   * overflowing the stack.
+   */
+  callback<T>(what: string, fn: () => T): T {
+    if (this.depth >= MAX_CALLBACK_DEPTH) {
+      throw new ReentrancyError(`${what} refused: callbacks are nested ${MAX_CALLBACK_DEPTH} deep (does a device, hook or fault handler perform the access that called it?)`);
+    }
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
   /** True when some device, layout or hook is registered (the slow path may have work). */
   get active(): boolean {
     return this.devices.length > 0 || this.ram !== undefined || this.hooks.length > 0;
@@ -149,8 +184,7 @@ export class Bus {
     if (other) throw new MappingError("MMIO_OVERLAP", `device ${hex(r.start)}..${hex(r.end)} overlaps the device at ${hex(other.start)}..${hex(other.end)}`);
     if (this.backed(r)) throw new MappingError("MMIO_OVER_RAM", `device ${hex(r.start)}..${hex(r.end)} covers RAM that holds data; free those frames first`);
     const entry: DeviceEntry = { ...r, device };
-    this.devices.push(entry);
-    this.upload();
+    this.registering(this.devices, entry);
     return { remove: () => this.removeFrom(this.devices, entry) };
   }
 
@@ -166,16 +200,28 @@ export class Bus {
       this.upload();
       return;
     }
-    const ram = layout.ram.map((r) => this.range(r.start, r.length, "RAM range", true));
+    if (typeof layout !== "object" || layout === null || !Array.isArray(layout.ram)) throw new ArgumentError(`a physical layout is { ram: [{ start, length }], unmapped? } or undefined, not ${show(layout)}`);
+    const ram = layout.ram.map((r) => {
+      if (typeof r !== "object" || r === null) throw new ArgumentError(`a RAM range is { start, length }, not ${show(r)}`);
+      return this.range(r.start, r.length, "RAM range", true);
+    });
     for (const h of subtract(this.complement(ram), this.devices)) {
       if (this.backed(h)) throw new MappingError("MMIO_OVER_RAM", `physical ${hex(h.start)}..${hex(h.end)} holds data but the layout leaves it unmapped`);
     }
     if (layout.unmapped !== undefined && layout.unmapped !== "zero" && layout.unmapped !== "fault") {
-      throw new ArgumentError(`unmapped must be "zero" or "fault", not ${JSON.stringify(layout.unmapped)}`);
+      throw new ArgumentError(`unmapped must be "zero" or "fault", not ${show(layout.unmapped)}`);
     }
+    const old = { ram: this.ram, faults: this.unmappedFaults };
     this.ram = ram;
     this.unmappedFaults = layout.unmapped === "fault";
-    this.upload();
+    try {
+      this.upload();
+    } catch (e) {
+      this.ram = old.ram;
+      this.unmappedFaults = old.faults;
+      this.upload();
+      throw e;
+    }
   }
 
   private complement(ram: Range[]): Range[] {
@@ -191,17 +237,33 @@ export class Bus {
     return out;
   }
 
-  /** Registers an access hook; see HookSpec. */
+  /** Registers an access hook; see HookSpec. A refused spec (ArgumentError) registers nothing. */
   addHook(spec: HookSpec): Handle {
-    if (spec.space !== "linear" && spec.space !== "physical") throw new ArgumentError(`hook space must be "linear" or "physical", not ${JSON.stringify(spec.space)}`);
+    if (typeof spec !== "object" || spec === null) throw new ArgumentError(`a hook is { space, start, length, ops?, before?, after? }, not ${show(spec)}`);
+    if (spec.space !== "linear" && spec.space !== "physical") throw new ArgumentError(`hook space must be "linear" or "physical", not ${show(spec.space)}`);
     const r = this.range(spec.start, spec.length, `${spec.space} hook`, spec.space === "physical");
     const ops = spec.ops ?? ["read", "write", "fetch"];
-    for (const op of ops) if (op !== "read" && op !== "write" && op !== "fetch") throw new ArgumentError(`hook op ${JSON.stringify(op)} is not read, write or fetch`);
+    if (!Array.isArray(ops)) throw new ArgumentError(`hook ops must be an array of "read", "write", "fetch", not ${show(ops)}`);
+    for (const op of ops) if (op !== "read" && op !== "write" && op !== "fetch") throw new ArgumentError(`hook op ${show(op)} is not read, write or fetch`);
+    for (const k of ["before", "after"] as const) {
+      if (spec[k] !== undefined && typeof spec[k] !== "function") throw new ArgumentError(`hook ${k} must be a function, not ${show(spec[k])}`);
+    }
     if (!spec.before && !spec.after) throw new ArgumentError("a hook needs a before or an after function");
     const entry: HookEntry = { ...r, space: spec.space, ops: new Set(ops), before: spec.before, after: spec.after };
-    this.hooks.push(entry);
-    this.upload();
+    this.registering(this.hooks, entry);
     return { remove: () => this.removeFrom(this.hooks, entry) };
+  }
+
+  /** Adds `entry` to `list` and tells the core; when the core refuses (too many ranges), takes it out again and throws. */
+  private registering<T>(list: T[], entry: T): void {
+    list.push(entry);
+    try {
+      this.upload();
+    } catch (e) {
+      list.pop();
+      this.upload();
+      throw e;
+    }
   }
 
   private removeFrom<T>(list: T[], entry: T): void {
@@ -236,25 +298,36 @@ export class Bus {
   /**
    * Performs one guest access whose bytes are at the physical `pieces` (one,
    * or two for a page-crossing access): hooks before, the bytes (devices,
-   * RAM, unmapped), hooks after. Returns the value for a read or fetch. A
-   * throwing before-hook or an unmapped address that faults stops the access
-   * before any byte is written.
+   * RAM, unmapped), hooks after. Returns the value for a read or fetch.
+   *
+   * Failures (docs: "Devices, hooks and failures"): a throwing before-hook or
+   * an unmapped address that faults stops the access before any byte moves.
+   * A write gives its RAM bytes storage, then performs its device pieces in
+   * address order, then writes its RAM bytes: a device that throws leaves RAM
+   * as it was (the device pieces before it were performed: I/O cannot be
+   * undone). After-hooks run once the bytes have moved: one that throws
+   * reports the error with the access performed, and later after-hooks of
+   * that access do not run.
    */
   access(op: HookOp, va: bigint | undefined, pieces: { pa: bigint; len: number }[], cpl: 0 | 3, value?: bigint): bigint {
     const size = pieces.reduce((n, p) => n + p.len, 0);
     const event: AccessEvent = { op, va, pa: pieces[0]!.pa, size, cpl, value: op === "write" ? value : undefined };
     for (const p of pieces) this.checkMapped(p.pa, p.len, op);
     const fired = this.firing(op, va, pieces, size);
-    for (const h of fired) h.before?.(event);
+    for (const h of fired) if (h.before) this.callback("a before-hook", () => h.before!(event));
     let result = 0n;
     if (op === "write") {
       const bytes = new Uint8Array(size);
       for (let i = 0; i < size; i++) bytes[i] = Number(((value ?? 0n) >> BigInt(8 * i)) & 0xffn);
+      const parts: [bigint, Uint8Array][] = [];
       let at = 0;
       for (const p of pieces) {
-        this.writeBytes(p.pa, bytes.subarray(at, at + p.len), op);
+        parts.push([p.pa, bytes.subarray(at, at + p.len)]);
         at += p.len;
       }
+      for (const [pa, b] of parts) this.reserveRam(pa, b.length);
+      for (const [pa, b] of parts) this.writeDevices(pa, b);
+      for (const [pa, b] of parts) this.writeRam(pa, b, op);
     } else {
       const bytes = new Uint8Array(size);
       let at = 0;
@@ -265,7 +338,7 @@ export class Bus {
       for (let i = size - 1; i >= 0; i--) result = (result << 8n) | BigInt(bytes[i]!);
       event.value = result;
     }
-    for (const h of fired) h.after?.(event);
+    for (const h of fired) if (h.after) this.callback("an after-hook", () => h.after!(event));
     return result;
   }
 
@@ -300,16 +373,16 @@ export class Bus {
     for (const p of pieces) {
       const event: AccessEvent = { op, va: p.va, pa: p.pa, size: p.len, cpl };
       for (const h of this.firing(op, p.va, [p], p.len)) {
-        h.before?.(event);
+        if (h.before) this.callback("a before-hook", () => h.before!(event));
         calls.push([h, event]);
       }
     }
     return () => {
-      for (const [h, e] of calls) h.after?.(e);
+      for (const [h, e] of calls) if (h.after) this.callback("an after-hook", () => h.after!(e));
     };
   }
 
-  /** A piece of a bulk copy on a special page, without hooks (see prepare). */
+  /** A piece of a bulk copy on a special page, without hooks (see prepare): devices first, then RAM, as writeBytes. */
   copyPiece(op: "read" | "write", pa: bigint, bytes: Uint8Array): void {
     if (op === "write") this.writeBytes(pa, bytes, op);
     else this.readBytes(pa, bytes, op);
@@ -351,7 +424,7 @@ export class Bus {
       const dev = this.deviceAt(p);
       if (dev) {
         const n = chunk(p, Math.min(out.length - at, Number(dev.end - p)));
-        let v = BigInt(dev.device.read(p, n));
+        let v = deviceValue(this.callback("a device read", () => dev.device.read(p, n)), p, n);
         for (let i = 0; i < n; i++, v >>= 8n) out[at + i] = Number(v & 0xffn);
         at += n;
       } else if (this.isUnmapped(p)) {
@@ -369,33 +442,78 @@ export class Bus {
     }
   }
 
-  /** Writes bytes at physical `pa` within one page (RAM, a device, or unmapped space). */
+  /**
+   * Writes bytes at physical `pa` within one page (RAM, a device, or unmapped
+   * space): the RAM bytes get storage first (OutOfMemoryError, nothing
+   * written), then the device pieces are written in order, then the RAM
+   * bytes; a device that throws leaves RAM unwritten.
+   */
   writeBytes(pa: bigint, data: Uint8Array, op: HookOp = "write"): void {
+    this.reserveRam(pa, data.length);
+    this.writeDevices(pa, data);
+    this.writeRam(pa, data, op);
+  }
+
+  /** Visits the runs of [pa, pa + len) (within one page): a device's, unmapped space's, or RAM's. */
+  private eachRun(pa: bigint, len: number, visit: (kind: "device" | "unmapped" | "ram", p: bigint, at: number, n: number, dev: DeviceEntry | undefined) => void): void {
     let at = 0;
-    while (at < data.length) {
+    while (at < len) {
       const p = pa + BigInt(at);
       const dev = this.deviceAt(p);
-      if (dev) {
-        const n = chunk(p, Math.min(data.length - at, Number(dev.end - p)));
-        let v = 0n;
-        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[at + i]!);
-        dev.device.write(p, n, v);
-        at += n;
-      } else if (this.isUnmapped(p)) {
-        if (this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
-        at += Number(this.runEnd(p, pa + BigInt(data.length)) - p);
-      } else {
-        const n = Number(this.runEnd(p, minBig(pa + BigInt(data.length), pageEnd(p))) - p);
-        const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
-        if (host === 0) throw new X86MmuError("OUT_OF_MEMORY", `out of memory: storage for physical ${hex(p)}`);
-        this.core.u8().set(data.subarray(at, at + n), host + Number(p & (PAGE - 1n)));
-        at += n;
-      }
+      const n = dev
+        ? Number(minBig(dev.end, pa + BigInt(len)) - p)
+        : Number(this.runEnd(p, minBig(pa + BigInt(len), pageEnd(p))) - p);
+      visit(dev ? "device" : this.isUnmapped(p) ? "unmapped" : "ram", p, at, n, dev);
+      at += n;
     }
+  }
+
+  /** Gives the RAM bytes of [pa, pa + len) (one page) storage, so that writing them later cannot run out of memory. */
+  reserveRam(pa: bigint, len: number): void {
+    this.eachRun(pa, len, (kind, p) => {
+      if (kind === "ram" && this.core.x.frameHost(lo32(p), hi32(p), true) === 0) throw new OutOfMemoryError(`storage for physical ${hex(p)}`);
+    });
+  }
+
+  /** Writes the device pieces of `data` at physical `pa` (one page), in naturally sized pieces of 8, 4, 2, 1 bytes. */
+  writeDevices(pa: bigint, data: Uint8Array): void {
+    this.eachRun(pa, data.length, (kind, p, at, n, dev) => {
+      if (kind !== "device") return;
+      for (let done = 0; done < n; ) {
+        const q = p + BigInt(done);
+        const k = chunk(q, n - done);
+        let v = 0n;
+        for (let i = k - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[at + done + i]!);
+        this.callback("a device write", () => dev!.device.write(q, k, v));
+        done += k;
+      }
+    });
+  }
+
+  /**
+   * Writes the RAM bytes of `data` at physical `pa` (one page); bytes on
+   * unmapped space are dropped (or fault). Storage is looked up at the write
+   * (and the write noted), as a device callback before it may have changed it.
+   */
+  writeRam(pa: bigint, data: Uint8Array, op: HookOp = "write"): void {
+    this.eachRun(pa, data.length, (kind, p, at, n) => {
+      if (kind === "unmapped" && this.unmappedFaults) throw new UnmappedPhysicalError(p, op);
+      if (kind !== "ram") return;
+      const host = this.core.x.frameHost(lo32(p), hi32(p), true) >>> 0;
+      if (host === 0) throw new OutOfMemoryError(`storage for physical ${hex(p)}`);
+      this.core.u8().set(data.subarray(at, at + n), host + Number(p & (PAGE - 1n)));
+    });
   }
 }
 
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** What a device's read returned, as the access's `size` bytes: an integer (bigint or safe number; its low bytes), else DeviceError. */
+function deviceValue(v: unknown, pa: bigint, size: number): bigint {
+  if (typeof v === "bigint") return BigInt.asUintN(8 * size, v);
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt.asUintN(8 * size, BigInt(v));
+  throw new DeviceError(pa, size, v);
+}
 const pageEnd = (pa: bigint): bigint => (pa & ~(PAGE - 1n)) + PAGE;
 
 /** `ranges` minus every range of `cut`. */

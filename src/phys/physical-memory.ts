@@ -57,25 +57,57 @@ export class SegmentBuffer {
   }
 }
 
-/** Copies segments of linear memory into `out` (zeros for frames never written; special pieces through `special`). */
+/** The storage of a plain segment looked up again (a callback may have released it since); 0: none (reads as zero). */
+function hostNow(core: Core, s: Segment, write: boolean): number {
+  const base = core.x.frameHost(lo32(s.pa), hi32(s.pa), write) >>> 0;
+  if (write && base === 0) throw new OutOfMemoryError(`storage for physical 0x${s.pa.toString(16)}`);
+  return base === 0 ? 0 : base + Number(s.pa & 0xfffn);
+}
+
+/**
+ * Copies segments of linear memory into `out` (zeros for frames never
+ * written): the special pieces first, through `special`, then the RAM, its
+ * storage looked up again if a callback changed storage meanwhile.
+ */
 export function gather(core: Core, segments: Segment[], out: Uint8Array, special?: SpecialPiece): void {
+  const epoch = core.x.storageEpoch();
   let at = 0;
   for (const s of segments) {
     if (s.special) special!(s, out.subarray(at, at + s.len));
-    else if (s.host === 0) out.fill(0, at, at + s.len);
-    else out.set(core.u8().subarray(s.host, s.host + s.len), at);
+    at += s.len;
+  }
+  const stale = core.x.storageEpoch() !== epoch;
+  at = 0;
+  for (const s of segments) {
+    const host = s.special ? -1 : stale ? hostNow(core, s, false) : s.host;
+    if (host === 0) out.fill(0, at, at + s.len);
+    else if (host > 0) out.set(core.u8().subarray(host, host + s.len), at);
     at += s.len;
   }
 }
 
-/** Copies `data` into segments of linear memory (every plain segment has storage; special pieces through `special`). */
-export function scatter(core: Core, segments: Segment[], data: Uint8Array, special?: SpecialPiece): void {
-  let at = 0;
-  for (const s of segments) {
-    if (s.special) special!(s, data.subarray(at, at + s.len));
-    else core.u8().set(data.subarray(at, at + s.len), s.host);
-    at += s.len;
-  }
+/**
+ * Copies `data` into segments of linear memory (every plain segment has
+ * storage): the RAM of special pieces gets storage, then the devices are
+ * written in address order, then the RAM bytes. A device that throws leaves
+ * RAM as it was.
+ */
+export function scatter(core: Core, segments: Segment[], data: Uint8Array, bus?: Bus): void {
+  const epoch = core.x.storageEpoch();
+  const pieces = (visit: (s: Segment, bytes: Uint8Array) => void): void => {
+    let at = 0;
+    for (const s of segments) {
+      visit(s, data.subarray(at, at + s.len));
+      at += s.len;
+    }
+  };
+  pieces((s, b) => s.special && bus!.reserveRam(s.pa, b.length));
+  pieces((s, b) => s.special && bus!.writeDevices(s.pa, b));
+  const stale = core.x.storageEpoch() !== epoch;
+  pieces((s, b) => {
+    if (s.special) bus!.writeRam(s.pa, b);
+    else core.u8().set(b, stale ? hostNow(core, s, true) : s.host);
+  });
 }
 
 export const MAX_RANGE = 0xffffffff;
@@ -136,7 +168,7 @@ export class PhysicalMemory {
     const segments = this.segments(p, data.length, true);
     // Unmapped space that faults stops the write before any byte is written.
     for (const s of segments) if (s.special) this.bus!.checkMapped(s.pa, s.len, "write");
-    scatter(this.core, segments, data, (s, b) => this.bus!.writeBytes(s.pa, b));
+    scatter(this.core, segments, data, this.bus);
   }
 
   /** Reads a little-endian value of `size` bytes (1, 2, 4 or 8). */

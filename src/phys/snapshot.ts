@@ -15,7 +15,7 @@
 
 import { PAGE_SIZE } from "../arch/index.js";
 import { ScratchBuffer, type Core } from "../core/index.js";
-import { X86MmuError, OutOfMemoryError } from "../base/index.js";
+import { X86MmuError, OutOfMemoryError, ArgumentError, show, toU64, type Address } from "../base/index.js";
 
 /** A snapshot misused: of another Mmu, ended (a later restore or reset passed it), or memory ran out while saving. */
 export class SnapshotError extends X86MmuError {
@@ -64,10 +64,16 @@ export class DirtyLog {
     return [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** One bit per frame of [start, start + frames * 4 KiB): bit i set when frame i was written. */
-  bitmap(start: bigint, frames: number): Uint8Array {
+  /**
+   * One bit per frame of [start, start + frames * 4 KiB): bit i set when frame
+   * i was written. `start` (a bigint or a safe integer) is rounded down to its
+   * frame; `frames` is at most 2^32.
+   */
+  bitmap(start: Address, frames: number): Uint8Array {
+    const s = toU64(start, "bitmap start");
+    if (!Number.isSafeInteger(frames) || frames < 0 || frames > 2 ** 32) throw new ArgumentError(`bitmap frames ${show(frames)} is not an integer in 0..2^32`);
     const out = new Uint8Array(Math.ceil(frames / 8));
-    const first = start >> 12n;
+    const first = s >> 12n;
     for (const pa of this.frames()) {
       const i = Number((pa >> 12n) - first);
       if (i >= 0 && i < frames) out[i >> 3]! |= 1 << (i & 7);
@@ -149,12 +155,18 @@ export class Snapshots<R extends object> {
     return k;
   }
 
-  /** Restores memory; returns the registers to load. */
-  restore(s: Snapshot<R>): R {
+  /**
+   * Restores memory and the frame allocator; returns the registers to load.
+   * All or nothing: the snapshot is checked, then `check` looks at the
+   * registers, then the allocator's state is rebuilt (the one step that may
+   * run out of memory, changing nothing), and only then memory changes.
+   */
+  restore(s: Snapshot<R>, check?: (registers: R) => void): R {
     const k = this.indexOf(s, "restore");
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving a frame for a snapshot; it can no longer be restored exactly");
-    this.core.x.snapshotRestore(k);
+    check?.(s.registers);
     this.restoreAllocator(s.allocator);
+    this.core.x.snapshotRestore(k);
     for (const later of this.live.splice(k + 1)) later.alive = false;
     return s.registers;
   }

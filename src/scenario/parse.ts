@@ -71,7 +71,8 @@ function describe(v: unknown): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    // Nested too deeply to print (both overflow the stack), or not printable.
+    s = Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : typeof v;
   }
   return s.length > 60 ? s.slice(0, 57) + "..." : s;
 }

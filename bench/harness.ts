@@ -95,6 +95,62 @@ export async function bennyGroup(ctx: Ctx, suiteName: string, group: string, cas
   ctx.log(`  ${group}: ${cases.length} cases`);
 }
 
+/**
+ * Runs `cases` in interleaved rounds (issue 12: ratios from medians of ≥ 5
+ * interleaved rounds): each case is validated and warmed, its repetition
+ * count calibrated so one timing lasts about `sliceMs`, then every round times
+ * every case once, in an order rotated each round, so a slow spell of this
+ * shared machine hits all cases of the group alike. A row's cost is the
+ * median over the rounds of the time per operation divided by `units`; its
+ * "±" column shows n = rounds.
+ */
+export async function interleavedGroup(ctx: Ctx, suiteName: string, group: string, cases: BenchCase[], opts: { rounds?: number; sliceMs?: number } = {}): Promise<void> {
+  const rounds = opts.rounds ?? (ctx.quick ? 5 : 15);
+  const sliceMs = opts.sliceMs ?? (ctx.quick ? 4 : 25);
+  const reps: number[] = [];
+  for (const c of cases) {
+    c.fn();
+    const until = Date.now() + (ctx.quick ? 10 : 60);
+    let k = 0;
+    const t0 = process.hrtime.bigint();
+    do {
+      c.fn();
+      k++;
+    } while (Date.now() < until);
+    const perOp = Number(process.hrtime.bigint() - t0) / k;
+    reps.push(Math.max(1, Math.round((sliceMs * 1e6) / perOp)));
+  }
+  const times: number[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < cases.length; j++) {
+      const i = (j + r) % cases.length;
+      const fn = cases[i]!.fn;
+      const k = reps[i]!;
+      const t0 = process.hrtime.bigint();
+      for (let q = 0; q < k; q++) fn();
+      times[i]!.push(Number(process.hrtime.bigint() - t0) / k);
+    }
+    await new Promise((res) => setImmediate(res));
+  }
+  cases.forEach((c, i) => {
+    const med = median(times[i]!);
+    ctx.rows.push({
+      suite: suiteName,
+      group,
+      name: c.name,
+      unit: c.unit,
+      units: c.units,
+      ns: med / c.units,
+      perSec: (c.units * 1e9) / med,
+      samples: rounds,
+      baseline: c.baseline,
+      note: c.note,
+      extra: c.extra,
+    });
+  });
+  ctx.log(`  ${group}: ${cases.length} cases, ${rounds} interleaved rounds`);
+}
+
 /** Median of numbers. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -12,9 +12,9 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { cpus, totalmem, platform, release, arch } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOT, staleBuildWarning } from "./lib.js";
 import type { Ctx, Row } from "./harness.js";
@@ -30,6 +30,15 @@ const value = (f: string) => {
 };
 const quick = flag("--quick");
 const resultsDir = join(ROOT, "bench", "results");
+
+// The yardstick (bench/baselines/minimal-walker.mjs) is plain JavaScript used
+// verbatim: tsc does not emit it, so it is copied next to the compiled suites
+// before any suite imports it.
+{
+  const dst = join(dirname(fileURLToPath(import.meta.url)), "baselines", "minimal-walker.mjs");
+  mkdirSync(dirname(dst), { recursive: true });
+  copyFileSync(join(ROOT, "bench", "baselines", "minimal-walker.mjs"), dst);
+}
 
 async function child(name: string, out: string): Promise<void> {
   const ctx: Ctx = { quick, resultsDir, rows: [], log: (m) => process.stderr.write(m + "\n") };

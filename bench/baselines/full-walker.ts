@@ -1,5 +1,5 @@
 /**
- * Baseline 2: the same plain-TypeScript style as minimal-walker.ts (flat
+ * Baseline 2: the same plain-TypeScript style as a minimal walker (flat
  * Uint32Array physical memory, addresses and 64-bit entries as two u32, no
  * TLB, a loop the JIT inlines), but with every check the x86mmu core makes
  * on a walk (Intel SDM Vol. 3A 4.5-4.8, the core's QEMU-compatible choices):

@@ -6,20 +6,24 @@
  * x86mmu: one batch call (`Batch.load` / `Batch.store`), or one call per
  * access (`loadNumber` / `storeNumber` for 1, 2, 4 bytes; the bigint
  * `read` / `write` for 8 bytes, the only single-call 8-byte API). Baselines:
- * the minimal and the full TypeScript walker followed by the typed-array
- * load or store on the flat physical memory.
+ * the shared yardstick's `walk` (baselines/minimal-walker.mjs, called from a
+ * plain loop here) and the full TypeScript walker, each followed by the
+ * typed-array load or store on the baselines' RAM (the 64 hot frames, with the
+ * same contents as the core's). The mapping is the yardstick's (world.ts
+ * `buildYardstickWorld`); the addresses its `addresses()` over the first 64
+ * pages.
  */
 
 import { x86 } from "../lib.js";
 import { bennyGroup, consume, type BenchCase, type Ctx } from "../harness.js";
-import { MinimalWalker } from "../baselines/minimal-walker.js";
+import { walk, addresses, VA_HI, DATA_BASE } from "../baselines/minimal-walker.mjs";
 import { FullWalker, OP_READ, OP_WRITE } from "../baselines/full-walker.js";
-import { buildWorld, hotSet, type AddrSet, type World } from "../world.js";
+import { buildYardstickWorld, yardSet, HOT_SPAN, type AddrSet, type YardstickWorld } from "../world.js";
 
 const N = 4096;
 type Size = 1 | 2 | 4 | 8;
 
-/** Loads of `size` bytes at physical hi:lo from the flat memory (RAM below 4 GiB: hi is 0). */
+/** Loads of `size` bytes at offset `pa` (physical address - DATA_BASE) of the baselines' RAM. */
 function loader(flat: ArrayBuffer, size: Size): (pa: number) => number {
   const u8 = new Uint8Array(flat);
   const u16 = new Uint16Array(flat);
@@ -43,18 +47,17 @@ function storer(flat: ArrayBuffer, size: Size): (pa: number, v: number) => void 
   };
 }
 
-function loadCases(w: World, set: AddrSet, size: Size): BenchCase[] {
+function loadCases(w: YardstickWorld, set: AddrSet, size: Size): BenchCase[] {
   const { mmu } = w;
   const acc = x86.encodeAccess({ op: "read", size, cpl: 3 });
   const batch = mmu.batch(N);
   batch.input.set(set.bigs);
-  const min = new MinimalWalker(w.flat32, Number(w.root), w.levels);
   const full = new FullWalker(w.fullConfig);
-  const ld = loader(w.flat, size);
+  const ld = loader(w.hotData, size);
   const p = set.pairs;
   const nums = set.nums;
   const bigs = set.bigs;
-  const base = "baseline: minimal TS walker + load";
+  const base = "baseline: minimal walker (shared yardstick) + load";
   return [
     {
       name: base,
@@ -62,7 +65,10 @@ function loadCases(w: World, set: AddrSet, size: Size): BenchCase[] {
       units: N,
       fn: () => {
         let s = 0;
-        for (let i = 0; i < N; i++) if (min.translate(p[2 * i]!, p[2 * i + 1]!, true)) s += ld(min.paLo);
+        for (let i = 0; i < N; i++) {
+          const pa = walk(VA_HI, p[2 * i]!, true);
+          if (pa !== -1) s += ld(pa - DATA_BASE);
+        }
         consume(s);
       },
     },
@@ -73,7 +79,7 @@ function loadCases(w: World, set: AddrSet, size: Size): BenchCase[] {
       baseline: base,
       fn: () => {
         let s = 0;
-        for (let i = 0; i < N; i++) if (full.translate(p[2 * i]!, p[2 * i + 1]!, OP_READ, true, false)) s += ld(full.paLo);
+        for (let i = 0; i < N; i++) if (full.translate(p[2 * i]!, p[2 * i + 1]!, OP_READ, true, false)) s += ld(full.paLo - DATA_BASE);
         consume(s);
       },
     },
@@ -102,26 +108,28 @@ function loadCases(w: World, set: AddrSet, size: Size): BenchCase[] {
   ];
 }
 
-function storeCases(w: World, set: AddrSet, size: Size): BenchCase[] {
+function storeCases(w: YardstickWorld, set: AddrSet, size: Size): BenchCase[] {
   const { mmu } = w;
   const acc = x86.encodeAccess({ op: "write", size, cpl: 3 });
   const batch = mmu.batch(N);
   batch.input.set(set.bigs);
   batch.values.fill(0x5an);
-  const min = new MinimalWalker(w.flat32, Number(w.root), w.levels);
   const full = new FullWalker(w.fullConfig);
-  const st = storer(w.flat, size);
+  const st = storer(w.hotData, size);
   const p = set.pairs;
   const nums = set.nums;
   const bigs = set.bigs;
-  const base = "baseline: minimal TS walker + store";
+  const base = "baseline: minimal walker (shared yardstick) + store";
   return [
     {
       name: base,
       unit: "access",
       units: N,
       fn: () => {
-        for (let i = 0; i < N; i++) if (min.translate(p[2 * i]!, p[2 * i + 1]!, true)) st(min.paLo, 0x5a);
+        for (let i = 0; i < N; i++) {
+          const pa = walk(VA_HI, p[2 * i]!, true);
+          if (pa !== -1) st(pa - DATA_BASE, 0x5a);
+        }
       },
     },
     {
@@ -130,7 +138,7 @@ function storeCases(w: World, set: AddrSet, size: Size): BenchCase[] {
       units: N,
       baseline: base,
       fn: () => {
-        for (let i = 0; i < N; i++) if (full.translate(p[2 * i]!, p[2 * i + 1]!, OP_WRITE, true, false)) st(full.paLo, 0x5a);
+        for (let i = 0; i < N; i++) if (full.translate(p[2 * i]!, p[2 * i + 1]!, OP_WRITE, true, false)) st(full.paLo - DATA_BASE, 0x5a);
       },
     },
     { name: "x86mmu batch store", unit: "access", units: N, baseline: base, fn: () => consume(batch.store(N, acc)) },
@@ -156,26 +164,25 @@ function storeCases(w: World, set: AddrSet, size: Size): BenchCase[] {
   ];
 }
 
-/** The core's loads must return what the flat copy holds (same bytes, same work). */
-function check(w: World, set: AddrSet): void {
-  const min = new MinimalWalker(w.flat32, Number(w.root), w.levels);
-  const dv = new DataView(w.flat);
+/** The core's loads must return what the baselines' RAM holds (same bytes, same work). */
+function check(w: YardstickWorld, set: AddrSet): void {
+  const dv = new DataView(w.hotData);
   for (const size of [1, 2, 4, 8] as const) {
     const batch = w.mmu.batch(N);
     batch.input.set(set.bigs);
     const done = batch.load(N, x86.encodeAccess({ op: "read", size, cpl: 3 }));
     if (done !== N) throw new Error(`bench: batch load of ${size} bytes stopped at ${done}`);
     for (let i = 0; i < N; i++) {
-      min.translate(set.pairs[2 * i]!, set.pairs[2 * i + 1]!, true);
-      const v = size === 1 ? BigInt(dv.getUint8(min.paLo)) : size === 2 ? BigInt(dv.getUint16(min.paLo, true)) : size === 4 ? BigInt(dv.getUint32(min.paLo, true)) : dv.getBigUint64(min.paLo, true);
+      const pa = walk(VA_HI, set.pairs[2 * i]!, true) - DATA_BASE;
+      const v = size === 1 ? BigInt(dv.getUint8(pa)) : size === 2 ? BigInt(dv.getUint16(pa, true)) : size === 4 ? BigInt(dv.getUint32(pa, true)) : dv.getBigUint64(pa, true);
       if (v !== batch.output[i]) throw new Error(`bench: load ${size} at 0x${set.bigs[i]!.toString(16)}: core 0x${batch.output[i]!.toString(16)}, flat 0x${v.toString(16)}`);
     }
   }
 }
 
 export async function run(ctx: Ctx): Promise<void> {
-  const w = buildWorld(4);
-  const set = hotSet(w, N, 41);
+  const w = buildYardstickWorld();
+  const set = yardSet(addresses(N, HOT_SPAN, 41));
   check(w, set);
   for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused load, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, loadCases(w, set, size));
   for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused store, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, storeCases(w, set, size));

@@ -137,4 +137,163 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
 
     expect(errors).toEqual([]);
   }, 30_000);
+  /** Elements inside a card (or a level card) that stick out of its box, and scroll boxes that scroll: none expected. */
+  async function overflows(): Promise<string[]> {
+    return page.evaluate(() => {
+      const bad: string[] = [];
+      const name = (e: Element) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${[...e.classList].join(".")}`;
+      for (const box of document.querySelectorAll("#result .card, #result .level, .grid-wrap")) {
+        const b = box.getBoundingClientRect();
+        if (box.scrollWidth > box.clientWidth + 1) bad.push(`${name(box)} scrolls: ${box.scrollWidth} > ${box.clientWidth}`);
+        for (const c of box.querySelectorAll("*")) {
+          const r = c.getBoundingClientRect();
+          if (r.width === 0 && r.height === 0) continue;
+          if (r.left < b.left - 1 || r.right > b.right + 1) bad.push(`${name(c)} [${Math.round(r.left)}, ${Math.round(r.right)}] outside ${name(box)} [${Math.round(b.left)}, ${Math.round(b.right)}]`);
+        }
+      }
+      return bad.slice(0, 10);
+    });
+  }
+
+  it("draws 32-bit paging, PAE paging, paging off and the 2-D walk of nested paging, at 1440 px, without overflow", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    mkdirSync(join(root, "test-results"), { recursive: true });
+    const shot = async (file: string) => {
+      await page.screenshot({ path: join(root, "test-results", file), fullPage: true });
+      if (process.env.X86MMU_UPDATE_SCREENSHOT === "1") await page.screenshot({ path: join(root, "docs", file), fullPage: true });
+    };
+    const levels = () => page.locator(".level").evaluateAll((ls) => ls.map((l) => l.getAttribute("data-level")));
+    const fields = () => page.locator(".bit-labels .field").evaluateAll((ls) => ls.map((l) => l.getAttribute("data-field")));
+
+    // 32-bit paging: a PDE and a PTE of 4 bytes, the address split 31:22 | 21:12 | 11:0; the user write to a read-only PTE faults.
+    await page.selectOption("#example", { label: "legacy-32bit.json" });
+    await page.click("[data-preset='1']");
+    await expect.poll(() => page.textContent("#error-code")).toBe("0x7");
+    expect(await levels()).toEqual(["PDE", "PTE"]);
+    expect(await fields()).toEqual(["PDE", "PTE", "offset"]);
+    expect(await page.locator(".bits .bit").count()).toBe(32);
+    expect(await page.locator(".level[data-level=PTE] tr.selected").innerText()).toMatch(/\[1\]\s+0x2004\s+0x6005\s+P US/);
+    expect(await page.locator(".level[data-level=PDE] .gap").first().innerText()).toContain("1 more entry");
+    expect(await overflows()).toEqual([]);
+    await shot("web-32bit.png");
+
+    // A 4 MiB page: PDE bits 31:22 and (PSE-36) 20:13 give the frame, the linear address bits 21:0 the offset.
+    await page.click("[data-preset='2']");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x100cabcde");
+    expect(await levels()).toEqual(["PDE"]);
+    expect(await fields()).toEqual(["PDE", "offset"]);
+    expect(await page.locator("#pse36").innerText()).toMatch(/PDE 20:13\s+→\s+PA 39:32\s+00000001\s+0x1/);
+    expect(await page.locator(".level[data-level=PDE] .target").innerText()).toBe("→ 4 MiB page at 0x100c00000");
+    // The PDE's 32 bits drawn in fields: 31:22 and 20:13 hold the frame; bit 21 and, with MAXPHYADDR 36, bits 20:17 (PA 39:36) are reserved.
+    expect(await page.locator("#pse36 .pde-bits .bit").count()).toBe(32);
+    expect(await page.locator("#pse36 .pde-bits .pa-lo").innerText()).toBe("0000000011".split("").join("\n"));
+    expect(await page.locator("#pse36 .pde-bits .bit.reserved").count()).toBe(5);
+    expect(await page.locator("#pse36 .pde-bits .bit.reserved.bad").count()).toBe(0);
+    expect(await overflows()).toEqual([]);
+    await shot("web-32bit-4m.png");
+
+    // Paging off (CR0.PG=0): no walk, physical = linear.
+    await page.locator(".reg", { hasText: "CR0" }).locator(".chip", { hasText: /^PG$/ }).click();
+    await expect.poll(() => page.textContent("#paging-off")).toContain("paging off: physical = linear");
+    expect(await page.textContent("#pa")).toBe("0x8abcde");
+    expect(await page.locator(".level").count()).toBe(0);
+
+    // PAE paging: the PDPTE register, then a PDE and a PTE of 8 bytes; XD forbids the fetch.
+    await page.selectOption("#example", { label: "pae.json" });
+    await page.click("[data-preset='1']");
+    await expect.poll(() => page.textContent("#error-code")).toBe("0x15");
+    expect(await levels()).toEqual(["PDPTE", "PDE", "PTE"]);
+    expect(await fields()).toEqual(["PDPTE", "PDE", "PTE", "offset"]);
+    expect(await page.getAttribute("li[data-check=XD]", "class")).toBe("fail");
+    expect(await overflows()).toEqual([]);
+    await shot("web-pae.png");
+    // A 2 MiB page above 4 GiB: PDPTE 31:30 | PDE 29:21 | offset 20:0.
+    await page.click("[data-preset='2']");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x1002abcde");
+    expect(await fields()).toEqual(["PDPTE", "PDE", "offset"]);
+    // A reserved bit in a PDPTE: #GP when the PDPTE registers are loaded.
+    const pdpt = page.locator("#memory tr[data-paddr='0x1000'] td:nth-child(2) input");
+    await pdpt.fill("0x2003");
+    await pdpt.dispatchEvent("change");
+    await expect.poll(() => page.locator("#outcome .big").textContent()).toContain("#GP(0)");
+    expect(await page.locator("#outcome ul.pdptes li.bad").innerText()).toContain("PDPTE[0] at 0x1000 = 0x2003");
+
+    // Nested paging: the 2-D walk, a row per guest level and the final address, a column per nested level.
+    await page.selectOption("#example", { label: "nested.json" });
+    await page.click("[data-preset='1']");
+    await expect.poll(() => page.textContent("#exitinfo1")).toBe("0x100000007");
+    expect(await page.textContent("#exitinfo2")).toBe("0x205010");
+    const rows = () => page.locator("table.grid2d tr[data-row]").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-row")));
+    expect(await rows()).toEqual(["PML4[0]", "PDPT[0]", "PD[2]", "PT[1]", "final"]);
+    expect(await page.locator("tr[data-row=final] td[data-col=PT]").getAttribute("class")).toContain("stopped");
+    expect(await page.locator("tr[data-row=final] td[data-col=PT]").getAttribute("title")).toContain("at host-physical 0x103028");
+    expect(await page.locator("tr[data-row='PD[2]'] td[data-col=guest] .val").textContent()).toBe("0x203007");
+    expect(await page.getAttribute(".refs-total", "data-refs")).toBe("24");
+    expect(await page.locator("tr.stop-row").innerText()).toContain("stops at nPT");
+    expect(await page.locator("tr.stop-row .reason").innerText()).toContain("R/W=0 in nPT[5]");
+    expect(await page.textContent("#npf-why")).toContain("R/W=0 in nPT[5]: a write needs R/W=1 in every nested entry");
+    // Each cell holds the entry's host-physical address; the cell where the walk stopped is picked, its entry editable below the grid.
+    expect(await page.locator("tr[data-row=final] td[data-col=PT] .addr").textContent()).toBe("@0x103028");
+    expect(await page.locator("tr[data-row='PT[1]'] td[data-col=guest] .addr").textContent()).toBe("@0x403008");
+    expect(await page.locator("td.picked").getAttribute("data-key")).toBe("0/final/PT");
+    expect(await page.locator("#cell-editor .cell-editor-head").innerText()).toContain("[5] at host-physical 0x103028 = 0x405005");
+    for (const [b, v] of [["P", "1"], ["RW", "1"], ["US", "1"], ["RSVD", "0"], ["FINAL", "1"], ["TABLE", "0"]]) expect(await page.locator(`.pfec-bit[data-bit=${b}] .v`).textContent()).toBe(v);
+    expect(await levels()).toEqual(["PML4", "PDPT", "PD", "PT"]);
+    expect(await overflows()).toEqual([]);
+    await shot("web-npt.png");
+    // Toggle a nested-table bit: R/W in nPT[5] (host-physical 0x103028), and the write goes through.
+    await page.locator("#cell-editor .chip", { hasText: /^RW$/ }).click();
+    await expect.poll(() => page.textContent("#pa")).toBe("0x405010");
+    expect(await page.inputValue("#memory tr[data-paddr='0x103028'] td:nth-child(2) input")).toBe("0x405007");
+    expect(await page.locator("td.picked").getAttribute("data-key")).toBe("0/final/PT");
+    // Pick another cell (the nested PD entry on PD[2]'s row) and clear its U/S: every nested access is a user access.
+    await page.locator("tr[data-row='PD[2]'] td[data-col=PD]").click();
+    await expect.poll(() => page.locator("#cell-editor .cell-editor-head").innerText()).toContain("[1] at host-physical 0x102008 = 0x103007");
+    expect(await page.locator("#cell-editor .cell-editor-head").innerText()).toContain("this row read 0x103027");
+    await page.locator("#cell-editor .chip", { hasText: /^US$/ }).click();
+    await expect.poll(() => page.textContent("#exitinfo1")).toBe("0x200000007");
+    expect(await page.textContent("#exitinfo2")).toBe("0x200000");
+    expect(await page.textContent("#npf-why")).toContain("U/S=0 in nPD[1]");
+    // The rights are checked once the nested walk has read its leaf: it stops at nPT, and the cell to blame, nPD, is marked.
+    expect(await page.locator("tr[data-row=PML4] td[data-col=PT]").getAttribute("class")).toContain("stopped");
+    expect(await page.locator("td.cause").getAttribute("data-key")).toBe("0/PML4/PD");
+    // The edited entry stays picked though its row is gone: flip U/S back.
+    await page.locator("#cell-editor .chip", { hasText: /^US$/ }).click();
+    await expect.poll(() => page.textContent("#pa")).toBe("0x405010");
+    // A guest table page the nested tables do not map: NPF while translating the guest PT entry's address.
+    await page.click("[data-preset='3']");
+    await expect.poll(() => page.textContent("#exitinfo1")).toBe("0x200000006");
+    expect(await rows()).toEqual(["PML4[0]", "PDPT[0]", "PD[3]", "PT"]);
+    expect(await page.locator("tr[data-row=PT] td[data-col=guest]").textContent()).toBe("not read");
+    expect(await page.locator("tr[data-row=PT] td.mono").first().textContent()).toBe("0x207000");
+    expect(await page.textContent("#npf-why")).toContain("nPT[7] is not present (P=0)");
+    // Success: guest-physical 0x204120, host-physical 0x404120; a guest #PF.
+    await page.click("[data-preset='0']");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x404120");
+    expect(await page.textContent("#gpa")).toBe("0x204120");
+    expect(await page.locator("tr[data-row=final] td[data-col=guest]").innerText()).toContain("→ 0x404120");
+    // A guest #PF (the guest PTE is read-only); its RW flag, flipped from the picture, is edited at the PTE's host address.
+    await page.click("[data-preset='4']");
+    await expect.poll(() => page.textContent("#error-code")).toBe("0x7");
+    expect(await overflows()).toEqual([]);
+    await page.locator(".level[data-level=PT] .entry-bits .chip", { hasText: /^RW$/ }).click();
+    await expect.poll(() => page.textContent("#pa")).toBe("0x404000");
+    expect(await page.inputValue("#memory tr[data-paddr='0x403018'] td:nth-child(2) input")).toBe("0x204007");
+
+    // At 420 px the page does not scroll sideways in any mode: the 2-D grid scrolls inside its own box.
+    await page.setViewportSize({ width: 420, height: 900 });
+    for (const [example, preset] of [["legacy-32bit.json", "2"], ["pae.json", "1"], ["nested.json", "1"]] as const) {
+      await page.selectOption("#example", { label: example });
+      await page.click(`[data-preset='${preset}']`);
+      await expect.poll(() => page.locator("#outcome").count()).toBe(1);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    }
+    await page.setViewportSize({ width: 1440, height: 900 });
+
+    expect(errors).toEqual([]);
+  }, 30_000);
 });

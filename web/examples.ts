@@ -11,7 +11,7 @@ export interface Example {
 
 export interface ScenarioJson {
   name: string;
-  cpu: Record<string, string | number>;
+  cpu: { cr0?: string; cr3?: string; cr4?: string; efer?: string; pkru?: string; pkrs?: string; maxphyaddr?: number; npt?: { ncr3: string; nxe?: boolean } };
   memory: { paddr: string; qwords?: string[]; fill?: string; count?: number }[];
   accesses: { va: string; op: string; size?: number; cpl?: number; ac?: boolean; value?: string }[];
 }

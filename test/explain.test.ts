@@ -4,6 +4,9 @@
  * command-line form, plain text when piped, and the facts `run --trace` adds.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
@@ -261,7 +264,21 @@ describe("x86mmu run --trace carries the explainer's facts", () => {
     expect(first.error_code_bits[0]).toEqual({ bit: 0, name: "P", value: 1, meaning: "a protection violation (the page was present)" });
     expect(o.results[1]).not.toHaveProperty("error_code_bits");
     const gp = JSON.parse(run(["run", root + "examples/five-level.json", "--trace"]).out) as { results: Record<string, unknown>[] };
-    expect(gp.results[1]).toMatchObject({ fault: "GP", reason: "non-canonical linear address (bits 63:57 must equal bit 56)" });
+    expect(gp.results[1]).toMatchObject({ fault: "GP", reason: "the address is not canonical (bits 63:57 must equal bit 56); no walk is made" });
+  });
+
+  it("names the reserved PDPTE bit, not canonicality, as a PAE #GP's reason", () => {
+    // PAE (CR4.PAE=1, EFER.LME=0); PDPT at 0x1000 whose PDPTE 0 is present with bit 1 (reserved in a PDPTE) set.
+    const scenario = {
+      name: "pae reserved pdpte",
+      cpu: { cr0: "0x80000011", cr3: "0x1000", cr4: "0x20", efer: "0x0", maxphyaddr: 36 },
+      memory: [{ paddr: "0x1000", qwords: ["0x2003"] }],
+      accesses: [{ va: "0x0", op: "read", size: 1, cpl: 0 }],
+    };
+    const file = join(mkdtempSync(join(tmpdir(), "x86mmu-")), "pae-gp.json");
+    writeFileSync(file, JSON.stringify(scenario));
+    const o = JSON.parse(run(["run", file, "--trace"]).out) as { results: Record<string, unknown>[] };
+    expect(o.results[0]).toMatchObject({ fault: "GP", reason: expect.stringContaining("PDPTE") });
   });
 
   it("leaves run without --trace as it was (no added key)", () => {

@@ -116,6 +116,14 @@ for (const engine of ENGINES) {
         { paddr: "0x101000", value: "0x102027" },
         { paddr: "0x102000", value: "0x103027" },
       ]);
+      // With --trace, the guest level whose nested walk faulted is labelled with that entry's gPA.
+      const t = formatResult(engine.make().run(parseScenario(s), { trace: true }), { trace: true }) as {
+        results: { nested_walk: { levels: { gpa: string; nested: { gpa: string }[]; guest?: unknown }[] }[] }[];
+      };
+      const level = t.results[0]!.nested_walk[0]!.levels[0]!;
+      expect(level.gpa).toBe("0x1000");
+      expect(level.guest).toBeUndefined();
+      expect(level.nested.map((n) => n.gpa)).toEqual(["0x1000", "0x1000", "0x1000", "0x1000"]);
     });
   });
 }

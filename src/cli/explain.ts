@@ -206,6 +206,17 @@ export function nestedGrid(pages: NestedWalk[], s: Style): string[] {
   return out;
 }
 
+/**
+ * Why a scenario access raised #GP: under PAE paging the PDPTE load that
+ * precedes it found a reserved bit (format v2); in long mode the address was
+ * not canonical. (Other modes have no #GP from translation.)
+ */
+function gpReason(cpu: ExplainCpu): string {
+  if (shapeOf(cpu) === "pae") return "loading the PDPTE registers found a present PDPTE with a reserved bit (2:1, 8:5 or 63:MAXPHYADDR); nothing changes";
+  const top = bit(cpu.cr4, CR4_LA57_BIT) ? 56 : 47;
+  return `the address is not canonical (bits 63:${top + 1} must equal bit ${top}); no walk is made`;
+}
+
 /** One access explained: the address split, each level of the walk, the checks, and the outcome. */
 export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: Style = plain): string {
   const la57 = bit(cpu.cr4, CR4_LA57_BIT);
@@ -260,11 +271,8 @@ export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: St
       sum = ` = ${SIZE_WORDS[t.size]} page ${hex(t.paddr)} + offset ${hex(a.va & ((1n << BigInt(bits)) - 1n))} (address bits ${bits - 1}:0)`;
     }
     out.push(`  ${s.ok("=> physical address " + hex(r.pa) + sum + value)}`);
-  } else if (r.fault === "GP" && shape === "pae") {
-    out.push(`  ${s.bad("=> #GP(0): loading the PDPTE registers found a present PDPTE with a reserved bit (2:1, 8:5 or 63:MAXPHYADDR); nothing changes")}`);
   } else if (r.fault === "GP") {
-    const top = la57 ? 56 : 47;
-    out.push(`  ${s.bad(`=> #GP(0): the address is not canonical (bits 63:${top + 1} must equal bit ${top}); no walk is made`)}`);
+    out.push(`  ${s.bad(`=> #GP(0): ${gpReason(cpu)}`)}`);
   } else if (r.fault === "NPF") {
     const i1 = r.exitinfo1;
     const names = [[0n, "P"], [1n, "RW"], [2n, "US"], [3n, "RSVD"], [4n, "ID"], [32n, "final gPA"], [33n, "guest table"]] as const;
@@ -301,7 +309,7 @@ export function traceFacts(formatted: { results: Record<string, unknown>[] }, re
     });
     o.checks = checksOf(accesses[i]!, r, cpu).map((cs) => cs.map((c) => ({ check: c.name, applies: c.applies, pass: c.pass, rule: c.rule, why: c.why })));
     if (!r.ok && r.fault === "PF") o.error_code_bits = errorCodeFields(Number(r.errorCode));
-    if (!r.ok && r.fault === "GP") o.reason = `non-canonical linear address (bits 63:${bit(cpu.cr4, CR4_LA57_BIT) ? 57 : 48} must equal bit ${bit(cpu.cr4, CR4_LA57_BIT) ? 56 : 47})`;
+    if (!r.ok && r.fault === "GP") o.reason = gpReason(cpu);
   });
 }
 

@@ -174,7 +174,9 @@ export class CoreEngine implements ScenarioEngine {
           pages.push(page);
           pageIndex++;
         }
-        const gpa = g ? g.entryAddr : 0n;
+        // No guest step: the nested walk of this guest entry's address faulted, and
+        // EXITINFO2 is that address (the fault ends the trace, so this is its last walk).
+        const gpa = g ? g.entryAddr : !r.ok && r.fault === "NPF" ? r.exitinfo2 : 0n;
         for (const s of w.steps) s.gpa = gpa;
         flat.push(...w.steps);
         const level: NestedGuestLevel = { gpa, nested: w.steps };

@@ -3,7 +3,7 @@
 // fast paths), a UART at a physical address whose writes print characters,
 // a watchpoint hook, and a fuzzing loop that restores a snapshot between
 // runs. Run after building: npm run build && node examples/emulator.mjs
-import { Mmu, LONG_MODE, encodeAccess, PageFault } from "../dist/index.js";
+import { Mmu, LONG_MODE, encodeAccess, PageFault } from "x86mmu";
 
 // ---- The machine: 64 KiB of guest RAM at 0x400000, a UART page at 0x7f000000 ----
 const RAM_VA = 0x400000n;

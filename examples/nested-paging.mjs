@@ -2,7 +2,7 @@
 // the guest's physical memory, the guest's own tables map its linear
 // addresses, and every access walks both. Run after building:
 //   npm run build && node examples/nested-paging.mjs
-import { Mmu, LONG_MODE, NestedPageFault, hex } from "../dist/index.js";
+import { Mmu, LONG_MODE, NestedPageFault, hex } from "x86mmu";
 
 const mmu = new Mmu();
 // Both trees take their frames from the allocator, from 1 MiB up (default).

@@ -2,7 +2,7 @@
 // shares a kernel half, readers and writers whose every copy is gated, a
 // refused overlapping writer, a refused aliasing reader, and a copy that
 // faults half-way. Run after building: npm run build && node examples/owner-guarded-io.mjs
-import { Mmu, VmSpace, OwnershipError, InfallibleVmWriter } from "../dist/index.js";
+import { Mmu, VmSpace, OwnershipError, InfallibleVmWriter } from "x86mmu";
 
 const mmu = new Mmu();
 const kernel = VmSpace.create(mmu, { kind: "kernel" });

@@ -91,6 +91,8 @@ describe("x86mmu run", () => {
     const r = run(["--help"]);
     expect(r.status).toBe(0);
     for (const c of ["run", "explain", "demo"]) expect(r.out).toContain(`x86mmu ${c}`);
+    // The example's shell line continuation survives (a "\" at the end of its line, then the next line).
+    expect(r.out).toMatch(/--map 0x400000=0x5000:user \\\n {10,}--access read:0x400010:8 /);
   });
 });
 

@@ -17,6 +17,14 @@ import { sdmCases } from "./sdm/index.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** The environment without the colour switches (vitest sets FORCE_COLOR for its workers). */
+function noColourEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.FORCE_COLOR;
+  delete env.NO_COLOR;
+  return env;
+}
+
 function run(args: string[]): { status: number; out: string; err: string } {
   let out = "";
   let err = "";
@@ -227,15 +235,23 @@ describe("x86mmu explain: the compact form", () => {
 
 describe("x86mmu explain: colour", () => {
   it("is plain text when stdout is not a terminal (through the real binary, piped)", () => {
-    const p = spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json"], { encoding: "utf8", env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "" } });
+    const p = spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json"], { encoding: "utf8", env: noColourEnv() });
     expect(p.status).toBe(0);
     expect(p.stdout).toContain("stops: SMAP");
     expect(p.stdout).not.toContain("\x1b[");
   });
 
+  it("honours FORCE_COLOR (on unless 0) when stdout is piped, and --no-color over it", () => {
+    const explain = (env: NodeJS.ProcessEnv, ...extra: string[]) =>
+      spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json", ...extra], { encoding: "utf8", env: { ...noColourEnv(), ...env } }).stdout;
+    expect(explain({ FORCE_COLOR: "1" })).toContain("\x1b[31mstops: SMAP");
+    expect(explain({ FORCE_COLOR: "0" })).not.toContain("\x1b[");
+    expect(explain({ FORCE_COLOR: "1" }, "--no-color")).not.toContain("\x1b[");
+  });
+
   it("is ANSI colour with --color, and the text under the colour is the same", () => {
     const p = spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json", "--color"], { encoding: "utf8" });
-    const plain = spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json"], { encoding: "utf8" });
+    const plain = spawnSync(process.execPath, [root + "bin/x86mmu.js", "explain", root + "examples/smap.json"], { encoding: "utf8", env: noColourEnv() });
     expect(p.stdout).toContain("\x1b[31mstops: SMAP");
     // eslint-disable-next-line no-control-regex
     expect(p.stdout.replace(/\x1b\[[0-9;]*m/g, "")).toBe(plain.stdout);

@@ -27,7 +27,8 @@ const PFEC_NAMES: [number, string][] = [
 /** "P|W|U" for 0x7; "0" for a not-present read in supervisor mode. */
 export function describeErrorCode(code: number): string {
   const names = PFEC_NAMES.filter(([bit]) => (code & bit) !== 0).map(([, n]) => n);
-  return names.length ? names.join("|") : "0";
+  // No bit set: a supervisor-mode read (not a fetch) of a page that was not present.
+  return names.length ? names.join("|") : "not present, supervisor read";
 }
 
 /** A page fault (#PF): `errorCode` as the SDM defines it, `cr2` the faulting linear address. */
@@ -65,7 +66,8 @@ const EXITINFO1_NAMES: [bigint, string][] = [
 /** "P|RW|US|TABLE" for 0x200000007. */
 export function describeExitInfo1(info: bigint): string {
   const names = EXITINFO1_NAMES.filter(([b]) => ((info >> b) & 1n) !== 0n).map(([, n]) => n);
-  return names.length ? names.join("|") : "0";
+  // No bit set: a supervisor-mode read (not a fetch) of a page that was not present.
+  return names.length ? names.join("|") : "not present, supervisor read";
 }
 
 /**

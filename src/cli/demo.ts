@@ -9,6 +9,17 @@ import { CoreEngine } from "../scenario/index.js";
 import { explainAccess, type Style } from "./explain.js";
 import type { Access } from "../scenario/index.js";
 import { hex } from "../base/index.js";
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Where the bundled examples are, as the user would type it from here: `examples`
+ * in a clone, `node_modules/x86mmu/examples` in a project that installed the package.
+ */
+function examplesDir(): string {
+  const dir = relative(process.cwd(), fileURLToPath(new URL("../../examples", import.meta.url)));
+  return dir === "" ? "." : dir;
+}
 
 export function runDemo(s: Style, print: (line: string) => void): void {
   const engine = new CoreEngine();
@@ -43,5 +54,7 @@ export function runDemo(s: Style, print: (line: string) => void): void {
     print("");
   }
   print(`The walks set accessed flags in memory as a processor does: PML4[0] is now ${hex(mmu.memory.read(pt.root, 8))} (A, bit 5, set).`);
-  print("Try: x86mmu run examples/user-write-readonly.json --trace   or   x86mmu explain examples/smap.json");
+  // `npx` finds the command in a clone and in a project that installed the package alike.
+  const ex = examplesDir();
+  print(`Try: npx x86mmu run ${ex}/user-write-readonly.json --trace   or   npx x86mmu explain ${ex}/smap.json`);
 }

@@ -51,7 +51,7 @@ Usage:
         --mem   a raw 64-bit word to store after mapping (e.g. to break an entry)
         ACCESS  OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V], OP read, write or
                 fetch; defaults size 1, cpl0; e.g. read:0x400010:8:cpl3
-      Example: x86mmu explain --cr4 0x3000a0 --map 0x400000=0x5000:user \
+      Example: x86mmu explain --cr4 0x3000a0 --map 0x400000=0x5000:user \\
                  --access read:0x400010:8 --access read:0x400010:8:ac
   x86mmu demo
       Build a small address space, translate a few addresses and explain the
@@ -102,6 +102,18 @@ function usageMessage(e: unknown): string {
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && opt) return `unknown option ${opt} (x86mmu --help lists the options)`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && opt) return `option ${opt} ${/does not take/.test(msg) ? "takes no value" : "needs a value"}`;
   return msg.replace(/\.?$/, "").replace(/'/g, "");
+}
+
+/**
+ * Colour: --color / --no-color decide; else FORCE_COLOR (set and not "0" forces it
+ * on, "0" off, as Node and chalk read it), then NO_COLOR, then whether stdout is a terminal.
+ */
+function wantColour(values: { color?: boolean; "no-color"?: boolean }): boolean {
+  if (values.color !== undefined) return values.color;
+  if (values["no-color"]) return false;
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined) return force !== "0" && force !== "false";
+  return process.stdout.isTTY === true && !process.env.NO_COLOR;
 }
 
 /** The memory a scenario's regions describe, in bytes. */
@@ -164,15 +176,14 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
       err(`x86mmu demo: ${bad} does not apply to demo (it takes no file and no option but --color/--no-color)\n`);
       return 2;
     }
-    const colour = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
-    runDemo(style(colour), (line) => out(line + "\n"));
+    runDemo(style(wantColour(values)), (line) => out(line + "\n"));
     return 0;
   }
   if (command !== "run" && command !== "explain") {
     err(`x86mmu: unknown command "${command}" (run, explain or demo; x86mmu --help says more)\n`);
     return 2;
   }
-  const colourOn = values.color ?? (!values["no-color"] && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const colourOn = wantColour(values);
   const compact = ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access"].filter((k) => values[k as keyof typeof values] !== undefined);
   if (compact.length > 0) {
     if (command !== "explain" || rest.length > 0) {

@@ -13,7 +13,7 @@
 import { PFEC_RSVD, CR4_LA57_BIT, CR4_PSE_BIT } from "../arch/index.js";
 import { describeErrorCode } from "../base/index.js";
 import { hex } from "../base/index.js";
-import type { Access, AccessResult, NestedWalk, WalkStep } from "../scenario/index.js";
+import type { Access, AccessResult, NestedWalk, StepResult, TlbStep, WalkStep } from "../scenario/index.js";
 import type { TlbEvent } from "../scenario/index.js";
 import type { TlbEntry } from "../mmu/index.js";
 import { flagNames, targetOf, errorCodeFields, permissionChecks, shapeOf, SIZE_WORDS, type Check } from "../arch/index.js";
@@ -296,8 +296,14 @@ export function explainAccess(a: Access, r: AccessResult, cpu: ExplainCpu, s: St
  * per access `checks` (the permission rules, one list per walk) and, for a
  * page fault, `error_code_bits` (bit by bit), for #GP a `reason`.
  */
-export function traceFacts(formatted: { results: Record<string, unknown>[] }, results: AccessResult[], accesses: Access[], cpu: ExplainCpu): void {
+export function traceFacts(formatted: { results: Record<string, unknown>[] }, results: (AccessResult | StepResult)[], accesses: (Access | TlbStep)[], cpu: ExplainCpu): void {
   results.forEach((r, i) => {
+    const a = accesses[i]!;
+    if ("step" in r || "step" in a) {
+      // A TLB step: a MOV to CR3 changes the CR3 the later accesses are explained with.
+      if ("step" in a && a.step === "mov_cr3" && r.ok) cpu = { ...cpu, cr3: a.value };
+      return;
+    }
     const o = formatted.results[i]!;
     const walk = (o.walk ?? []) as Record<string, unknown>[];
     (r.walk ?? []).forEach((step, j) => {
@@ -307,20 +313,54 @@ export function traceFacts(formatted: { results: Record<string, unknown>[] }, re
         ...(t ? { next: t.kind === "table" ? { table: t.level, paddr: hex(t.paddr) } : { page: t.size, paddr: hex(t.paddr) } } : {}),
       });
     });
-    o.checks = checksOf(accesses[i]!, r, cpu).map((cs) => cs.map((c) => ({ check: c.name, applies: c.applies, pass: c.pass, rule: c.rule, why: c.why })));
+    o.checks = checksOf(a, r, cpu).map((cs) => cs.map((c) => ({ check: c.name, applies: c.applies, pass: c.pass, rule: c.rule, why: c.why })));
     if (!r.ok && r.fault === "PF") o.error_code_bits = errorCodeFields(Number(r.errorCode));
     if (!r.ok && r.fault === "GP") o.reason = gpReason(cpu);
   });
 }
 
-/** What an access did to the TLB (explain --tlb): hit or miss, and the entries it filled and evicted. */
-export function explainTlbEvent(ev: TlbEvent, s: Style = plain): string {
-  const entry = (e: TlbEntry) =>
-    `${hex(e.linear)} -> ${hex(e.frame)} (${SIZE_WORDS[e.pageSize === 0x1000n ? "4K" : e.pageSize === 0x200000n ? "2M" : e.pageSize === 0x400000n ? "4M" : "1G"]} page, PCID ${e.pcid}${e.asid ? `, ASID ${e.asid}` : ""}${e.global ? ", global" : ""}; serves ${[
+/** A TLB entry in words: page, frame, size, tags and what it serves. */
+function tlbEntryWords(e: TlbEntry): string {
+  return `${hex(e.linear)} -> ${hex(e.frame)} (${SIZE_WORDS[e.pageSize === 0x1000n ? "4K" : e.pageSize === 0x200000n ? "2M" : e.pageSize === 0x400000n ? "4M" : "1G"]} page, PCID ${e.pcid}${e.asid ? `, ASID ${e.asid}` : ""}${e.global ? ", global" : ""}; serves ${[
       e.read.length ? `reads (${e.read.join(" ")})` : "",
       e.write.length ? `writes (${e.write.join(" ")})` : "",
       e.fetch.length ? `fetches (${e.fetch.join(" ")})` : "",
     ].filter(Boolean).join(", ") || "nothing yet"})`;
+}
+
+/** A TLB step (the TLB extension) explained: the instruction, what the SDM says it invalidates, its outcome, and the entries it evicted. */
+export function explainTlbStep(step: TlbStep, r: AccessResult | StepResult, ev: TlbEvent | undefined, s: Style = plain): string {
+  const what: Record<TlbStep["step"], () => string> = {
+    mov_cr3: () => {
+      const v = (step as { value: bigint }).value;
+      return `MOV to CR3 = ${hex(v)}: ${bit(v, 63) ? "bit 63 set: with CR4.PCIDE=1 the new PCID's entries are kept" : "flushes the non-global entries (of the new PCID, with CR4.PCIDE=1)"}; global pages stay`;
+    },
+    invlpg: () => `INVLPG ${hex((step as { va: bigint }).va)}: that page's entries (global ones too) and the paging-structure caches`,
+    invpcid: () => {
+      const t = step as { type: number; pcid: number; va: bigint };
+      return [
+        `INVPCID type 0: address ${hex(t.va)} of PCID ${t.pcid}`,
+        `INVPCID type 1: every non-global entry of PCID ${t.pcid}`,
+        "INVPCID type 2: every entry, global ones too",
+        "INVPCID type 3: every entry but the global ones",
+      ][t.type]!;
+    },
+    store: () => {
+      const t = step as { paddr: bigint; value: bigint; size: number };
+      return `store ${hex(t.value)} (${t.size} bytes) to physical ${hex(t.paddr)}, with no invalidation: a TLB entry made from the old value stays usable`;
+    },
+    flush: () => "flush the TLB, global entries too (a MOV to CR4 toggling PGE)",
+  };
+  const lines = [s.bold(what[step.step]())];
+  if (!r.ok) lines.push(`  ${s.bad("=> #GP(0): the processor refuses this; nothing changes")}`);
+  for (const e of ev?.evicted ?? []) lines.push(s.dim(`    evicted ${tlbEntryWords(e)}`));
+  if (r.ok && ev && ev.evicted.length === 0) lines.push(s.dim("    no entry evicted"));
+  return lines.join("\n");
+}
+
+/** What an access did to the TLB (explain --tlb): hit or miss, and the entries it filled and evicted. */
+export function explainTlbEvent(ev: TlbEvent, s: Style = plain): string {
+const entry = tlbEntryWords;
   const what = ev.misses === 0 && ev.hits > 0 ? s.ok("TLB hit: no walk") : ev.misses > 0 ? s.bad(`TLB miss${ev.misses > 1 ? ` (${ev.misses} pages)` : ""}: walked`) : "no translation";
   const lines = [`  ${what}`];
   for (const e of ev.filled) lines.push(`    filled  ${entry(e)}`);

@@ -19,6 +19,7 @@
  * whole access before any walk.
  */
 import { PAGE_SHIFT, PAGE_SIZE } from "../arch/index.js";
+import { X86MmuError } from "../base/index.js";
 import type {
   Access,
   AccessResult,
@@ -111,6 +112,11 @@ export function performAccess(cpu: CpuState, mem: PhysicalMemory, a: Access, tra
 export class ReferenceEngine implements ScenarioEngine {
   run(scenario: Scenario, options?: { trace?: boolean }): ScenarioResult {
     const trace = options?.trace === true;
+    if (scenario.sequence) {
+      // This walker has no TLB to keep: the TLB extension's stale translations are the core's to show.
+      const at = scenario.sequence.findIndex((item) => "step" in item);
+      throw new X86MmuError("UNSUPPORTED", `accesses[${at}]: TLB steps need the core engine (the reference engine models no TLB)`);
+    }
     const mem = loadMemory(scenario);
     const before = mem.clone();
     // Nested paging (cpu.npt): the 2-D walk, performNestedAccess below.

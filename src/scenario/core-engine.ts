@@ -5,13 +5,13 @@
  * is flushed again before every access, as the format prescribes.
  */
 
-import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT } from "../arch/index.js";
+import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT, CR4_PCIDE_BIT } from "../arch/index.js";
 import { encodeAccess } from "../mmu/index.js";
 import { GeneralProtection, NestedPageFault, RegisterError, describeExitInfo1 } from "../base/index.js";
 import { Mmu, type TlbEntry } from "../mmu/index.js";
-import type { Access, AccessResult, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, WalkStep } from "./types.js";
+import type { Access, AccessResult, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, StepResult, TlbStep, WalkStep } from "./types.js";
 import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf, targetOf } from "../arch/index.js";
-import { ScenarioError } from "./parse.js";
+import { ScenarioError, isTlbStep } from "./parse.js";
 import { X86MmuError } from "../base/index.js";
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
@@ -58,6 +58,18 @@ export class CoreEngine implements ScenarioEngine {
       }
     }
     try {
+      if (scenario.sequence) {
+        // The TLB extension: the TLB starts empty and is kept; steps change it as their instructions do.
+        this.keepTlb = true;
+        const results = scenario.sequence.map((item) => {
+          if (isTlbStep(item)) return this.stepKeepingTlb(item);
+          const r = this.access(item, trace);
+          const ev = this.tlbEvents[this.tlbEvents.length - 1]!;
+          if (ev.hits + ev.misses > 0) r.tlb = ev.misses === 0 ? "hit" : "miss";
+          return r;
+        });
+        return { name: scenario.name, results, memory: changes(mmu, before) };
+      }
       const results = scenario.accesses.map((a) => this.access(a, trace));
       return { name: scenario.name, results, memory: changes(mmu, before) };
     } finally {
@@ -123,11 +135,21 @@ export class CoreEngine implements ScenarioEngine {
   private keepTlb = false;
 
   private accessKeepingTlb(a: Access, trace: boolean): AccessResult {
+    return this.watchTlb(() => this.perform(a, trace, false));
+  }
+
+  /** A TLB step (the TLB extension), with its effect on the TLB recorded in tlbEvents. */
+  private stepKeepingTlb(step: TlbStep): StepResult {
+    return this.watchTlb(() => performStep(this.mmu, step));
+  }
+
+  /** Runs `f` and records in tlbEvents what it did to the TLB. */
+  private watchTlb<R>(f: () => R): R {
     const mmu = this.mmu;
     const key = (e: TlbEntry) => `${e.slot}:${e.linear}:${e.pcid}:${e.asid}`;
     const before = new Map(mmu.tlbEntries().map((e) => [key(e), e]));
     const stats = mmu.tlbStats();
-    const r = this.perform(a, trace, false);
+    const r = f();
     const after = new Map(mmu.tlbEntries().map((e) => [key(e), e]));
     const now = mmu.tlbStats();
     this.tlbEvents.push({
@@ -278,3 +300,49 @@ function changes(mmu: Mmu, before: Map<bigint, BigUint64Array>): MemoryChange[] 
   return out;
 }
 
+
+/**
+ * One TLB step on the Mmu, as its instruction does (the TLB extension). The
+ * processor's #GP(0) is the result, with nothing changed: a MOV to CR3 the
+ * register setter refuses (a bit at or above MAXPHYADDR, PCID bits without
+ * CR4.PCIDE, a PAE PDPTE with a reserved bit); an INVPCID of a non-canonical
+ * address (type 0) or of a PCID other than 0 with CR4.PCIDE=0 (types 0, 1).
+ */
+function performStep(mmu: Mmu, step: TlbStep): StepResult {
+  const gp: StepResult = { ok: false, fault: "GP", errorCode: 0n, step: step.step };
+  switch (step.step) {
+    case "mov_cr3":
+      try {
+        mmu.cr3 = step.value;
+      } catch (e) {
+        if (e instanceof RegisterError) return gp;
+        throw e;
+      }
+      break;
+    case "invlpg":
+      // INVLPG of a non-canonical address is a no-op (SDM: INVLPG), not a fault.
+      if (isCanonical(mmu, step.va)) mmu.invlpg(step.va);
+      break;
+    case "invpcid":
+      if (step.type <= 1 && step.pcid !== 0 && !bit(mmu.cr4, CR4_PCIDE_BIT)) return gp;
+      if (step.type === 0 && !isCanonical(mmu, step.va)) return gp;
+      mmu.invpcid(step.type, step.pcid, step.va);
+      break;
+    case "store":
+      mmu.memory.write(step.paddr, step.size, step.value);
+      break;
+    case "flush":
+      mmu.flushTlb();
+      break;
+  }
+  return { ok: true, step: step.step };
+}
+
+/** Canonical for the current mode: 48 or 57 bits in long mode; outside it every (32-bit) address is. */
+function isCanonical(mmu: Mmu, va: bigint): boolean {
+  const mode = mmu.pagingMode;
+  if (mode !== "4-level" && mode !== "5-level") return true;
+  const top = mode === "5-level" ? 56n : 47n;
+  const high = va >> top;
+  return high === 0n || high === (1n << (64n - top)) - 1n;
+}

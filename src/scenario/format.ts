@@ -3,7 +3,7 @@
  * (docs/scenario-format.md; version 2 changes no output field): a
  * {@link ScenarioResult} as the JSON object `x86mmu run` prints.
  */
-import type { AccessResult, ScenarioResult, WalkStep } from "./types.js";
+import type { AccessResult, ScenarioResult, StepResult, WalkStep } from "./types.js";
 
 /** Lowercase hex with a `0x` prefix and no leading zeros (`0x0` for zero). */
 export function hex(v: bigint): string {
@@ -30,7 +30,13 @@ function formatStep(s: WalkStep): object {
   return o;
 }
 
-function formatAccess(r: AccessResult, trace: boolean): object {
+/** A TLB step's result (the TLB extension): `{ step, ok }`, with the #GP as an access's. */
+function formatStepResult(r: StepResult): object {
+  return r.ok ? { step: r.step, ok: true } : { step: r.step, ok: false, fault: r.fault, error_code: hex(r.errorCode) };
+}
+
+function formatAccess(r: AccessResult | StepResult, trace: boolean): object {
+  if ("step" in r) return formatStepResult(r);
   const o: Record<string, unknown> = { ok: r.ok };
   if (r.ok) {
     o.pa = hex(r.pa);
@@ -45,6 +51,7 @@ function formatAccess(r: AccessResult, trace: boolean): object {
     o.error_code = hex(r.errorCode);
     if (r.fault === "PF") o.cr2 = hex(r.cr2);
   }
+  if (r.tlb !== undefined) o.tlb = r.tlb;
   if (trace) o.walk = (r.walk ?? []).map(formatStep);
   // Nested paging: the same steps grouped per page walked and by guest level (explain's grid).
   if (trace && r.nestedWalk?.length) {

@@ -30,7 +30,7 @@
  *   `cpu.cr4`; a `va` of 2^32 or more outside long mode on that access's `va`.
  */
 import { X86MmuError } from "../base/index.js";
-import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario } from "./types.js";
+import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario, TlbStep } from "./types.js";
 import type { NptState } from "./types.js";
 import {
   CR0_PE_BIT,
@@ -360,8 +360,78 @@ export function parseScenario(input: unknown, where = "#1"): Scenario {
   const accRaw = c.required(o, "accesses", "accesses");
   if (!Array.isArray(accRaw)) c.fail("accesses", `must be an array of accesses, got ${describe(accRaw)}`);
   const mode = pagingMode(cpu);
-  const accesses = accRaw.map((a, i) => checkLinearAddress(c, mode, parseAccess(c, a, `accesses[${i}]`), `accesses[${i}]`));
-  return { name, cpu, memory, accesses };
+  const items = accRaw.map((a, i) =>
+    isObject(a) && has(a, "step") ? parseStep(c, a, `accesses[${i}]`, cpu, mode) : checkLinearAddress(c, mode, parseAccess(c, a, `accesses[${i}]`), `accesses[${i}]`),
+  );
+  const accesses = items.filter((a): a is Access => !isTlbStep(a));
+  if (accesses.length === items.length) return { name, cpu, memory, accesses };
+  if (cpu.npt) c.fail("accesses", "TLB steps are not part of the nested-paging format (cpu.npt)");
+  return { name, cpu, memory, accesses, sequence: items };
+}
+
+/** Tells a TLB step from an access in a scenario's `sequence`. */
+export const isTlbStep = (item: Access | TlbStep): item is TlbStep => "step" in item;
+
+const STEP_KEYS: Record<TlbStep["step"], readonly string[]> = {
+  mov_cr3: ["step", "value"],
+  invlpg: ["step", "va"],
+  invpcid: ["step", "type", "pcid", "va"],
+  store: ["step", "paddr", "value", "size"],
+  flush: ["step"],
+};
+
+/**
+ * One TLB step (the TLB extension). Checked here: the keys, hex values, an
+ * INVPCID type of 0..3 and a PCID of 0..4095, a store inside 2^maxphyaddr
+ * and naturally aligned (so it never straddles an entry), linear addresses
+ * of the mode's width. Whether the processor refuses a MOV to CR3 or an
+ * INVPCID (#GP) is the step's result, not a format error.
+ */
+function parseStep(c: Checker, o: Record<string, unknown>, field: string, cpu: CpuState, mode: PagingMode): TlbStep {
+  const kind = o.step;
+  if (typeof kind !== "string" || !Object.hasOwn(STEP_KEYS, kind)) {
+    c.fail(`${field}.step`, `must be "mov_cr3", "invlpg", "invpcid", "store" or "flush", got ${describe(kind)}`);
+  }
+  const k = kind as TlbStep["step"];
+  c.keys(o, field, STEP_KEYS[k] as readonly string[]);
+  const linear = (key: string): bigint => {
+    const v = c.hex(c.required(o, key, `${field}.${key}`), `${field}.${key}`);
+    if ((mode === "none" || mode === "32-bit" || mode === "pae") && v >> 32n !== 0n) c.fail(`${field}.${key}`, `must be below 2^32 outside long mode, got 0x${v.toString(16)}`);
+    return v;
+  };
+  switch (k) {
+    case "mov_cr3":
+      return { step: k, value: c.hex(c.required(o, "value", `${field}.value`), `${field}.value`) };
+    case "invlpg":
+      return { step: k, va: linear("va") };
+    case "flush":
+      return { step: k };
+    case "invpcid": {
+      const type = c.required(o, "type", `${field}.type`);
+      if (type !== 0 && type !== 1 && type !== 2 && type !== 3) c.fail(`${field}.type`, `must be 0, 1, 2 or 3, got ${describe(type)}`);
+      let pcid = 0;
+      if (has(o, "pcid")) {
+        const p = o.pcid;
+        if (typeof p !== "number" || !Number.isInteger(p) || p < 0 || p > 0xfff) c.fail(`${field}.pcid`, `must be an integer 0..4095, got ${describe(p)}`);
+        pcid = p;
+      }
+      return { step: k, type, pcid, va: has(o, "va") ? linear("va") : 0n };
+    }
+    case "store": {
+      const paddr = c.hex(c.required(o, "paddr", `${field}.paddr`), `${field}.paddr`);
+      let size: 1 | 2 | 4 | 8 = 8;
+      if (has(o, "size")) {
+        const s = o.size;
+        if (s !== 1 && s !== 2 && s !== 4 && s !== 8) c.fail(`${field}.size`, `must be 1, 2, 4 or 8, got ${describe(s)}`);
+        size = s;
+      }
+      if (paddr % BigInt(size) !== 0n) c.fail(`${field}.paddr`, `must be aligned to the store's size (${size}), got 0x${paddr.toString(16)}`);
+      if (paddr + BigInt(size) > 1n << BigInt(cpu.maxphyaddr)) c.fail(`${field}.paddr`, `must lie below 2^maxphyaddr, got 0x${paddr.toString(16)}`);
+      const value = c.hex(c.required(o, "value", `${field}.value`), `${field}.value`);
+      if (value >> BigInt(8 * size) !== 0n) c.fail(`${field}.value`, `does not fit in ${size} byte${size === 1 ? "" : "s"}: ${o.value as string}`);
+      return { step: k, paddr, value, size };
+    }
+  }
 }
 
 function parseJson(text: string, where: string): unknown {

@@ -58,12 +58,40 @@ export interface Access {
   value: bigint;
 }
 
+/**
+ * The TLB extension (docs/scenario-format.md, "TLB steps"): an instruction
+ * that changes what the TLB may hold, between accesses. A scenario with a
+ * step keeps its TLB across accesses (the format's flush before every access
+ * no longer applies), so stale translations can be shown.
+ */
+export type TlbStep =
+  /** MOV to CR3: with CR4.PCIDE=1, bit 63 keeps the new PCID's entries; under PAE it loads the PDPTEs. */
+  | { step: "mov_cr3"; value: bigint }
+  /** INVLPG: the page's entries (every PCID's global ones too) and the paging-structure caches. */
+  | { step: "invlpg"; va: bigint }
+  /** INVPCID type 0 (one address of a PCID), 1 (a PCID), 2 (all, globals too), 3 (all but globals). */
+  | { step: "invpcid"; type: 0 | 1 | 2 | 3; pcid: number; va: bigint }
+  /** A store to physical memory that invalidates nothing (an OS changing a PTE): `size` bytes of `value`. */
+  | { step: "store"; paddr: bigint; value: bigint; size: 1 | 2 | 4 | 8 }
+  /** Every TLB entry, global ones too (a MOV to CR4 that toggles CR4.PGE). */
+  | { step: "flush" };
+
 export interface Scenario {
   name: string;
   cpu: CpuState;
   memory: MemoryRegion[];
+  /** The accesses, in order (without the TLB steps between them). */
   accesses: Access[];
+  /**
+   * With TLB steps (the TLB extension): every item of the input's `accesses`
+   * in order, accesses and steps; a result is printed per item. Absent for a
+   * scenario without steps.
+   */
+  sequence?: (Access | TlbStep)[];
 }
+
+/** What a TLB step did: done, or #GP(0) (a MOV to CR3 or INVPCID the processor refuses; nothing changed). */
+export type StepResult = { ok: true; step: TlbStep["step"] } | { ok: false; fault: "GP"; errorCode: bigint; step: TlbStep["step"] };
 
 /** One level of a walk, as `run --trace` prints it. */
 export interface WalkStep {
@@ -117,11 +145,15 @@ export interface NestedWalk {
   final?: { gpa: bigint; nested: WalkStep[]; hpa?: bigint };
 }
 
-export type AccessResult =
+export type AccessResult = (
   | { ok: true; pa: bigint; value?: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
   | { ok: false; fault: "PF"; errorCode: bigint; cr2: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
   | { ok: false; fault: "GP"; errorCode: bigint; walk?: WalkStep[]; nestedWalk?: NestedWalk[] }
-  | NestedPageFault;
+  | NestedPageFault
+) & {
+  /** With TLB steps (the TLB extension): whether the TLB served every page of the access ("hit") or a walk was made ("miss"). */
+  tlb?: "hit" | "miss";
+};
 
 /**
  * Nested paging: a nested page fault, #VMEXIT(NPF) (APM 15.25.6). With
@@ -146,7 +178,8 @@ export interface MemoryChange {
 
 export interface ScenarioResult {
   name: string;
-  results: AccessResult[];
+  /** One per access; with TLB steps, one per item of `sequence` (a StepResult for a step). */
+  results: (AccessResult | StepResult)[];
   memory: MemoryChange[];
 }
 

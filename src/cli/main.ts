@@ -11,7 +11,7 @@ import { CoreEngine, ScenarioError } from "../scenario/index.js";
 import { ReferenceEngine } from "../reference/index.js";
 import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index.js";
 import { scenarioItems } from "./input.js";
-import { explainAccess, explainTlbEvent, style, traceFacts } from "./explain.js";
+import { explainAccess, explainTlbEvent, explainTlbStep, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
@@ -269,15 +269,24 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
     }
     if (command === "run") {
       const o = formatResult(r, { trace: values.trace }) as { results: Record<string, unknown>[] };
-      if (values.trace) traceFacts(o, r.results, s.accesses, s.cpu);
+      if (values.trace) traceFacts(o, r.results, s.sequence ?? s.accesses, s.cpu);
       out((item.jsonl ? JSON.stringify(o) : JSON.stringify(o, null, 2)) + "\n");
     } else {
       const st = style(colour);
       out(st.bold(`# ${s.name || "(unnamed scenario)"}`) + "\n");
-      if (values.tlb) out(st.dim("(--tlb: the TLB is kept across the accesses, not flushed before each one)") + "\n");
-      s.accesses.forEach((a, i) => {
-        const tlb = values.tlb && core ? explainTlbEvent(core.tlbEvents[i]!, st) + "\n" : "";
-        out(explainAccess(a, r.results[i]!, s.cpu, st) + "\n" + tlb + "\n");
+      const keep = values.tlb === true || s.sequence !== undefined;
+      if (keep) out(st.dim(`(${s.sequence ? "TLB steps" : "--tlb"}: the TLB is kept across the accesses, not flushed before each one)`) + "\n");
+      // A MOV to CR3 step changes the CR3 later accesses are explained with.
+      let cpu = s.cpu;
+      (s.sequence ?? s.accesses).forEach((item, i) => {
+        const result = r.results[i]!;
+        const ev = keep && core ? core.tlbEvents[i] : undefined;
+        if ("step" in item) {
+          out(explainTlbStep(item, result, ev, st) + "\n\n");
+          if (item.step === "mov_cr3" && result.ok) cpu = { ...cpu, cr3: item.value };
+        } else if (!("step" in result)) {
+          out(explainAccess(item, result, cpu, st) + "\n" + (ev ? explainTlbEvent(ev, st) + "\n" : "") + "\n");
+        }
       });
       if (r.memory.length) {
         out("Memory words changed:\n");

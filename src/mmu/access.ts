@@ -38,6 +38,17 @@ export function encodeAccess(spec: AccessSpec): number {
   return op | (cpl === 3 ? ACCESS_USER : 0) | (spec.ac ? ACCESS_AC : 0) | (size << ACCESS_SIZE_SHIFT);
 }
 
+/**
+ * `encodeAccess({ op, size, ...options })` without building the object: the
+ * bigint read/write/fetch calls encode their access on every call. Same
+ * checks and errors; `options` may be undefined.
+ */
+export function encodeWith(op: AccessOp, size: unknown, options: AccessOptions | undefined): number {
+  if (options === undefined) return encodeAccess({ op, size: size as AccessSize });
+  if (typeof options !== "object" || options === null) throw new ArgumentError(`access options are { cpl?, ac? }, not ${show(options)}`);
+  return encodeAccess({ op, size: size as AccessSize, cpl: options.cpl, ac: options.ac });
+}
+
 /** The same access with another size (the low bits unchanged). */
 export function withSize(access: number, size: AccessSize): number {
   return (access & ~(15 << ACCESS_SIZE_SHIFT)) | (size << ACCESS_SIZE_SHIFT);

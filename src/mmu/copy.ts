@@ -19,7 +19,7 @@ import { PAGE_SIZE } from "../arch/index.js";
 import { STATUS_NO_MEMORY, SEGMENT_BYTES, SEGMENT_SPECIAL } from "../arch/index.js";
 import { ACCESS_USER } from "../arch/index.js";
 import { busOf } from "../phys/index.js";
-import { lo32, hi32 } from "../base/index.js";
+import { lo32, hi32, join64 } from "../base/index.js";
 import type { Core } from "../core/index.js";
 import { OutOfMemoryError, PageFault, NestedPageFault, type Fault } from "../base/index.js";
 import { SegmentBuffer } from "../phys/index.js";
@@ -118,7 +118,7 @@ function busFor(t: Translated) {
 
 /** The physical address of segment i's first byte. */
 function segmentPa(t: Translated, i: number): bigint {
-  return (BigInt(t.words[i * 4 + 1]!) << 32n) | BigInt(t.words[i * 4]!);
+  return join64(t.words[i * 4]!, t.words[i * 4 + 1]!);
 }
 
 /** A piece of a special segment moved through the bus (devices, unmapped space): `offset` bytes into segment i. */

@@ -18,8 +18,8 @@ import { CR0_PG_BIT, CR4_LA57_BIT, CR4_PCIDE_BIT, EFER_LMA_BIT, EFER_LME_BIT, CR
 import { STATUS_NO_MEMORY, STATUS_SPECIAL, MB_STATUS, MB_VALUE_HI, MB_LEVEL, MB_PA, MB_RIGHTS, MB_LEAF } from "../arch/index.js";
 import { Bus, registerBus, type Device, type HookSpec, type Handle } from "../phys/index.js";
 import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
-import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex } from "../base/index.js";
-import { type AccessOptions, type AccessSize, encodeAccess, withSize, checkAccess } from "./access.js";
+import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex, bigOfNumber, join64 } from "../base/index.js";
+import { type AccessOptions, type AccessSize, encodeAccess, encodeWith, withSize, checkAccess } from "./access.js";
 import { Core } from "../core/index.js";
 import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../base/index.js";
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
@@ -71,6 +71,9 @@ export type Probe =
 
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
+
+/** The default access of translate and tryTranslate: a supervisor read of 1 byte (encoded once). */
+const READ = encodeAccess({ op: "read" });
 
 
 /** TLB and walk counters (Mmu.tlbStats). */
@@ -201,7 +204,7 @@ export class Mmu {
    */
   get pdptes(): bigint[] {
     const x = this.core.x;
-    return [0, 1, 2, 3].map((i) => (BigInt(x.pdpteHi(i) >>> 0) << 32n) | BigInt(x.pdpteLo(i) >>> 0));
+    return [0, 1, 2, 3].map((i) => join64(x.pdpteLo(i), x.pdpteHi(i)));
   }
 
   /**
@@ -474,12 +477,12 @@ export class Mmu {
   private special(v: bigint, acc: number, value?: bigint): bigint {
     const size = (acc >> ACCESS_SIZE_SHIFT) & 15 || 1;
     const one = withSize(acc, 1);
-    const pa = BigInt(this.xTranslate(lo32(v), hi32(v), one));
+    const pa = bigOfNumber(this.xTranslate(lo32(v), hi32(v), one));
     const first = Math.min(size, PAGE_SIZE - Number(v & 0xfffn));
     const pieces = [{ pa, len: first }];
     if (first < size) {
       const next = (v & ~0xfffn) + 0x1000n;
-      pieces.push({ pa: BigInt(this.xTranslate(lo32(next), hi32(next), one)), len: size - first });
+      pieces.push({ pa: bigOfNumber(this.xTranslate(lo32(next), hi32(next), one)), len: size - first });
     }
     const op = opOf(acc);
     return this.bus.access(op, v, pieces, (acc & ACCESS_USER) !== 0 ? 3 : 0, value);
@@ -491,22 +494,32 @@ export class Mmu {
    * access of several bytes that crosses a page translates both pages.
    * Throws PageFault or GeneralProtection.
    */
-  translate(va: Address, access: AccessArg = { op: "read" }): bigint {
-    const v = toU64(va);
+  translate(va: Address, access: AccessArg = READ): bigint {
+    // The halves without a bigint round trip (a number stays a number).
+    let lo: number, hi: number;
+    if (typeof va === "number") {
+      checkNumber(va);
+      lo = va >>> 0;
+      hi = hiOfNumber(va);
+    } else {
+      const v = toU64(va);
+      lo = lo32(v);
+      hi = hi32(v);
+    }
     const acc = this.acc(access);
     for (let tries = 0; ; tries++) {
-      const pa = this.xTranslate(lo32(v), hi32(v), acc);
-      if (pa >= 0) return BigInt(pa);
-      this.recover(tries, v, acc);
+      const pa = this.xTranslate(lo, hi, acc);
+      if (pa >= 0) return bigOfNumber(pa);
+      this.recover(tries, join64(lo, hi), acc);
     }
   }
 
   /** Like translate, but returns the fault instead of throwing it, and the page's level. */
-  tryTranslate(va: Address, access: AccessArg = { op: "read" }): Translation {
+  tryTranslate(va: Address, access: AccessArg = READ): Translation {
     const v = toU64(va);
     const pa = this.core.x.translate(lo32(v), hi32(v), this.acc(access));
     if (pa < 0) return { ok: false, fault: this.lastFault() };
-    return { ok: true, pa: BigInt(pa), level: this.core.x.tlbLevel(lo32(v), hi32(v)) || 1 };
+    return { ok: true, pa: bigOfNumber(pa), level: this.core.x.tlbLevel(lo32(v), hi32(v)) || 1 };
   }
 
   /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */
@@ -554,8 +567,8 @@ export class Mmu {
       leaf: this.core.mbU64(MB_LEAF),
     };
     if (this.nestedState) {
-      out.guestPhysical = ((BigInt(x.probeGuestFrameHi() >>> 0) << 32n) | BigInt(x.probeGuestFrameLo() >>> 0)) | (v & 0xfffn);
-      out.nestedLeaf = (BigInt(x.probeNestedLeafHi() >>> 0) << 32n) | BigInt(x.probeNestedLeafLo() >>> 0);
+      out.guestPhysical = join64(x.probeGuestFrameLo(), x.probeGuestFrameHi()) | (v & 0xfffn);
+      out.nestedLeaf = join64(x.probeNestedLeafLo(), x.probeNestedLeafHi());
     }
     return out;
   }
@@ -584,24 +597,24 @@ export class Mmu {
   // ---- Translated reads and writes ----
 
   /** Reads `size` bytes at linear `va` (little-endian); throws PageFault / GeneralProtection. */
-  read(va: Address, size: AccessSize = 8, options: AccessOptions = {}): bigint {
-    return this.load(toU64(va), encodeAccess({ op: "read", size, ...options }));
+  read(va: Address, size: AccessSize = 8, options?: AccessOptions): bigint {
+    return this.load(toU64(va), encodeWith("read", size, options));
   }
 
   private load(v: bigint, acc: number): bigint {
     for (let tries = 0; ; tries++) {
       const lo = this.xLoad(lo32(v), hi32(v), acc);
-      if (lo >= 0) return ((acc >> ACCESS_SIZE_SHIFT) & 15) === 8 ? (BigInt(this.core.mbU32(MB_VALUE_HI)) << 32n) | BigInt(lo) : BigInt(lo);
+      if (lo >= 0) return ((acc >> ACCESS_SIZE_SHIFT) & 15) === 8 ? join64(lo, this.core.mbU32(MB_VALUE_HI)) : BigInt(lo);
       if (this.core.mbU32(MB_STATUS) === STATUS_SPECIAL) return this.special(v, acc);
       this.recover(tries, v, acc);
     }
   }
 
   /** Writes the low `size` bytes of `value` at linear `va`; throws on a fault, writing nothing. */
-  write(va: Address, size: AccessSize, value: bigint | number, options: AccessOptions = {}): void {
+  write(va: Address, size: AccessSize, value: bigint | number, options?: AccessOptions): void {
     const v = toU64(va);
+    const acc = encodeWith("write", size, options);
     const val = toSized(value, size);
-    const acc = encodeAccess({ op: "write", size, ...options });
     for (let tries = 0; ; tries++) {
       const s = this.xStore(lo32(v), hi32(v), acc, lo32(val), hi32(val));
       if (s === 0) return;
@@ -614,8 +627,8 @@ export class Mmu {
   }
 
   /** Fetches one instruction byte at `va`. */
-  fetch(va: Address, options: AccessOptions = {}): number {
-    return Number(this.load(toU64(va), encodeAccess({ op: "fetch", ...options })));
+  fetch(va: Address, options?: AccessOptions): number {
+    return Number(this.load(toU64(va), encodeWith("fetch", 1, options)));
   }
 
   /**

@@ -148,6 +148,16 @@ export class Core {
       }
       throw e;
     }
+    // The loader wraps every exported function to pass its argument count
+    // (`(...args) => { setArgumentsLength(args.length); return f(...args) }`),
+    // which only optional parameters need. The core has none (it would export
+    // __setArgumentsLength), so the host calls the functions themselves.
+    if (!("__setArgumentsLength" in exports)) {
+      for (const [name, f] of Object.entries(exports)) {
+        const original = typeof f === "function" ? (f as { original?: unknown }).original : undefined;
+        if (typeof original === "function") exports[name] = original;
+      }
+    }
     this.x = exports as unknown as CoreExports;
     this.mailbox = this.x.mailboxPtr() >>> 0;
   }

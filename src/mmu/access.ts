@@ -68,6 +68,34 @@ for (let n = 0; n < 256; n++) {
   ACCESS_VALID[n] = op !== 3 && sizeOk && (op !== ACCESS_FETCH || size <= 1) ? 1 : 0;
 }
 
+/**
+ * ACCESS_KIND[n]: bit 0 set when n is valid, bit 1 when it can be a
+ * loadNumber access (a read or fetch of 1, 2 or 4 bytes), bit 2 a
+ * storeNumber one (a write of 1, 2 or 4 bytes): the number paths check an
+ * access with one load (see checkLoadNumber / checkStoreNumber).
+ */
+const ACCESS_KIND = new Uint8Array(256);
+for (let n = 0; n < 256; n++) {
+  if (ACCESS_VALID[n] !== 1) continue;
+  const size = (n >> ACCESS_SIZE_SHIFT) & 15;
+  const write = (n & 3) === ACCESS_WRITE;
+  ACCESS_KIND[n] = 1 | (size !== 8 && !write ? 2 : 0) | (size !== 8 && write ? 4 : 0);
+}
+
+/** Throws ArgumentError unless `access` is a read or fetch of 1, 2 or 4 bytes (loadNumber's accesses). */
+export function checkLoadNumber(access: number): void {
+  if (typeof access === "number" && (ACCESS_KIND[access]! & 2) !== 0) return;
+  if (checkAccess(access) & ACCESS_WRITE) throw new ArgumentError("loadNumber needs a read or fetch access, not a write");
+  throw new ArgumentError("loadNumber reads 1, 2 or 4 bytes; use read() or a batch for 8");
+}
+
+/** Throws ArgumentError unless `access` is a write of 1, 2 or 4 bytes (storeNumber's accesses, whose size it returns). */
+export function checkStoreNumber(access: number): number {
+  if (typeof access === "number" && (ACCESS_KIND[access]! & 4) !== 0) return (access >> ACCESS_SIZE_SHIFT) & 15 || 1;
+  if ((checkAccess(access) & 3) !== ACCESS_WRITE) throw new ArgumentError("storeNumber needs a write access (encodeAccess({ op: \"write\", ... }))");
+  throw new ArgumentError("storeNumber stores 1, 2 or 4 bytes; use write() for 8");
+}
+
 /** Throws ArgumentError unless `access` is a valid access number (see encodeAccess). */
 export function checkAccess(access: number, what = "access"): number {
   if (typeof access !== "number" || ACCESS_VALID[access] !== 1) throw new ArgumentError(`${what} ${show(access)} is not an access number from encodeAccess (op read/write/fetch, size 1, 2, 4 or 8)`);

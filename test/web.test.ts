@@ -296,4 +296,146 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
 
     expect(errors).toEqual([]);
   }, 30_000);
+
+  it("runs tlb-stale.json in sequence mode with the TLB panel, builds tables, marks errors, and fits 1 GiB and 5-level walks at 1440 and 420 px", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    mkdirSync(join(root, "test-results"), { recursive: true });
+    const shot = async (file: string) => {
+      await page.screenshot({ path: join(root, "test-results", file), fullPage: true });
+      if (process.env.X86MMU_UPDATE_SCREENSHOT === "1") await page.screenshot({ path: join(root, "docs", file), fullPage: true });
+    };
+    page.setDefaultTimeout(5_000);
+    const tlbRows = () => page.locator("#tlb-table tbody tr").evaluateAll((rs) => rs.map((r) => `${r.getAttribute("data-page")} ${r.className} ${r.querySelector(".what")?.textContent ?? ""}`.trim()));
+
+    // Sequence mode opens with the first item run: a miss that fills the entry for page 0x0.
+    await page.selectOption("#example", { label: "tlb-stale.json" });
+    await expect.poll(() => page.isChecked("#seq-on")).toBe(true);
+    await expect.poll(() => page.textContent("#pa")).toBe("0x5010");
+    expect(await page.locator(".seq-item.current .mark").textContent()).toBe("miss");
+    expect(await tlbRows()).toEqual(["0x0 filled picked filled"]);
+    // Item 2 hits; item 3 stores the PTE without INVLPG; item 4 still hits, stale: memory now says 0x6010.
+    await page.click("#seq-next");
+    await expect.poll(() => page.locator(".seq-item.current .mark").textContent()).toBe("hit");
+    expect(await page.textContent("#tlb-hit")).toContain("no page walk");
+    await page.click("#seq-next");
+    await expect.poll(() => page.locator("#outcome .big").textContent()).toContain("store 0x4000 ← 0x6007");
+    await page.click("#seq-next");
+    await expect.poll(() => page.locator("#tlb-hit .big").textContent()).toBe("TLB hit: a stale translation");
+    expect(await page.textContent("#pa")).toBe("0x5010");
+    expect(await page.textContent("#tlb-hit .stale-why")).toContain("physical address 0x6010");
+    expect(await tlbRows()).toEqual(["0x0 hit picked hit"]);
+    expect(await page.locator("#tlb-table tr.hit td").nth(1).textContent()).toBe("0x5000");
+    expect(await page.textContent("#pte-writer")).toContain("PT entry at 0x4000 is 0x6007");
+    expect(await overflows()).toEqual([]);
+    await shot("web-tlb.png");
+    // INVLPG (item 5) evicts it; the next read walks and reaches the new frame.
+    await page.click("#seq-next");
+    await expect.poll(() => tlbRows()).toEqual(["0x0 evicted evicted"]);
+    await page.click("#seq-next");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x6010");
+    // Run all: after the MOV to CR3 the global page 0x1000 still hits.
+    await page.click("#seq-all");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x7010");
+    expect(await page.locator(".seq-item.current .mark").textContent()).toBe("hit");
+    expect(await page.locator("#tlb-table tr.hit td").nth(4).textContent()).toBe("G");
+    // Back one item; a step from the buttons: INVLPG of the form's address, inserted and run.
+    await page.click("#seq-back");
+    await expect.poll(() => page.locator(".seq-item.current").getAttribute("data-item")).toBe("8");
+    await page.click("#step-flush");
+    await expect.poll(() => page.locator(".seq-item.current .what").textContent()).toBe("flush the TLB");
+    expect(await page.locator("#tlb-table tbody tr.evicted").count()).toBe(2);
+    // Write the picked entry's PTE without invalidation, from the panel: back at item 2 (hit on 0x0).
+    await page.locator(".seq-item[data-item='1']").click();
+    await expect.poll(() => page.locator(".seq-item.current .mark").textContent()).toBe("hit");
+    await page.fill("#pte-value", "0x7007");
+    await page.click("#write-pte");
+    await expect.poll(() => page.locator(".seq-item.current .what").textContent()).toBe("store 0x4000 ← 0x7007 (no invalidation)");
+
+    // The page-table builder: a user page and a 2 MiB page, made by PageTable.map; the walk reaches them.
+    await page.selectOption("#example", { label: "user-write-readonly.json" });
+    await expect.poll(() => page.isChecked("#seq-on")).toBe(false);
+    await page.locator("#builder tr[data-map='1'] .map-size").selectOption("2M");
+    await page.locator("#builder tr[data-map='1'] .map-va").fill("0x600000");
+    await page.locator("#builder tr[data-map='1'] .map-va").dispatchEvent("change");
+    await page.locator("#builder tr[data-map='1'] .map-pa").fill("0x400000");
+    await page.locator("#builder tr[data-map='1'] .map-pa").dispatchEvent("change");
+    await page.click("#build");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x5000");
+    expect(await page.locator(".level").count()).toBe(4);
+    await page.selectOption("#op", "read");
+    await page.fill("#va", "0x6abcde");
+    await page.click("#translate");
+    await expect.poll(() => page.textContent("#pa")).toBe("0x4abcde");
+    expect(await page.textContent("#mode")).toContain("2 MiB page");
+    expect(await page.locator("#memory tbody tr").count()).toBeGreaterThanOrEqual(4);
+
+    // Errors in the page's words, the field marked.
+    await page.fill("#va", "0xzz");
+    await page.click("#translate");
+    await expect.poll(() => page.isHidden("#error")).toBe(false);
+    expect(await page.textContent("#error")).toContain('The access\'s linear address: "0xzz" is not a number');
+    expect(await page.getAttribute("#va", "aria-invalid")).toBe("true");
+    await page.fill("#va", "0x400000");
+    await page.click("#translate");
+    await expect.poll(() => page.isHidden("#error")).toBe(true);
+    expect(await page.getAttribute("#va", "aria-invalid")).toBe(null);
+
+    // CR3 with low bits: PWT/PCD are flags, the rest ignored; with CR4.PCIDE, the PCID.
+    await page.fill("#reg-cr3", "0x101f");
+    await page.locator("#reg-cr3").dispatchEvent("change");
+    await expect.poll(() => page.textContent("#cr3-bits")).toContain("PWT=1");
+    expect(await page.textContent("#cr3-bits")).toContain("2:0, 11:5 ignored (set: 0x7)");
+
+    // A reserved-bit fault: the PD entry's bit 13 marked.
+    await page.selectOption("#example", { label: "large-pages.json" });
+    await page.click("[data-preset='2']");
+    await expect.poll(() => page.textContent("#error-code")).toBe("0x9");
+    expect(await page.locator("#rsvd .bit.bad").count()).toBe(1);
+    expect(await page.locator("#rsvd .bit.bad").getAttribute("title")).toBe("bit 13 (reserved) = 1");
+
+    // A 1 GiB page: offset 29:0 as the CLI says, the PD and PT bits named in it; and the 5-level walk in one row; at 1440 and 420 px.
+    for (const width of [1440, 420]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.selectOption("#example", { label: "large-pages.json" });
+      await page.click("[data-preset='1']");
+      await expect.poll(() => page.textContent("#pa")).toBe("0x407654321");
+      expect(await page.locator(".bit-labels [data-field=offset] small").first().textContent()).toBe("29:0");
+      expect(await page.locator(".bit-labels [data-field=offset] .val").textContent()).toBe("0x7654321");
+      expect(await page.locator(".bit-labels .swallowed").textContent()).toBe("PD 29:21 · PT 20:12 · 11:0 0x321");
+      expect(await overflows()).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      await shot(`web-1g-${width}.png`);
+      await page.selectOption("#example", { label: "five-level.json" });
+      await page.click("[data-preset='0']");
+      await expect.poll(() => page.textContent("#pa")).toBe("0x9000");
+      // Five cards: in one row at 1440 px (same top), one under the other at 420 px (left edges equal); never a wrapped row.
+      const boxes = await page.locator(".level").evaluateAll((ls) => ls.map((l) => l.getBoundingClientRect()).map((r) => ({ top: Math.round(r.top), left: Math.round(r.left) })));
+      expect(boxes).toHaveLength(5);
+      if (width === 1440) expect(new Set(boxes.map((b) => b.top)).size).toBe(1);
+      else expect(new Set(boxes.map((b) => b.left)).size).toBe(1);
+      expect(await overflows()).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      await shot(`web-5level-${width}.png`);
+    }
+    // Protection keys and the TLB panel at 1024 and 1920 px: the cards fit.
+    for (const width of [1024, 1920]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.selectOption("#example", { label: "protection-keys.json" });
+      await page.click("[data-preset='1']");
+      await expect.poll(() => page.textContent("#error-code")).toBe("0x27");
+      expect(await overflows()).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+    }
+    await page.setViewportSize({ width: 420, height: 900 });
+    await page.selectOption("#example", { label: "tlb-stale.json" });
+    await page.click("#seq-next");
+    await expect.poll(() => page.locator(".seq-item.current .mark").textContent()).toBe("hit");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    expect(errors).toEqual([]);
+  }, 40_000);
 });

@@ -13,8 +13,31 @@ export interface ScenarioJson {
   name: string;
   cpu: { cr0?: string; cr3?: string; cr4?: string; efer?: string; pkru?: string; pkrs?: string; maxphyaddr?: number; npt?: { ncr3: string; nxe?: boolean } };
   memory: { paddr: string; qwords?: string[]; fill?: string; count?: number }[];
-  accesses: { va: string; op: string; size?: number; cpl?: number; ac?: boolean; value?: string }[];
+  /** Accesses, and (the TLB extension) steps between them. */
+  accesses: (AccessJson | StepJson)[];
 }
+
+export interface AccessJson {
+  va: string;
+  op: string;
+  size?: number;
+  cpl?: number;
+  ac?: boolean;
+  value?: string;
+}
+
+/** A TLB step (docs/scenario-format.md, "Extension: TLB steps"). */
+export interface StepJson {
+  step: "mov_cr3" | "invlpg" | "invpcid" | "store" | "flush";
+  value?: string;
+  va?: string;
+  type?: number;
+  pcid?: number;
+  paddr?: string;
+  size?: number;
+}
+
+export const isStep = (x: AccessJson | StepJson): x is StepJson => "step" in x;
 
 export const examples: Example[] = Object.entries(files)
   .sort(([a], [b]) => a.localeCompare(b))

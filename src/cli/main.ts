@@ -13,6 +13,7 @@ import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index
 import { scenarioItems } from "./input.js";
 import { explainAccess, explainTlbEvent, explainTlbStep, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
+import { EXERCISE_OPTIONS, exerciseCommand } from "./exercise.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
 import type { LegacyPageSize, PageSize, PteFlags } from "../mmu/index.js";
@@ -53,6 +54,18 @@ Usage:
                 fetch; defaults size 1, cpl0; e.g. read:0x400010:8:cpl3
       Example: x86mmu explain --cr4 0x3000a0 --map 0x400000=0x5000:user \\
                  --access read:0x400010:8 --access read:0x400010:8:ac
+  x86mmu exercise --seed N [--count K] [--mode 32-bit|pae|4-level|5-level]
+                  [--topics perm,large,pk,smap,smep,nx,wp,rsvd,ad,canon] [--answers] [--json]
+      Generate K (default 1) exercises from seed N: registers, the page tables'
+      entries as hex and a list of accesses, for which to give the physical
+      address or the fault (#PF with its error code, or #GP). The same seed
+      gives the same exercises. --mode: default 4-level. --topics: what the
+      exercises plant (default all that the mode has): permission faults,
+      large pages, protection keys, SMAP, SMEP, NX, CR0.WP, reserved bits,
+      accessed/dirty flags, non-canonical addresses.
+      --answers adds the solutions, each access explained as explain does.
+      --json prints one line per exercise, {"scenario": ..., "answers": ...}:
+      a scenario for x86mmu run and the results run gives for it.
   x86mmu demo
       Build a small address space, translate a few addresses and explain the
       walks (what npm start shows).
@@ -78,6 +91,7 @@ const OPTIONS_OF: Record<string, string[]> = {
   explain: ["tlb", "color", "no-color", "engine", "max-memory"],
   "explain-compact": ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "color", "no-color"],
   demo: ["color", "no-color"],
+  exercise: EXERCISE_OPTIONS,
 };
 
 /** The first option given that `form` does not read, as "--name", or undefined. */
@@ -152,6 +166,11 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
         "max-memory": { type: "string" },
         color: { type: "boolean" },
         "no-color": { type: "boolean" },
+        seed: { type: "string" },
+        count: { type: "string" },
+        topics: { type: "string" },
+        answers: { type: "boolean" },
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -169,6 +188,14 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
   if (values.help || command === undefined || command === "help") {
     out(HELP + "\n");
     return command === undefined && !values.help ? 2 : 0;
+  }
+  if (command === "exercise") {
+    const bad = stray(values, "exercise");
+    if (bad) {
+      err(`x86mmu exercise: ${bad} does not apply to exercise\n`);
+      return 2;
+    }
+    return exerciseCommand(rest, values, out, err);
   }
   if (command === "demo") {
     const bad = rest.length > 0 ? `"${rest[0]}"` : stray(values, "demo");

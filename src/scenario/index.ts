@@ -9,4 +9,5 @@
 export * from "./parse.js";
 export * from "./format.js";
 export * from "./core-engine.js";
+export * from "./exercise.js";
 export type * from "./types.js";

@@ -5,9 +5,9 @@
  */
 
 import { ArgumentError } from "./errors.js";
-import { hex, show } from "./hex.js";
+import { hex, show, showName } from "./hex.js";
 
-export { hex, show };
+export { hex, show, showName };
 
 export type Address = bigint | number;
 

@@ -22,3 +22,8 @@ export function show(v: unknown): string {
       return v === null ? "null" : Array.isArray(v) ? "an array" : "an object";
   }
 }
+
+/** A string as it is (a name: a page size, a mode), anything else as `show` gives it. */
+export function showName(v: unknown): string {
+  return typeof v === "string" ? v : show(v);
+}

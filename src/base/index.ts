@@ -7,3 +7,4 @@
 
 export * from "./errors.js";
 export * from "./address.js";
+export * from "./args.js";

@@ -58,9 +58,8 @@ import {
   PAGE_SHIFT, PAGE_SIZE, ENTRIES_PER_TABLE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../arch/index.js";
 import { type Address, toU64, hex } from "../base/index.js";
-import { ArgumentError } from "../base/index.js";
-import type { Mmu } from "../mmu/index.js";
-import { tableFormatOf, type PageSize } from "../mmu/index.js";
+import { ArgumentError, show, showName, optionsOf } from "../base/index.js";
+import { Mmu, tableFormatOf, type PageSize } from "../mmu/index.js";
 import { LEVEL_NAMES, reservedBitsOf } from "../arch/index.js";
 
 /** The table formats a page map reads: the paging modes but "off". */
@@ -444,10 +443,12 @@ function leafKey(ew: boolean, eu: boolean, exd: boolean, lo: number, hi: number,
 
 const LEVELS_OF: Record<TableFormat, 2 | 3 | 4 | 5> = { "32-bit": 2, pae: 3, "4-level": 4, "5-level": 5 };
 
-function setupOf(mmu: Mmu, options: PageMapOptions): WalkSetup {
+function setupOf(mmu: Mmu, options: PageMapOptions | undefined): WalkSetup {
+  if (!(mmu instanceof Mmu)) throw new ArgumentError(`a page map needs an Mmu, not ${show(mmu)}`);
+  options = optionsOf(options, "page-map options");
   const maxPhyAddr = mmu.maxPhyAddr;
-  if (options.levels !== undefined && options.levels !== LEVEL_PML4 && options.levels !== LEVEL_PML5) throw new ArgumentError(`levels ${String(options.levels)} is not 4 or 5`);
-  if (options.mode !== undefined && LEVELS_OF[options.mode] === undefined) throw new ArgumentError(`mode ${String(options.mode)} is not "32-bit", "pae", "4-level" or "5-level"`);
+  if (options.levels !== undefined && options.levels !== LEVEL_PML4 && options.levels !== LEVEL_PML5) throw new ArgumentError(`levels ${show(options.levels)} is not 4 or 5`);
+  if (options.mode !== undefined && !(typeof options.mode === "string" && Object.hasOwn(LEVELS_OF, options.mode))) throw new ArgumentError(`mode ${showName(options.mode)} is not "32-bit", "pae", "4-level" or "5-level"`);
   const fromLevels = options.levels === undefined ? undefined : options.levels === LEVEL_PML5 ? "5-level" : "4-level";
   if (options.mode !== undefined && fromLevels !== undefined && options.mode !== fromLevels) throw new ArgumentError(`mode ${options.mode} and levels ${options.levels} disagree`);
   const state = mmu.state;
@@ -461,7 +462,7 @@ function setupOf(mmu: Mmu, options: PageMapOptions): WalkSetup {
     throw new ArgumentError(`root table address ${hex(root)} is not ${align === 32n ? "32-byte" : "4 KiB"} aligned below 2^${top}${legacy ? ` (${mode} paging)` : ""}`);
   }
   const limit = options.limit ?? PAGE_MAP_DEFAULT_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new ArgumentError(`limit ${String(limit)} is not a positive integer`);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new ArgumentError(`limit ${show(limit)} is not a positive integer`);
   const nxe = ((state.efer >> BigInt(EFER_NXE_BIT)) & 1n) !== 0n;
   const pse = ((state.cr4 >> BigInt(CR4_PSE_BIT)) & 1n) !== 0n;
   let pdptes: bigint[] = [];

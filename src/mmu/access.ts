@@ -51,6 +51,9 @@ export function encodeWith(op: AccessOp, size: unknown, options: AccessOptions |
 
 /** The same access with another size (the low bits unchanged). */
 export function withSize(access: number, size: AccessSize): number {
+  checkAccess(access);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`access size ${show(size)} is not 1, 2, 4 or 8`);
+  if ((access & 3) === ACCESS_FETCH && size !== 1) throw new ArgumentError(`a fetch has size 1, not ${size}`);
   return (access & ~(15 << ACCESS_SIZE_SHIFT)) | (size << ACCESS_SIZE_SHIFT);
 }
 

@@ -16,6 +16,8 @@ const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
 /** Decodes a fault word of a batch translation (bit 63 set) into a fault for address `va`. */
 export function decodeBatchFault(word: bigint, va: bigint): Fault | undefined {
+  if (typeof word !== "bigint" || BigInt.asUintN(64, word) !== word) throw new ArgumentError(`a batch word is a bigint in 0..2^64-1, not ${show(word)}`);
+  if (typeof va !== "bigint" || BigInt.asUintN(64, va) !== va) throw new ArgumentError(`a batch address is a bigint in 0..2^64-1, not ${show(va)}`);
   if (!bit(word, BATCH_FAULT_BIT)) return undefined;
   const status = Number((word >> 32n) & 0xffffn);
   const second = bit(word, 62);

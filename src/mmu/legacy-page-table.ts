@@ -48,7 +48,7 @@
 import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PAGE_SIZE, CR4_PAE_BIT, CR4_LA57_BIT, EFER_LME_BIT } from "../arch/index.js";
 import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
 import type { Core } from "../core/index.js";
-import { ArgumentError, MappingError } from "../base/index.js";
+import { ArgumentError, MappingError, show, showName, optionsOf } from "../base/index.js";
 import type { PhysicalMemory } from "../phys/index.js";
 import { pteBits, type PteFlags } from "./page-table.js";
 
@@ -196,7 +196,7 @@ export class LegacyPageTable {
    * allocator has no frame below 4 GiB for the root.
    */
   static create(core: Core, memory: PhysicalMemory, mode: LegacyMode): LegacyPageTable {
-    if (mode !== "32-bit" && mode !== "pae") throw new ArgumentError(`mode ${String(mode)} is not "32-bit" or "pae"`);
+    if (mode !== "32-bit" && mode !== "pae") throw new ArgumentError(`mode ${showName(mode)} is not "32-bit" or "pae"`);
     const taken: bigint[] = [];
     try {
       const root = memory.allocFrame();
@@ -218,7 +218,7 @@ export class LegacyPageTable {
 
   /** The tree whose root (what CR3 holds) is `root`: 4 KiB aligned (32-bit) or 32-byte aligned (PAE), below 4 GiB. */
   static at(core: Core, memory: PhysicalMemory, root: Address, mode: LegacyMode): LegacyPageTable {
-    if (mode !== "32-bit" && mode !== "pae") throw new ArgumentError(`mode ${String(mode)} is not "32-bit" or "pae"`);
+    if (mode !== "32-bit" && mode !== "pae") throw new ArgumentError(`mode ${showName(mode)} is not "32-bit" or "pae"`);
     const r = toU64(root, "root table address");
     const align = mode === "pae" ? 32n : 0x1000n;
     if (r % align !== 0n || r >= FOUR_GIB) throw new ArgumentError(`root ${hex(r)} is not ${align === 32n ? "32-byte" : "4 KiB"} aligned below 4 GiB`);
@@ -241,6 +241,7 @@ export class LegacyPageTable {
       }
       return flags | P;
     }
+    if (typeof flags !== "object" || flags === null) return pteBits(flags); // throws ArgumentError
     if (flags.pkey) throw new ArgumentError(`protection keys need 4- or 5-level paging (bits 62:59 are ${this.mode === "pae" ? "reserved in a PAE entry" : "not in a 32-bit entry"})`);
     if (flags.noExecute && this.mode === "32-bit") throw new ArgumentError("32-bit paging has no execute-disable (XD) bit: use PAE paging with EFER.NXE=1");
     return pteBits(flags);
@@ -269,11 +270,12 @@ export class LegacyPageTable {
    * (below 4 GiB with 32-bit paging) cannot be had. A large page may replace
    * a page table that maps nothing (left empty by unmap); that table is freed.
    */
-  map(va: Address, pa: Address, len: Address, options: LegacyMapOptions = {}): void {
+  map(va: Address, pa: Address, len: Address, options?: LegacyMapOptions): void {
+    options = optionsOf(options, "map options");
     const size = options.size ?? "4K";
     const fmt = this.format;
     if (size !== "4K" && size !== fmt.large) {
-      throw new ArgumentError(`page size ${String(size)} is not "4K" or "${fmt.large}" (${this.mode} paging)`);
+      throw new ArgumentError(`page size ${showName(size)} is not "4K" or "${fmt.large}" (${this.mode} paging)`);
     }
     const bytes = LEGACY_PAGE_BYTES[size];
     const [v, l] = this.range(va, len, bytes);
@@ -291,32 +293,7 @@ export class LegacyPageTable {
     const frames = new Frames(this.memory, fmt.entryBytes);
     const upper = fmt.levels.filter((lv) => lv.level > leafLevel);
     const leafLv = fmt.levels.find((lv) => lv.level === leafLevel)!;
-
-    // Pass 1: nothing may be mapped there yet; count the tables to create
-    // (the table at level j that would hold v's entry is known by j and v >> shift_{j+1}).
-    const toCreate = new Set<string>();
-    const toFree = new Set<bigint>();
-    for (let vi = v; vi < v + l; vi += step) {
-      let table = this.root;
-      let missing = false;
-      for (const lv of upper) {
-        if (!missing) {
-          const e = frames.get(this.entryAddr(table, lv, vi));
-          if ((e & P) !== 0n) {
-            if (lv.level === 2 && (e & PS) !== 0n) throw this.refused("SPLITS_LARGE_PAGE", v, l, vi);
-            table = e & fmt.addrMask;
-            continue;
-          }
-          missing = true;
-        }
-        toCreate.add(`${lv.level - 1}:${Math.floor(vi / 2 ** lv.shift)}`);
-      }
-      if (missing) continue;
-      const e = frames.get(this.entryAddr(table, leafLv, vi));
-      if ((e & P) === 0n) continue;
-      if (!large || (e & PS) !== 0n || !this.tableEmpty(frames, e & fmt.addrMask)) throw this.refused("ALREADY_MAPPED", v, l, vi);
-      toFree.add(e & fmt.addrMask);
-    }
+    const { toCreate, toFree } = this.plan(frames, v, l, large);
 
     // Take the frames the new tables need before writing any entry.
     const fresh: bigint[] = [];
@@ -357,9 +334,51 @@ export class LegacyPageTable {
     // Otherwise no invalidation: the TLB never holds a translation for a page that was not present.
   }
 
+  /**
+   * Pass 1 of map: nothing may be mapped in [v, v + l) yet (a large page may
+   * replace an empty table); counts the tables to create. Throws MappingError
+   * (ALREADY_MAPPED, SPLITS_LARGE_PAGE) before anything changes.
+   */
+  private plan(frames: Frames, v: number, l: number, large: boolean): { toCreate: Set<string>; toFree: Set<bigint> } {
+    const fmt = this.format;
+    const leafLevel = large ? 2 : 1;
+    const step = Number(LEGACY_PAGE_BYTES[large ? fmt.large : "4K"]);
+    const upper = fmt.levels.filter((lv) => lv.level > leafLevel);
+    const leafLv = fmt.levels.find((lv) => lv.level === leafLevel)!;
+    // Pass 1: nothing may be mapped there yet; count the tables to create
+    // (the table at level j that would hold v's entry is known by j and v >> shift_{j+1}).
+    const toCreate = new Set<string>();
+    const toFree = new Set<bigint>();
+    for (let vi = v; vi < v + l; vi += step) {
+      let table = this.root;
+      let missing = false;
+      for (const lv of upper) {
+        if (!missing) {
+          const e = frames.get(this.entryAddr(table, lv, vi));
+          if ((e & P) !== 0n) {
+            if (lv.level === 2 && (e & PS) !== 0n) throw this.refused("SPLITS_LARGE_PAGE", v, l, vi);
+            table = e & fmt.addrMask;
+            continue;
+          }
+          missing = true;
+        }
+        toCreate.add(`${lv.level - 1}:${Math.floor(vi / 2 ** lv.shift)}`);
+      }
+      if (missing) continue;
+      const e = frames.get(this.entryAddr(table, leafLv, vi));
+      if ((e & P) === 0n) continue;
+      if (!large || (e & PS) !== 0n || !this.tableEmpty(frames, e & fmt.addrMask)) throw this.refused("ALREADY_MAPPED", v, l, vi);
+      toFree.add(e & fmt.addrMask);
+    }
+    return { toCreate, toFree };
+  }
+
   /** Maps `len` bytes from `va` to fresh zeroed frames from the allocator (4 KiB pages); returns their addresses. */
   mapFresh(va: Address, len: Address, flags: PteFlags | bigint = {}): bigint[] {
     const [v, l] = this.range(va, len, 0x1000n);
+    // Everything a refusal depends on is checked before a frame is taken (the allocator and the dirty log stay as they were).
+    this.leafFlags(flags);
+    this.plan(new Frames(this.memory, this.format.entryBytes), v, l, false);
     const frames: bigint[] = [];
     let mapped = 0;
     try {

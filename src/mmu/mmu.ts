@@ -21,7 +21,7 @@ import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
 import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex, bigOfNumber, join64 } from "../base/index.js";
 import { type AccessOptions, type AccessSize, encodeAccess, encodeWith, withSize, checkAccess, checkLoadNumber, checkStoreNumber } from "./access.js";
 import { Core } from "../core/index.js";
-import { ArgumentError, OutOfMemoryError, RegisterError, type Fault } from "../base/index.js";
+import { ArgumentError, OutOfMemoryError, RegisterError, type Fault, show, showName, optionsOf, bytesOf } from "../base/index.js";
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
 import { PageTable, type PageTableOptions } from "./page-table.js";
@@ -163,6 +163,7 @@ export class Mmu {
    * paging mode other than off or long mode.
    */
   loadState(state: CpuState): void {
+    if (typeof state !== "object" || state === null) throw new ArgumentError(`loadState needs { cr0, cr3, cr4, efer, pkru?, pkrs?, maxPhyAddr? }, not ${show(state)}`);
     const next: Required<CpuState> = {
       cr0: toU64(state.cr0, "CR0"),
       cr3: toU64(state.cr3, "CR3") & ~(1n << BigInt(CR3_NOFLUSH_BIT)),
@@ -337,9 +338,10 @@ export class Mmu {
    * including global entries, 3 all contexts except global entries.
    */
   invpcid(type: 0 | 1 | 2 | 3, pcid = 0, va: Address = 0n): void {
-    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new ArgumentError(`PCID ${String(pcid)} is not in 0..4095`);
+    if (type !== 0 && type !== 1 && type !== 2 && type !== 3) throw new ArgumentError(`INVPCID type ${show(type)} is not 0, 1, 2 or 3`);
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new ArgumentError(`PCID ${show(pcid)} is not in 0..4095`);
     const v = toU64(va);
-    if (!this.core.x.invpcid(type, pcid, lo32(v), hi32(v))) throw new ArgumentError(`INVPCID type ${String(type)} is not 0, 1, 2 or 3`);
+    if (!this.core.x.invpcid(type, pcid, lo32(v), hi32(v))) throw new ArgumentError(`INVPCID type ${show(type)} is not 0, 1, 2 or 3`);
   }
 
   // ---- Nested paging (AMD SVM NPT, APM 15.25) ----
@@ -358,9 +360,9 @@ export class Mmu {
     const ncr3 = toU64(state.ncr3, "nCR3");
     const nxe = state.nxe ?? true;
     const asid = state.asid ?? 1;
-    if (typeof nxe !== "boolean") throw new ArgumentError(`nested nxe ${String(nxe)} is not a boolean`);
-    if (!Number.isInteger(asid) || asid < 1 || asid >= NASID) throw new RegisterError(`ASID ${String(asid)} is not in 1..${NASID - 1} (x86mmu reports NASID = ${NASID}; ASID 0 is the host's)`);
-    if (![0, 1, 3, 7].includes(tlbControl)) throw new ArgumentError(`TLB_CONTROL ${String(tlbControl)} is not 0, 1, 3 or 7`);
+    if (typeof nxe !== "boolean") throw new ArgumentError(`nested nxe ${show(nxe)} is not a boolean`);
+    if (!Number.isInteger(asid) || asid < 1 || asid >= NASID) throw new RegisterError(`ASID ${show(asid)} is not in 1..${NASID - 1} (x86mmu reports NASID = ${NASID}; ASID 0 is the host's)`);
+    if (![0, 1, 3, 7].includes(tlbControl)) throw new ArgumentError(`TLB_CONTROL ${show(tlbControl)} is not 0, 1, 3 or 7`);
     const phys = (1n << BigInt(this.regs.maxPhyAddr)) - 1n;
     if ((ncr3 & ~phys) !== 0n) throw new RegisterError(`nCR3 ${hex(ncr3)} sets bits at or above MAXPHYADDR (${this.regs.maxPhyAddr})`);
     checkNestedGuest(this.regs);
@@ -382,7 +384,7 @@ export class Mmu {
 
   /** INVLPGA: invalidates the translations of the page containing `va` tagged with `asid` (global ones too). */
   invlpga(va: Address, asid: number): void {
-    if (!Number.isInteger(asid) || asid < 0 || asid >= NASID) throw new ArgumentError(`ASID ${String(asid)} is not in 0..${NASID - 1}`);
+    if (!Number.isInteger(asid) || asid < 0 || asid >= NASID) throw new ArgumentError(`ASID ${show(asid)} is not in 0..${NASID - 1}`);
     const v = toU64(va);
     this.core.x.invlpga(lo32(v), hi32(v), asid);
   }
@@ -528,7 +530,7 @@ export class Mmu {
   /** The number fast path: `va` a safe integer, `access` from encodeAccess; returns -1 on a fault (see lastFault()). */
   translateNumber(va: number, access: number): number {
     // Below 4 GiB (the common case) one comparison checks the address and gives its halves.
-    const hi = (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
+    const hi = typeof va === "number" && (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
     checkAccess(access);
     const pa = this.xTranslate(va >>> 0, hi, access);
     return pa >= 0 || !this.faultHandlers.any ? pa : this.numberSlow(va, access, () => this.xTranslate(va >>> 0, hiOfNumber(va), access));
@@ -641,7 +643,7 @@ export class Mmu {
    * on a fault (see lastFault()).
    */
   loadNumber(va: number, access: number): number {
-    const hi = (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
+    const hi = typeof va === "number" && (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
     checkLoadNumber(access);
     const r = this.xLoad(va >>> 0, hi, access);
     return r >= 0 ? r : this.loadNumberSlow(va, access);
@@ -658,11 +660,11 @@ export class Mmu {
 
   /** The number fast path for stores of 1, 2 or 4 bytes; returns 0, or a nonzero status on a fault (see lastFault()). */
   storeNumber(va: number, access: number, value: number): number {
-    const hi = (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
+    const hi = typeof va === "number" && (va >>> 0) === va ? 0 : (checkNumber(va), hiOfNumber(va));
     const size = checkStoreNumber(access);
     // A table, not `2 ** (8 * size)`: V8 takes a slow path for `**` with a variable exponent (~100 ns).
-    if (!(value >= 0 && value < STORE_LIMIT[size]! && Number.isInteger(value))) {
-      throw new ArgumentError(`storeNumber stores 1, 2 or 4 bytes of a value that fits them (size ${size}, value ${String(value)}); use write() for 8`);
+    if (!(typeof value === "number" && value >= 0 && value < STORE_LIMIT[size]! && Number.isInteger(value))) {
+      throw new ArgumentError(`storeNumber stores 1, 2 or 4 bytes of a value that fits them (size ${size}, value ${show(value)}); use write() for 8`);
     }
     const s = this.xStore(va >>> 0, hi, access, value, 0);
     return s === 0 ? 0 : this.storeNumberSlow(va, access, value);
@@ -689,7 +691,8 @@ export class Mmu {
    */
   readBytes(va: Address, len: number, options: AccessOptions = {}): Uint8Array {
     const out = new Uint8Array(this.checkLen(len));
-    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, encodeAccess({ op: "read", ...options }), 0), len, out, 0);
+    const acc = encodeWith("read", 1, options);
+    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, acc, 0), len, out, 0);
     return out;
   }
 
@@ -701,9 +704,9 @@ export class Mmu {
    * callback that throws leaves the pieces before it copied).
    */
   readInto(va: Address, target: Uint8Array, options: AccessOptions = {}): void {
-    if (!(target instanceof Uint8Array)) throw new ArgumentError("readInto needs a Uint8Array target");
-    const len = this.checkLen(target.length);
-    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, encodeAccess({ op: "read", ...options }), 0), len, target, 0);
+    const len = this.checkLen(bytesOf(target, "readInto's target").length);
+    const acc = encodeWith("read", 1, options);
+    if (len > 0) spaceToHost(this.translateAll(toU64(va), len, acc, 0), len, target, 0);
   }
 
   /** Writes all of `source` at linear `va`: writeBytes, named as readInto's counterpart (neither allocates). */
@@ -717,12 +720,14 @@ export class Mmu {
    * throws with no byte written.
    */
   writeBytes(va: Address, data: Uint8Array, options: AccessOptions = {}): void {
-    if (this.checkLen(data.length) === 0) return;
-    hostToSpace(data, 0, data.length, this.translateAll(toU64(va), data.length, encodeAccess({ op: "write", ...options }), 1));
+    const acc = encodeWith("write", 1, options);
+    const v = toU64(va);
+    if (this.checkLen(bytesOf(data).length) === 0) return;
+    hostToSpace(data, 0, data.length, this.translateAll(v, data.length, acc, 1));
   }
 
   private checkLen(len: number): number {
-    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_RANGE) throw new ArgumentError(`length ${String(len)} is not an integer in 0..2^32-1`);
+    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_RANGE) throw new ArgumentError(`length ${show(len)} is not an integer in 0..2^32-1`);
     return len;
   }
 
@@ -827,12 +832,13 @@ export class Mmu {
    */
   createPageTable(options: LegacyPageTableOptions): LegacyPageTable;
   createPageTable(options?: PageTableOptions & { mode?: 4 | 5 }): PageTable;
-  createPageTable(options: (PageTableOptions & { mode?: 4 | 5 }) | LegacyPageTableOptions = {}): PageTable | LegacyPageTable {
+  createPageTable(options?: (PageTableOptions & { mode?: 4 | 5 }) | LegacyPageTableOptions): PageTable | LegacyPageTable {
+    options = optionsOf(options, "page-table options");
     const mode = options.mode;
     if (mode === "32-bit" || mode === "pae") return LegacyPageTable.create(this.core, this.memory, mode);
     const levels = (options as PageTableOptions).levels;
     if (mode !== undefined && (mode !== 4 && mode !== 5 || (levels !== undefined && levels !== mode))) {
-      throw new ArgumentError(`mode ${String(mode)} is not "32-bit", "pae", 4 or 5${levels !== undefined ? ` agreeing with levels ${String(levels)}` : ""}`);
+      throw new ArgumentError(`mode ${showName(mode)} is not "32-bit", "pae", 4 or 5${levels !== undefined ? ` agreeing with levels ${show(levels)}` : ""}`);
     }
     return PageTable.create(this.core, this.memory, { levels: mode ?? levels });
   }
@@ -853,6 +859,7 @@ export class Mmu {
 
   /** Records the levels of the next walks (up to two per access) until disabled; see takeTrace(). */
   setTrace(on: boolean): void {
+    if (typeof on !== "boolean") throw new ArgumentError(`setTrace takes true or false, not ${show(on)}`);
     this.core.x.setTrace(on);
   }
 

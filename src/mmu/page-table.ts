@@ -14,7 +14,7 @@ import {
 import { STATUS_OK, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_MEMORY, STATUS_NO_FRAME, MB_PA } from "../arch/index.js";
 import { type Address, toU64, lo32, hi32, hex } from "../base/index.js";
 import { ScratchBuffer, type Core } from "../core/index.js";
-import { ArgumentError, MappingError, OutOfMemoryError, X86MmuError } from "../base/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError, X86MmuError, show, showName, optionsOf } from "../base/index.js";
 import type { PhysicalMemory } from "../phys/index.js";
 
 /** Page sizes by name, and the level of their leaf entry. */
@@ -46,9 +46,13 @@ const b = (n: number): bigint => 1n << BigInt(n);
 
 /** The entry bits for `flags` (a PteFlags, or raw bits as a bigint). */
 export function pteBits(flags: PteFlags | bigint): bigint {
-  if (typeof flags === "bigint") return flags | b(PTE_P_BIT);
+  if (typeof flags === "bigint") {
+    if (BigInt.asUintN(64, flags) !== flags) throw new ArgumentError(`entry bits ${show(flags)} are outside 0..2^64-1`);
+    return flags | b(PTE_P_BIT);
+  }
+  if (typeof flags !== "object" || flags === null) throw new ArgumentError(`flags must be a PteFlags object or a bigint of entry bits, not ${show(flags)}`);
   const key = flags.pkey ?? 0;
-  if (!Number.isInteger(key) || key < 0 || key > 15) throw new ArgumentError(`protection key ${String(key)} is not in 0..15`);
+  if (!Number.isInteger(key) || key < 0 || key > 15) throw new ArgumentError(`protection key ${show(key)} is not in 0..15`);
   let v = b(PTE_P_BIT);
   if (flags.writable) v |= b(PTE_RW_BIT);
   if (flags.user) v |= b(PTE_US_BIT);
@@ -92,7 +96,7 @@ export class PageTable {
 
   static create(core: Core, memory: PhysicalMemory, options: PageTableOptions): PageTable {
     const levels = options.levels ?? 4;
-    if (levels !== 4 && levels !== 5) throw new ArgumentError(`levels ${String(levels)} is not 4 or 5`);
+    if (levels !== 4 && levels !== 5) throw new ArgumentError(`levels ${show(levels)} is not 4 or 5`);
     return new PageTable(core, memory, memory.allocFrame(), levels);
   }
 
@@ -129,10 +133,11 @@ export class PageTable {
    * (ALREADY_MAPPED, SPLITS_LARGE_PAGE), changing nothing, when a page of the
    * range is mapped already or a large page is in the way.
    */
-  map(va: Address, pa: Address, len: Address, options: MapOptions = {}): void {
+  map(va: Address, pa: Address, len: Address, options?: MapOptions): void {
+    options = optionsOf(options, "map options");
     const size = options.size ?? "4K";
-    const bytes = PAGE_BYTES[size];
-    if (bytes === undefined) throw new ArgumentError(`page size ${String(size)} is not "4K", "2M" or "1G"`);
+    const bytes = typeof size === "string" && Object.hasOwn(PAGE_BYTES, size) ? PAGE_BYTES[size] : undefined;
+    if (bytes === undefined) throw new ArgumentError(`page size ${showName(size)} is not "4K", "2M" or "1G"`);
     const [v, l] = this.range(va, len, bytes);
     const p = toU64(pa, "physical address");
     if (p % bytes !== 0n) throw new ArgumentError(`physical address ${hex(p)} is not aligned to ${size}`);

@@ -8,7 +8,7 @@
 import {
   CR0_PE_BIT, CR0_PG_BIT, CR4_PAE_BIT, CR4_PCIDE_BIT, CR4_LA57_BIT, EFER_LME_BIT, EFER_LMA_BIT, MAXPHYADDR_MIN, MAXPHYADDR_MAX,
 } from "../arch/index.js";
-import { hex } from "../base/index.js";
+import { hex, show } from "../base/index.js";
 import { RegisterError } from "../base/index.js";
 
 /** The paging-related processor state. */
@@ -36,7 +36,7 @@ const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) !== 0n;
 
 /** A u32 register value (PKRU, IA32_PKRS), or RegisterError. */
 export const U32 = (v: number, what: string): number => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RegisterError(`${what} ${String(v)} is not a u32`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RegisterError(`${what} ${show(v)} is not a u32`);
   return v;
 };
 
@@ -46,7 +46,7 @@ export const U32 = (v: number, what: string): number => {
  */
 export function checkMaxPhyAddr(n: number, ceilingPfn: number): void {
   if (!Number.isInteger(n) || n < MAXPHYADDR_MIN || n > MAXPHYADDR_MAX) {
-    throw new RegisterError(`MAXPHYADDR ${String(n)} is not an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}`);
+    throw new RegisterError(`MAXPHYADDR ${show(n)} is not an integer in ${MAXPHYADDR_MIN}..${MAXPHYADDR_MAX}`);
   }
   if (ceilingPfn > 2 ** (n - 12)) {
     throw new RegisterError(`MAXPHYADDR ${n} is too small: physical memory holds frames up to ${hex(BigInt(ceilingPfn - 1) << 12n)} (reset memory first)`);

@@ -24,7 +24,7 @@
  * copy, and `copied` the bytes before it.
  */
 
-import { ArgumentError, type Fault } from "../base/index.js";
+import { ArgumentError, type Fault, show, bytesOf } from "../base/index.js";
 import { spaceToHost, hostToSpace, spaceToSpace, translatorsOf, type Translated } from "../mmu/index.js";
 import type { VmIoOwner } from "./owner.js";
 import type { VmSpace } from "./vm-space.js";
@@ -38,12 +38,12 @@ export interface CopyResult {
 export type ValSize = 1 | 2 | 4 | 8;
 
 function checkSize(size: number): ValSize {
-  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`value size ${String(size)} is not 1, 2, 4 or 8`);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`value size ${show(size)} is not 1, 2, 4 or 8`);
   return size;
 }
 
 function checkCount(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n < 0) throw new ArgumentError(`${what} ${String(n)} is not a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ArgumentError(`${what} ${show(n)} is not a non-negative integer`);
   return n;
 }
 
@@ -51,8 +51,8 @@ function encodeVal(size: ValSize, value: bigint | number): Uint8Array {
   let v: bigint;
   if (typeof value === "bigint") v = value;
   else if (Number.isSafeInteger(value)) v = BigInt(value);
-  else throw new ArgumentError(`value ${String(value)} is not a safe integer: pass a bigint`);
-  if (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8)) throw new ArgumentError(`value ${String(value)} does not fit in ${size} bytes`);
+  else throw new ArgumentError(`value ${show(value)} is not a safe integer: pass a bigint`);
+  if (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8)) throw new ArgumentError(`value ${show(value)} does not fit in ${size} bytes`);
   v = BigInt.asUintN(size * 8, v);
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
@@ -82,6 +82,8 @@ type AnyWriter = VmWriter | InfallibleVmWriter;
  * stopping at the first fault; advances both cursors by the count.
  */
 function copy(r: AnyReader, w: AnyWriter): CopyResult {
+  if (!(r instanceof VmReader || r instanceof InfallibleVmReader)) throw new ArgumentError(`a copy reads from a VmReader or InfallibleVmReader, not ${show(r)}`);
+  if (!(w instanceof VmWriter || w instanceof InfallibleVmWriter)) throw new ArgumentError(`a copy writes to a VmWriter or InfallibleVmWriter, not ${show(w)}`);
   const n = Math.min(r.remain, w.avail);
   if (r instanceof VmReader) r.gate(n);
   if (w instanceof VmWriter) w.gate(n);
@@ -151,6 +153,7 @@ abstract class TokenHandle {
 
   /** @internal */
   advanceBy(n: number): void {
+    if (checkCount(n, "advanceBy") > this.remain) throw new ArgumentError(`advanceBy(${n}) goes past the end: only ${this.remain} bytes remain`);
     this.cur += BigInt(n);
   }
 
@@ -350,6 +353,7 @@ abstract class HostCursor {
   protected endOff: number;
 
   constructor(readonly buffer: Uint8Array) {
+    bytesOf(buffer, "a host reader's or writer's buffer");
     this.cur = 0;
     this.endOff = buffer.length;
   }
@@ -370,6 +374,7 @@ abstract class HostCursor {
 
   /** @internal */
   advanceBy(n: number): void {
+    if (checkCount(n, "advanceBy") > this.remain) throw new ArgumentError(`advanceBy(${n}) goes past the end: only ${this.remain} bytes remain`);
     this.cur += n;
   }
 

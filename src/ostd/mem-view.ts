@@ -15,7 +15,7 @@
  * return new views. Lookups are binary searches, O(log n).
  */
 
-import { X86MmuError } from "../base/index.js";
+import { X86MmuError, ArgumentError, show, bigintOf, functionOf } from "../base/index.js";
 import { hex } from "../base/index.js";
 
 /** One page mapping: `size` bytes of virtual memory from `va` to physical memory from `pa`. */
@@ -70,6 +70,27 @@ function push(out: ViewPiece[], p: ViewPiece): void {
   else out.push(p);
 }
 
+/** An iterable argument (a MemView's pieces or mappings). */
+function iterableOf<T>(v: Iterable<T>, what: string): Iterable<T> {
+  if (v === null || v === undefined || typeof v === "string" || typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
+    throw new ArgumentError(`${what} must be an iterable (an array), not ${show(v)}`);
+  }
+  return v;
+}
+
+/** A piece as given by a caller: bigint fields, a positive page size. */
+function checkPiece(p: ViewPiece): ViewPiece {
+  if (typeof p !== "object" || p === null) throw new ArgumentError(`a view piece is { start, end, pa, pageSize, flags } (bigints), not ${show(p)}`);
+  for (const k of ["start", "end", "pa", "pageSize", "flags"] as const) bigintOf(p[k], `piece ${k}`);
+  if (p.pageSize <= 0n) throw new ArgumentError(`piece pageSize ${show(p.pageSize)} is not positive`);
+  return p;
+}
+
+function checkView(v: MemView, what = "view"): MemView {
+  if (!(v instanceof MemView)) throw new ArgumentError(`${what} must be a MemView, not ${show(v)}`);
+  return v;
+}
+
 export class MemView {
   private constructor(private readonly ps: readonly ViewPiece[]) {}
 
@@ -77,7 +98,7 @@ export class MemView {
 
   /** A view of `pieces` (any order; they must be disjoint). Throws MemViewError if two overlap. */
   static of(pieces: Iterable<ViewPiece>): MemView {
-    const sorted = [...pieces].filter((p) => p.end > p.start).sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+    const sorted = [...iterableOf(pieces, "pieces")].map(checkPiece).filter((p) => p.end > p.start).sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
     const out: ViewPiece[] = [];
     for (const p of sorted) {
       const last = out[out.length - 1];
@@ -90,7 +111,11 @@ export class MemView {
   /** A view of whole page mappings. */
   static ofMappings(mappings: Iterable<Mapping>): MemView {
     const pieces: ViewPiece[] = [];
-    for (const m of mappings) pieces.push({ start: m.va, end: m.va + m.size, pa: m.pa, pageSize: m.size, flags: m.flags });
+    for (const m of iterableOf(mappings, "mappings")) {
+      if (typeof m !== "object" || m === null) throw new ArgumentError(`a mapping is { va, pa, size, flags } (bigints), not ${show(m)}`);
+      for (const k of ["va", "pa", "size", "flags"] as const) bigintOf(m[k], `mapping ${k}`);
+      pieces.push({ start: m.va, end: m.va + m.size, pa: m.pa, pageSize: m.size, flags: m.flags });
+    }
     return MemView.of(pieces);
   }
 
@@ -117,6 +142,7 @@ export class MemView {
 
   /** vostd `addr_transl`: where `va` goes through this view, or undefined. O(log n). */
   addrTransl(va: bigint): ViewTranslation | undefined {
+    bigintOf(va);
     const p = this.ps[this.lower(va)];
     if (!p || p.start > va) return undefined;
     return { pa: p.pa + (va - p.start), pageSize: p.pageSize, flags: p.flags };
@@ -132,6 +158,8 @@ export class MemView {
 
   /** Whether every byte of [a, b) translates. O(log n + pieces in the range). */
   covers(a: bigint, b: bigint): boolean {
+    bigintOf(a, "range start");
+    bigintOf(b, "range end");
     let at = a;
     for (let i = this.lower(a); at < b; i++) {
       const p = this.ps[i];
@@ -143,6 +171,8 @@ export class MemView {
 
   /** The first byte of [a, b) that does not translate, or undefined. */
   firstHole(a: bigint, b: bigint): bigint | undefined {
+    bigintOf(a, "range start");
+    bigintOf(b, "range end");
     let at = a;
     for (let i = this.lower(a); at < b; i++) {
       const p = this.ps[i];
@@ -154,12 +184,16 @@ export class MemView {
 
   /** Whether any byte of [a, b) translates. */
   touches(a: bigint, b: bigint): boolean {
+    bigintOf(a, "range start");
+    bigintOf(b, "range end");
     const p = this.ps[this.lower(a)];
     return p !== undefined && p.start < b && a < b;
   }
 
   /** The pieces of [a, b), clipped to it. */
   slice(a: bigint, b: bigint): ViewPiece[] {
+    bigintOf(a, "range start");
+    bigintOf(b, "range end");
     const out: ViewPiece[] = [];
     for (let i = this.lower(a); i < this.ps.length; i++) {
       const p = this.ps[i]!;
@@ -174,6 +208,8 @@ export class MemView {
    * byte); this view is unchanged.
    */
   borrowAt(va: bigint, len: bigint): MemView {
+    bigintOf(va);
+    bigintOf(len, "length");
     return new MemView(this.slice(va, va + len));
   }
 
@@ -182,6 +218,8 @@ export class MemView {
    * page that straddles a boundary is cut, each side keeps only its bytes.
    */
   split(va: bigint, len: bigint): [MemView, MemView] {
+    bigintOf(va);
+    bigintOf(len, "length");
     const a = va;
     const b = va + len;
     const i0 = this.lower(a);
@@ -217,7 +255,7 @@ export class MemView {
    * native copy of this view's pieces.
    */
   join(other: MemView): MemView {
-    const b = other.ps;
+    const b = checkView(other, "join's view").ps;
     if (b.length === 0) return this;
     if (this.ps.length === 0) return other;
     const lo = Math.max(0, this.lower(b[0]!.start) - 1);
@@ -237,12 +275,16 @@ export class MemView {
 
   /** This view with [a, b) removed and `pieces` (inside [a, b), sorted, disjoint) put there. */
   replace(a: bigint, b: bigint, pieces: readonly ViewPiece[]): MemView {
+    bigintOf(a, "range start");
+    bigintOf(b, "range end");
+    iterableOf(pieces, "pieces");
     const [, rest] = this.split(a, b - a);
     return rest.join(MemView.of(pieces));
   }
 
   /** This view with `f` applied to the flags of every piece in [a, b). */
   mapFlags(a: bigint, b: bigint, f: (flags: bigint) => bigint): MemView {
+    functionOf(f, "mapFlags's function");
     return this.replace(a, b, this.slice(a, b).map((p) => ({ ...p, flags: f(p.flags) })));
   }
 
@@ -251,7 +293,7 @@ export class MemView {
     let i = 0;
     let j = 0;
     const a = this.ps;
-    const b = other.ps;
+    const b = checkView(other).ps;
     while (i < a.length && j < b.length) {
       const x = a[i]!;
       const y = b[j]!;
@@ -264,6 +306,7 @@ export class MemView {
 
   /** Whether every byte this view translates, `other` translates the same way (pa, page size, flags). */
   subsetOf(other: MemView): boolean {
+    checkView(other);
     for (const p of this.ps) {
       const q = other.slice(p.start, p.end);
       let at = p.start;
@@ -278,11 +321,13 @@ export class MemView {
 
   /** Whether the two views translate [a, b) identically (including where neither does). */
   translatesLike(other: MemView, a: bigint, b: bigint): boolean {
+    checkView(other);
     return MemView.of(this.slice(a, b)).equals(MemView.of(other.slice(a, b)));
   }
 
   /** Same pieces (pieces are canonical, so: same translations). */
   equals(other: MemView): boolean {
+    checkView(other);
     if (this.ps.length !== other.ps.length) return false;
     for (let i = 0; i < this.ps.length; i++) {
       const x = this.ps[i]!;

@@ -21,7 +21,7 @@
  * In debug mode `inv()` and `memViewWf()` run in full (O(n^2)) after each.
  */
 
-import { hex } from "../base/index.js";
+import { hex, show } from "../base/index.js";
 import { X86MmuError, ArgumentError } from "../base/index.js";
 import { IntervalIndex } from "./interval-index.js";
 import { MemView, type ViewPiece } from "./mem-view.js";
@@ -285,7 +285,7 @@ export class VmSpaceOwner {
     const big = (v: bigint | number, what: string): bigint => {
       if (typeof v === "bigint") return v;
       if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-      throw new ArgumentError(`${what} ${String(v)} is not a bigint or a non-negative safe integer`);
+      throw new ArgumentError(`${what} ${show(v)} is not a bigint or a non-negative safe integer`);
     };
     const start = big(va, "address");
     const end = start + big(len, "length");
@@ -350,6 +350,7 @@ export class VmSpaceOwner {
   // ---- Activation ----
 
   private requireToken(tok: VmIoOwner, kind: VmIoKind, rule: string): void {
+    if (!(tok instanceof VmIoOwner)) throw new ArgumentError(`${rule} takes a VmIoOwner token, not ${show(tok)}`);
     if (tok.kind !== kind) throw new OwnershipError(rule, `${tok} is a ${tok.kind}, not a ${kind}`, [tok.id]);
     if (tok.owner !== this) throw new OwnershipError(rule, `${tok} belongs to ${tok.owner.label}, not ${this.label}`, [tok.id]);
     if (!tok.registered) throw new OwnershipError(rule, `${tok} was removed; create a new one`, [tok.id]);
@@ -466,6 +467,7 @@ export class VmSpaceOwner {
   }
 
   private lookup(map: Map<number, VmIoOwner>, t: VmIoOwner | number, kind: VmIoKind, rule: string): VmIoOwner {
+    if (typeof t !== "number" && !(t instanceof VmIoOwner)) throw new ArgumentError(`${rule} takes a VmIoOwner token or its id, not ${show(t)}`);
     const id = typeof t === "number" ? t : t.id;
     const tok = map.get(id);
     if (!tok || (typeof t !== "number" && tok !== t)) {

@@ -25,10 +25,10 @@ import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/index.js";
 import { type Address, toU64, hex } from "../base/index.js";
 import { encodeAccess } from "../mmu/index.js";
 import { ScratchBuffer, type Core } from "../core/index.js";
-import { ArgumentError, OutOfMemoryError } from "../base/index.js";
+import { ArgumentError, OutOfMemoryError, show, showName, optionsOf, functionOf } from "../base/index.js";
 import { VmReader, VmWriter } from "./io.js";
 import type { Mapping, ViewPiece } from "./mem-view.js";
-import { LONG_MODE, type Mmu } from "../mmu/index.js";
+import { LONG_MODE, Mmu } from "../mmu/index.js";
 import { coreOf } from "../mmu/index.js";
 import { AccessDenied, OwnershipError, VmSpaceOwner, physRegistryFor, rangeText, type VRange } from "./owner.js";
 import { PAGE_BYTES, PageTable, pteBits, type PageSize, type PteFlags } from "../mmu/index.js";
@@ -134,7 +134,7 @@ export class VmSpace {
     options: VmSpaceOptions,
   ) {
     this.kind = options.kind ?? "user";
-    if (this.kind !== "user" && this.kind !== "kernel") throw new ArgumentError(`space kind ${String(this.kind)} is not "user" or "kernel"`);
+    if (this.kind !== "user" && this.kind !== "kernel") throw new ArgumentError(`space kind ${showName(this.kind)} is not "user" or "kernel"`);
     this.levels = options.levels ?? 4;
     this.core = coreOf(mmu);
     this.label = `${this.kind} space ${++spaceCounter}`;
@@ -201,8 +201,9 @@ export class VmSpace {
   }
 
   /** A new, empty address space of `mmu` (OSTD `VmSpace::new`). */
-  static create(mmu: Mmu, options: VmSpaceOptions = {}): VmSpace {
-    return new VmSpace(mmu, options);
+  static create(mmu: Mmu, options?: VmSpaceOptions): VmSpace {
+    if (!(mmu instanceof Mmu)) throw new ArgumentError(`VmSpace.create needs an Mmu, not ${show(mmu)}`);
+    return new VmSpace(mmu, optionsOf(options, "space options"));
   }
 
   /** The space active on `mmu`, if any. */
@@ -347,11 +348,13 @@ export class VmSpace {
 
   /** Runs `fn` with an activated reader and always closes it (also when `fn` throws or its promise rejects). */
   withReader<T>(va: Address, len: Address, fn: (r: VmReader) => T): T {
+    functionOf(fn, "withReader's function");
     return scoped(this.reader(va, len), fn);
   }
 
   /** Runs `fn` with an activated writer and always closes it. */
   withWriter<T>(va: Address, len: Address, fn: (w: VmWriter) => T): T {
+    functionOf(fn, "withWriter's function");
     return scoped(this.writer(va, len), fn);
   }
 
@@ -425,15 +428,19 @@ export class CursorMut {
   }
 
   /** OSTD `map`: maps one page of `size` at the cursor to `pa` and moves past it. */
-  map(pa: Address, options: SpaceMapOptions = {}): void {
-    this.mapRange(pa, PAGE_BYTES[options.size ?? "4K"], options);
+  map(pa: Address, options?: SpaceMapOptions): void {
+    options = optionsOf(options, "map options");
+    const size = options.size ?? "4K";
+    if (!Object.hasOwn(PAGE_BYTES, size)) throw new ArgumentError(`page size ${showName(size)} is not "4K", "2M" or "1G"`);
+    this.mapRange(pa, PAGE_BYTES[size], options);
   }
 
   /** Maps `len` bytes from the cursor to physical memory from `pa` (pages of one size) and moves past them. */
-  mapRange(pa: Address, len: Address, options: SpaceMapOptions = {}): void {
+  mapRange(pa: Address, len: Address, options?: SpaceMapOptions): void {
+    options = optionsOf(options, "map options");
     const size = options.size ?? "4K";
-    const bytes = PAGE_BYTES[size];
-    if (bytes === undefined) throw new ArgumentError(`page size ${String(size)} is not "4K", "2M" or "1G"`);
+    const bytes = typeof size === "string" && Object.hasOwn(PAGE_BYTES, size) ? PAGE_BYTES[size] : undefined;
+    if (bytes === undefined) throw new ArgumentError(`page size ${showName(size)} is not "4K", "2M" or "1G"`);
     const [a, b] = this.take(len, bytes, "map");
     const flags = this.flagsOf(options.flags);
     const p = toU64(pa, "physical address");

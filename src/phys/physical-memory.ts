@@ -13,7 +13,7 @@ import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_S
 import type { Bus } from "./bus.js";
 import { type Address, toU64, toSized, lo32, hi32 } from "../base/index.js";
 import { ScratchBuffer, type Core } from "../core/index.js";
-import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError } from "../base/index.js";
+import { ArgumentError, MappingError, OutOfMemoryError, PhysicalAddressError, show, bytesOf } from "../base/index.js";
 
 /**
  * One piece of a range: `host` is the byte's offset in linear memory, 0 when
@@ -136,7 +136,7 @@ export class PhysicalMemory {
 
   private check(pa: Address, len: number): bigint {
     const p = toU64(pa, "physical address");
-    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_RANGE) throw new ArgumentError(`length ${len} is not an integer in 0..2^32-1`);
+    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_RANGE) throw new ArgumentError(`length ${show(len)} is not an integer in 0..2^32-1`);
     const limit = 1n << BigInt(this.maxPhyAddr);
     if (p >= limit || BigInt(len) > limit - p) throw new PhysicalAddressError(p, BigInt(len), this.maxPhyAddr);
     return p;
@@ -163,7 +163,7 @@ export class PhysicalMemory {
 
   /** Copies `data` to physical `pa`: all of it, or (out of memory) none of it. */
   writeBytes(pa: Address, data: Uint8Array): void {
-    const p = this.check(pa, data.length);
+    const p = this.check(pa, bytesOf(data).length);
     if (data.length === 0) return;
     const segments = this.segments(p, data.length, true);
     // Unmapped space that faults stops the write before any byte is written.
@@ -268,6 +268,6 @@ export class PhysicalMemory {
 }
 
 function checkSize(size: number): number {
-  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`size ${String(size)} is not 1, 2, 4 or 8`);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new ArgumentError(`size ${show(size)} is not 1, 2, 4 or 8`);
   return size;
 }

@@ -29,7 +29,7 @@
  *   register that has them; CR4.PCIDE or CR4.LA57 outside long mode on
  *   `cpu.cr4`; a `va` of 2^32 or more outside long mode on that access's `va`.
  */
-import { X86MmuError } from "../base/index.js";
+import { X86MmuError, ArgumentError, show } from "../base/index.js";
 import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario, TlbStep } from "./types.js";
 import type { NptState } from "./types.js";
 import {
@@ -465,6 +465,8 @@ export type ScenarioItem = { scenario: Scenario; error?: undefined } | { scenari
  * text was read (and how `run` prints results).
  */
 export function parseScenarioItems(text: string, fileName: string): { jsonl: boolean; items: ScenarioItem[] } {
+  if (typeof text !== "string") throw new ArgumentError(`scenario text must be a string, not ${show(text)}`);
+  if (typeof fileName !== "string") throw new ArgumentError(`the scenario file name must be a string (its extension picks JSON or JSON Lines), not ${show(fileName)}`);
   const attempt = (f: () => Scenario): ScenarioItem => {
     try {
       return { scenario: f() };

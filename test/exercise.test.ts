@@ -5,6 +5,7 @@
  * option errors.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
@@ -128,6 +129,18 @@ describe("x86mmu exercise", () => {
       expect(p.status, p.stderr).toBe(0);
       expect(p.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual(ls.map((l) => l.answers));
     }
+  });
+
+  it("the README's exercise is real output, and so is the answer it shows", () => {
+    const readme = readFileSync(root + "README.md", "utf8");
+    const cmd = "$ x86mmu exercise --seed 55 --mode 32-bit --topics perm,wp\n";
+    const at = readme.indexOf(cmd) + cmd.length;
+    expect(at).toBeGreaterThan(cmd.length);
+    const args = ["exercise", "--seed", "55", "--mode", "32-bit", "--topics", "perm,wp"];
+    expect(readme.slice(at, readme.indexOf("```", at))).toBe(run(args).out.trimEnd() + "\n");
+    const shown = readme.slice(readme.indexOf("     2. #PF, error code 0x3\n"), readme.indexOf("               [... bits 1 to 6 ...]"));
+    expect(shown.length).toBeGreaterThan(500);
+    expect(run([...args, "--answers"]).out).toContain(shown);
   });
 
   it("refuses bad options with exit status 2, naming the option", () => {

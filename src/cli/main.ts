@@ -207,7 +207,7 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
     return 0;
   }
   if (command !== "run" && command !== "explain") {
-    err(`x86mmu: unknown command "${command}" (run, explain or demo; x86mmu --help says more)\n`);
+    err(`x86mmu: unknown command "${command}" (run, explain, exercise or demo; x86mmu --help says more)\n`);
     return 2;
   }
   const colourOn = wantColour(values);

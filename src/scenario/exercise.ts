@@ -202,7 +202,9 @@ function generateOne(rng: Rng, seed: number, number: number, mode: ExerciseMode,
   // This exercise's topics: all of them when one to three are asked for, else two or three at random.
   const topics = asked.length <= 3 ? [...asked] : rng.shuffle([...asked]).slice(0, rng.int(2, 3));
   const has = (t: ExerciseTopic) => topics.includes(t);
-  // A reserved bit planted as XD without EFER.NXE (long mode and PAE): then no other entry may carry XD.
+  // Where the rsvd topic puts its reserved bit: a physical-address bit at or above MAXPHYADDR, PS in the
+  // top-level entry, a low bit of a large page's frame, XD with EFER.NXE=0 (then no other entry carries
+  // XD), or bit 21 of a 4 MiB PDE (32-bit paging).
   let rsvdKind = has("rsvd") ? rng.pick(geo.long ? ["phys", "phys", "ps-top", "large-low", "xd"] : mode === "pae" ? ["phys", "xd", "large-low"] : ["pse"]) : undefined;
   if (rsvdKind === "xd" && has("nx")) rsvdKind = "phys";
   const regs: Regs = {
@@ -246,8 +248,7 @@ function generateOne(rng: Rng, seed: number, number: number, mode: ExerciseMode,
   const root = newTable(0);
   let cr3 = root.paddr;
   if (mode === "pae" && rng.chance(0.4)) cr3 += 0x20n * BigInt(rng.int(1, 127)); // the PDPT is 32-byte aligned anywhere in its page
-  const rootAddr = mode === "pae" ? cr3 : root.paddr;
-  root.paddr = rootAddr;
+  root.paddr = cr3;
   const tableEntry = (t: Table, user: boolean): bigint => (mode === "pae" && t.level === 1 ? t.paddr | P : t.paddr | P | RW | (user ? US : 0n) | (has("ad") ? (rng.chance(0.5) ? A : 0n) : A));
 
   // The linear addresses of each half: user below, supervisor above (long mode: the upper half; else above 3 GiB).
@@ -269,45 +270,41 @@ function generateOne(rng: Rng, seed: number, number: number, mode: ExerciseMode,
       else if (l === 0) idx.push(topIndex(user));
       else idx.push(rng.pick([0, 1, rng.int(0, (1 << geo.widths[l]!) - 1), rng.int(0, (1 << geo.widths[l]!) - 1)]));
     }
-    return tryBuild();
-
-    function tryBuild(): Mapping | undefined {
-      // Walk again, creating tables as needed.
-      let t = root;
-      const path: { table: Table; index: number }[] = [];
-      for (let l = 0; l < leafLevel; l++) {
-        const e = t.entries.get(idx[l]!);
-        let child: Table | undefined;
-        if (e === undefined) {
-          child = newTable(l + 1);
-          t.entries.set(idx[l]!, tableEntry(child, user));
-        } else {
-          child = tables.find((x) => x.level === l + 1 && (x.paddr & ~0xfffn) === (e & 0xffffffffff000n));
-          if (!child) return undefined;
-        }
-        path.push({ table: t, index: idx[l]! });
-        t = child;
+    // Walk down, creating the tables that are missing; refuse a path through a large page or onto a used slot.
+    let t = root;
+    const path: { table: Table; index: number }[] = [];
+    for (let l = 0; l < leafLevel; l++) {
+      const e = t.entries.get(idx[l]!);
+      let child: Table | undefined;
+      if (e === undefined) {
+        child = newTable(l + 1);
+        t.entries.set(idx[l]!, tableEntry(child, user));
+      } else {
+        child = tables.find((x) => x.level === l + 1 && (x.paddr & ~0xfffn) === (e & 0xffffffffff000n));
+        if (!child) return undefined;
       }
-      if (t.entries.has(idx[leafLevel]!)) return undefined;
-      path.push({ table: t, index: idx[leafLevel]! });
-      const size = leafLevel === nLevels - 1 ? 0x1000n : geo.large.get(leafLevel)!;
-      const pa = dataFrame(size);
-      let va = 0n;
-      idx.forEach((x, l) => (va |= BigInt(x) << BigInt(geo.shifts[l]!)));
-      let leaf = pa | P;
-      if (size !== 0x1000n) leaf |= PS;
-      if (user) leaf |= US;
-      leaf |= rng.chance(0.7) ? RW : 0n;
-      if (regs.nxe && rng.chance(0.5)) leaf |= XD;
-      if (!user && regs.pge && rng.chance(0.6)) leaf |= G;
-      if (has("ad")) {
-        if (rng.chance(0.5)) leaf |= A | (rng.chance(0.5) ? D : 0n);
-      } else leaf |= A | ((leaf & RW) !== 0n ? D : 0n);
-      t.entries.set(idx[leafLevel]!, leaf);
-      const m: Mapping = { user, path, va: canonical(va), size, pa };
-      mappings.push(m);
-      return m;
+      path.push({ table: t, index: idx[l]! });
+      t = child;
     }
+    if (t.entries.has(idx[leafLevel]!)) return undefined;
+    path.push({ table: t, index: idx[leafLevel]! });
+    const size = leafLevel === nLevels - 1 ? 0x1000n : geo.large.get(leafLevel)!;
+    const pa = dataFrame(size);
+    let va = 0n;
+    idx.forEach((x, l) => (va |= BigInt(x) << BigInt(geo.shifts[l]!)));
+    let leaf = pa | P;
+    if (size !== 0x1000n) leaf |= PS;
+    if (user) leaf |= US;
+    leaf |= rng.chance(0.7) ? RW : 0n;
+    if (regs.nxe && rng.chance(0.5)) leaf |= XD;
+    if (!user && regs.pge && rng.chance(0.6)) leaf |= G;
+    if (has("ad")) {
+      if (rng.chance(0.5)) leaf |= A | (rng.chance(0.5) ? D : 0n);
+    } else leaf |= A | ((leaf & RW) !== 0n ? D : 0n);
+    t.entries.set(idx[leafLevel]!, leaf);
+    const m: Mapping = { user, path, va: canonical(va), size, pa };
+    mappings.push(m);
+    return m;
   };
 
   // The mappings: three to five pages, at least one user and one supervisor page.

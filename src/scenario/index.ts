@@ -2,7 +2,8 @@
  * scenario — the scenario format (docs/scenario-format.md): parsing and
  * validating scenario files, formatting results, and the engine that runs a
  * scenario on the core (core-engine.ts). The reference engine (src/reference)
- * runs the same scenarios with an independent walker. Imports mmu and below,
+ * runs the same scenarios with an independent walker; exercise.ts generates
+ * seeded exercises as scenarios (`x86mmu exercise`). Imports mmu and below,
  * and reference.
  */
 

@@ -142,3 +142,220 @@ describe("callbacks that call back", () => {
     expect([...mmu.translateBatch(vas)]).toEqual([0x200000n, 0x201000n]);
   });
 });
+
+/**
+ * The re-entrancy matrix: every callback kind (device read, device write,
+ * before hook, after hook, fault handler) performs every kind of Mmu
+ * operation; each inner operation gives its correct result (or a typed
+ * refusal, where the README documents one), and the outer access that called
+ * back still gives its own correct result.
+ */
+describe("every callback kind calls every kind of Mmu operation", () => {
+  const RAM = 0x400000n; // -> 0x200000 (2 pages); 0x401000 carries the hooks
+  const DEVVA = 0x600000n; // -> the device at 0xfee00000
+  const FAULTVA = 0x800000n; // unmapped until the fault handler maps it to 0x202000
+  const RD4 = encodeAccess({ op: "read", size: 4 });
+  const WR4 = encodeAccess({ op: "write", size: 4 });
+
+  type Ctx = { mmu: Mmu; pt: ReturnType<Mmu["createPageTable"]> };
+  /** Inner operations on the first page (never the hooked one, never the device): each returns normally when its result was right. */
+  const inner: [string, (c: Ctx) => void][] = [
+    ["translate", ({ mmu }) => expect(mmu.translate(RAM + 0x10n)).toBe(0x200010n)],
+    ["tryTranslate/probe", ({ mmu }) => {
+      expect(mmu.tryTranslate(RAM)).toMatchObject({ ok: true, pa: 0x200000n });
+      expect(mmu.probe(RAM)).toMatchObject({ ok: true, pa: 0x200000n });
+    }],
+    ["translateNumber", ({ mmu }) => expect(mmu.translateNumber(0x400010, RD4)).toBe(0x200010)],
+    ["read", ({ mmu }) => expect(mmu.read(RAM + 0x10n, 4)).toBe(0x1234n)],
+    ["write", ({ mmu }) => {
+      mmu.write(RAM + 0x20n, 4, 0xbeef);
+      expect(mmu.memory.read(0x200020n, 4)).toBe(0xbeefn);
+    }],
+    ["loadNumber/storeNumber", ({ mmu }) => {
+      expect(mmu.storeNumber(0x400030, WR4, 0x77)).toBe(0);
+      expect(mmu.loadNumber(0x400030, RD4)).toBe(0x77);
+    }],
+    ["readBytes", ({ mmu }) => expect([...mmu.readBytes(RAM + 0x10n, 2)]).toEqual([0x34, 0x12])],
+    ["readInto", ({ mmu }) => {
+      const t = new Uint8Array(2);
+      mmu.readInto(RAM + 0x10n, t);
+      expect([...t]).toEqual([0x34, 0x12]);
+    }],
+    ["writeBytes", ({ mmu }) => {
+      mmu.writeBytes(RAM + 0x100n, Uint8Array.of(9, 8, 7));
+      expect([...mmu.memory.readBytes(0x200100n, 3)]).toEqual([9, 8, 7]);
+    }],
+    ["batch translate/load/store", ({ mmu }) => {
+      const b = mmu.batch(2);
+      b.input.set([RAM + 0x10n, RAM + 0x40n]);
+      expect(b.translate(2, RD4)).toBe(0);
+      expect([...b.output]).toEqual([0x200010n, 0x200040n]);
+      b.values.set([5n, 6n]);
+      expect(b.store(2, WR4)).toBe(2);
+      expect(b.load(2, RD4)).toBe(2);
+      expect([...b.output]).toEqual([5n, 6n]);
+      expect(mmu.translateBatch(BigUint64Array.of(RAM))[0]).toBe(0x200000n);
+    }],
+    ["map/unmap/protect", ({ mmu, pt }) => {
+      pt.map(0x900000n, 0x203000n, 0x1000n, { flags: { writable: true } });
+      mmu.write(0x900008n, 8, 0x99n);
+      pt.protect(0x900000n, 0x1000n, { writable: false });
+      mmu.invlpg(0x900000n);
+      expect(() => mmu.write(0x900008n, 8, 1n)).toThrow(PageFault);
+      pt.unmap(0x900000n, 0x1000n);
+      mmu.invlpg(0x900000n);
+      expect(mmu.tryTranslate(0x900000n).ok).toBe(false);
+      expect(mmu.memory.read(0x203008n, 8)).toBe(0x99n);
+    }],
+    ["snapshot/restore", ({ mmu }) => {
+      const s = mmu.snapshot();
+      mmu.write(RAM + 0x200n, 8, 0xdeadn);
+      mmu.restore(s);
+      expect(mmu.read(RAM + 0x200n, 8)).toBe(0n);
+      s.release();
+    }],
+    ["dirty log", ({ mmu }) => {
+      mmu.dirtyLog.start();
+      mmu.write(RAM + 0x300n, 1, 1);
+      expect(mmu.dirtyLog.frames()).toContain(0x200000n);
+      expect([...mmu.dirtyLog.bitmap(0x200000n, 1)]).toEqual([1]);
+      mmu.dirtyLog.clear();
+      mmu.dirtyLog.stop();
+    }],
+    ["flushTlb/invlpg/tlbEntries", ({ mmu }) => {
+      mmu.flushTlb();
+      mmu.translate(RAM);
+      expect(mmu.tlbEntries().some((e) => e.linear === RAM)).toBe(true);
+      mmu.invlpg(RAM);
+    }],
+    ["register setters", ({ mmu }) => {
+      const { cr3, cr4 } = mmu.state;
+      mmu.pkru = 0xc;
+      expect(mmu.pkru).toBe(0xc);
+      mmu.pkru = 0;
+      mmu.cr3 = cr3; // MOV to CR3: flushes the non-global entries
+      mmu.cr4 = cr4;
+      mmu.efer = mmu.efer;
+      expect(mmu.translate(RAM)).toBe(0x200000n);
+    }],
+    ["physical memory", ({ mmu }) => {
+      mmu.memory.write(0x204000n, 8, 0x5an);
+      expect(mmu.memory.read(0x204000n, 8)).toBe(0x5an);
+      expect(mmu.memory.readBytes(0x200010n, 2)).toEqual(Uint8Array.of(0x34, 0x12));
+    }],
+  ];
+
+  type Kind = {
+    name: string;
+    /** Installs the callback (which calls `cb` once) and runs the outer access; checks its result. */
+    run: (c: Ctx, cb: () => void) => void;
+  };
+  const kinds: Kind[] = [
+    {
+      name: "device read",
+      run: ({ mmu }, cb) => {
+        mmu.mapDevice(0xfee00000n, 0x1000n, { read: () => (cb(), 0x42), write: () => {} });
+        expect(mmu.read(DEVVA, 4)).toBe(0x42n);
+      },
+    },
+    {
+      name: "device write",
+      run: ({ mmu }, cb) => {
+        const seen: bigint[] = [];
+        mmu.mapDevice(0xfee00000n, 0x1000n, { read: () => 0, write: (_pa, _s, v) => (cb(), void seen.push(v)) });
+        mmu.write(DEVVA, 4, 7);
+        expect(seen).toEqual([7n]);
+      },
+    },
+    {
+      name: "before hook",
+      run: ({ mmu }, cb) => {
+        mmu.addHook({ space: "linear", start: RAM + 0x1000n, length: 0x1000n, ops: ["read"], before: () => cb() });
+        expect(mmu.read(RAM + 0x1010n, 4)).toBe(0x5678n);
+      },
+    },
+    {
+      name: "after hook",
+      run: ({ mmu }, cb) => {
+        mmu.addHook({ space: "physical", start: 0x201000n, length: 0x1000n, ops: ["write"], after: () => cb() });
+        mmu.write(RAM + 0x1020n, 4, 0xabc);
+        expect(mmu.memory.read(0x201020n, 4)).toBe(0xabcn);
+      },
+    },
+    {
+      name: "fault handler",
+      run: ({ mmu, pt }, cb) => {
+        mmu.onFault((f) => {
+          if (!(f instanceof PageFault) || f.cr2 >> 12n !== FAULTVA >> 12n) return; // the inner operations' own faults are theirs
+          cb();
+          pt.map(FAULTVA, 0x202000n, 0x1000n, { flags: { writable: true } });
+          return "retry";
+        });
+        expect(mmu.read(FAULTVA + 8n, 4)).toBe(0x55n);
+      },
+    },
+  ];
+
+  for (const kind of kinds) {
+    it(`${kind.name}: every operation, inner result and outer result correct`, () => {
+      const failures: string[] = [];
+      for (const [name, op] of inner) {
+        const mmu = new Mmu();
+        const pt = mmu.createPageTable();
+        pt.map(RAM, 0x200000n, 0x2000n, { flags: { writable: true } });
+        pt.map(DEVVA, 0xfee00000n, 0x1000n, { flags: { writable: true } });
+        mmu.loadState({ ...LONG_MODE, cr3: pt.root });
+        mmu.memory.write(0x200010n, 4, 0x1234n);
+        mmu.memory.write(0x201010n, 4, 0x5678n);
+        mmu.memory.write(0x202008n, 4, 0x55n);
+        const ctx = { mmu, pt };
+        let calls = 0;
+        let innerError: unknown;
+        try {
+          kind.run(ctx, () => {
+            if (calls++ > 0) return;
+            try {
+              op(ctx);
+            } catch (e) {
+              innerError = e;
+            }
+          });
+        } catch (e) {
+          failures.push(`${name}: the outer access failed: ${(e as Error).message}`);
+          continue;
+        }
+        if (calls === 0) failures.push(`${name}: the callback was not called`);
+        if (innerError !== undefined) failures.push(`${name}: ${(innerError as Error).constructor.name}: ${(innerError as Error).message}`);
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+
+  it("a callback that reuses the Batch running it gets the documented typed refusal, and the outer result stays right", () => {
+    const mmu = new Mmu();
+    const pt = mmu.createPageTable();
+    pt.map(RAM, 0x200000n, 0x1000n, { flags: { writable: true } });
+    pt.map(DEVVA, 0xfee00000n, 0x1000n, { flags: { writable: true } });
+    mmu.loadState({ ...LONG_MODE, cr3: pt.root });
+    const b = mmu.batch(2);
+    const refusals: unknown[] = [];
+    mmu.mapDevice(0xfee00000n, 0x1000n, {
+      read: () => {
+        for (const f of [() => b.load(1, RD4), () => b.store(1, WR4), () => b.translate(1, RD4)]) {
+          try {
+            f();
+          } catch (e) {
+            refusals.push(e);
+          }
+        }
+        return 3;
+      },
+      write: () => {},
+    });
+    b.input.set([DEVVA, RAM]);
+    expect(b.load(2, RD4)).toBe(2);
+    expect(b.output[0]).toBe(3n);
+    expect(refusals.length).toBe(3);
+    for (const e of refusals) expect(e).toBeInstanceOf(ReentrancyError);
+  });
+});

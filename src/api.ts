@@ -19,11 +19,12 @@ export {
 export { UnmappedPhysicalError, DeviceError, type Device, type HookSpec, type AccessEvent, type HookOp, type Handle, type BusSize } from "./phys/index.js";
 export { DirtyLog, Snapshot, SnapshotError } from "./phys/index.js";
 export { PhysicalMemory } from "./phys/index.js";
+export { loadImage, detectImageFormat, compressionOf, SPARSE_RECORD_BYTES, type ImageFormat, type ImageOptions, type ImageInfo } from "./phys/index.js";
 export { PageTable, pteBits, PAGE_BYTES, type PageSize, type PteFlags, type MapOptions, type PageTableOptions } from "./mmu/index.js";
 export { LegacyPageTable, LEGACY_PAGE_BYTES, type LegacyMode, type LegacyPageSize, type LegacyMapOptions, type LegacyPageTableOptions } from "./mmu/index.js";
 export { encodeAccess, withSize, type AccessSpec, type AccessOptions, type AccessOp, type AccessSize } from "./mmu/index.js";
 export {
-  X86MmuError, PageFault, GeneralProtection, NestedPageFault, OutOfMemoryError, PhysicalAddressError, ArgumentError, RegisterError, MappingError, ReentrancyError, MAX_CALLBACK_DEPTH,
+  X86MmuError, PageFault, GeneralProtection, NestedPageFault, OutOfMemoryError, PhysicalAddressError, ArgumentError, RegisterError, MappingError, ReentrancyError, ImageError, MAX_CALLBACK_DEPTH,
   describeErrorCode, describeExitInfo1, type Fault,
 } from "./base/index.js";
 export { hex, toU64, type Address } from "./base/index.js";

@@ -141,3 +141,18 @@ export class ReentrancyError extends X86MmuError {
 
 /** How deep device, hook and fault-handler callbacks may nest (each level an access made from inside a callback). */
 export const MAX_CALLBACK_DEPTH = 32;
+
+/**
+ * A memory image (src/phys/image.ts) that cannot be loaded: truncated, or not
+ * of the format given or detected. `offset` is the byte offset in the image
+ * where the problem lies (a record, a header field, a segment's data).
+ */
+export class ImageError extends X86MmuError {
+  constructor(
+    readonly offset: number,
+    message: string,
+    code: "IMAGE_TRUNCATED" | "IMAGE_MALFORMED" | "IMAGE_COMPRESSED" = "IMAGE_MALFORMED",
+  ) {
+    super(code, `image offset ${offset} (0x${offset.toString(16)}): ${message}`);
+  }
+}

@@ -13,6 +13,7 @@ import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index
 import { scenarioItems } from "./input.js";
 import { explainAccess, explainTlbEvent, explainTlbStep, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
+import { MAP_HELP, mapCommand } from "./map.js";
 import { EXERCISE_OPTIONS, exerciseCommand } from "./exercise.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
@@ -66,6 +67,7 @@ Usage:
       --answers adds the solutions, each access explained as explain does.
       --json prints one line per exercise, {"scenario": ..., "answers": ...}:
       a scenario for x86mmu run and the results run gives for it.
+${MAP_HELP}
   x86mmu demo
       Build a small address space, translate a few addresses and explain the
       walks (what npm start shows).
@@ -143,6 +145,8 @@ export function main(argv: string[], out = (s: string) => void process.stdout.wr
 }
 
 function command(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
+  // map has options of its own (--mem there is a flag, not compact explain's PADDR=QWORD).
+  if (argv[0] === "map") return mapCommand(argv.slice(1), `Usage:\n${MAP_HELP}`, out, err);
   let parsed;
   try {
     parsed = parseArgs({
@@ -207,7 +211,7 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
     return 0;
   }
   if (command !== "run" && command !== "explain") {
-    err(`x86mmu: unknown command "${command}" (run, explain, exercise or demo; x86mmu --help says more)\n`);
+    err(`x86mmu: unknown command "${command}" (run, explain, map, exercise or demo; x86mmu --help says more)\n`);
     return 2;
   }
   const colourOn = wantColour(values);

@@ -7,3 +7,6 @@
  */
 
 export * from "./page-map.js";
+export * from "./page-leaves.js";
+export * from "./qemu-monitor.js";
+export * from "./registers-file.js";

@@ -9,3 +9,4 @@
 export * from "./physical-memory.js";
 export * from "./bus.js";
 export * from "./snapshot.js";
+export * from "./image.js";

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
-import { Mmu, ImageError, loadImage, detectImageFormat, pageLeaves, qemuInfoTlb, qemuInfoMem, parseRegistersText } from "../src/api.js";
+import { Mmu, PageTable, ImageError, loadImage, detectImageFormat, pageLeaves, qemuInfoTlb, qemuInfoMem, parseRegistersText } from "../src/api.js";
 
 const dir = mkdtempSync(join(tmpdir(), "x86mmu-map-"));
 
@@ -216,6 +216,18 @@ describe("x86mmu map on a hand-built address space", () => {
     const text = file("regs.txt", "CR0=80010033 CR2=0000000000000000 CR3=0000000000001000 CR4=000000a0\nEFER=0000000000000d00\n");
     expect(run(["map", "--image", sparse, "--registers", text]).out).toBe(TLB);
     expect(parseRegistersText("CR0=80010033 CR3=0000000000001000 CR4=000000a0 EFER=0000000000000d00")).toEqual({ cr0: 0x80010033n, cr3: 0x1000n, cr4: 0xa0n, efer: 0xd00n });
+  });
+
+  it("5-level paging: VAs sign-extended from bit 56; a range ending at the top of the lower half prints its end canonical, as QEMU does", () => {
+    const mmu = new Mmu();
+    const pt = mmu.createPageTable({ mode: 5 }) as PageTable;
+    pt.map(0xff11000000000000n, 0x40000000n, 0x40000000n, { size: "1G", flags: { writable: true, global: true, noExecute: true } });
+    pt.map(0x00fffffffffff000n, 0x5000n, 0x1000n, { flags: { user: true } });
+    mmu.loadState({ cr0: 0x80010033n, cr3: pt.root, cr4: 0x1020n, efer: 0xd00n });
+    expect(qemuInfoTlb(mmu)).toBe("00fffffffffff000: 0000000000005000 -------U-\nff11000000000000: 0000000040000000 XGP-----W\n");
+    // The first range ends at 2^56, which QEMU's addr_canonical prints sign-extended.
+    expect(qemuInfoMem(mmu)).toBe("00fffffffffff000-ff00000000000000 0000000000001000 ur-\nff11000000000000-ff11000040000000 0000000040000000 -rw\n");
+    expect(pageLeaves(mmu).leaves.map((l) => l.pageSize)).toEqual(["4K", "1G"]);
   });
 
   it("notes a present entry with reserved bits on stderr and maps nothing through it", () => {

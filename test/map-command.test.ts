@@ -240,6 +240,38 @@ describe("x86mmu map on a hand-built address space", () => {
   });
 });
 
+describe("x86mmu explain --image", () => {
+  const img = file("explain.sparse", sparseImage());
+  const regs = file("explain-regs.json", JSON.stringify(CPU));
+
+  it("explains accesses on an image's tables: a user read of the user read-only page, then a user write to it (#PF P|W|U)", () => {
+    const r = run(["explain", "--image", img, "--registers", regs, "--access", "read:0x401010:8:cpl3", "--access", "write:0x401010:1:cpl3", "--no-color"]);
+    expect(r.err).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("a sparse image, 8 page(s) loaded; 4-level paging from CR3 0x1000");
+    expect(r.out).toContain("=> physical address 0x8010");
+    expect(r.out).toContain("=> #PF, error code 0x7 (P|W|U), CR2 = 0x401010");
+  });
+
+  it("refuses --map, --mem or --mode with --image, --registers alone, and no --access", () => {
+    const bad: [string[], string][] = [
+      [["explain", "--image", img, "--registers", regs, "--map", "0x1000=0x2000", "--access", "read:0x1000"], "--map does not apply with --image"],
+      [["explain", "--registers", regs, "--access", "read:0x1000"], "--registers goes with --image"],
+      [["explain", "--image", img, "--registers", regs], "give at least one --access"],
+      [["run", "--image", img, scenarioFileFor("x")], "belongs to the compact form"],
+    ];
+    for (const [args, message] of bad) {
+      const r = run(args);
+      expect(r.err, args.join(" ")).toContain(message);
+      expect(r.status).toBe(2);
+    }
+  });
+});
+
+function scenarioFileFor(name: string): string {
+  return file(`${name}.json`, JSON.stringify({ ...scenario, name }));
+}
+
 describe("memory images", () => {
   it("detects the format from the content", () => {
     expect(detectImageFormat(sparseImage())).toBe("sparse");

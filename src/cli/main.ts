@@ -13,7 +13,7 @@ import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index
 import { scenarioItems } from "./input.js";
 import { explainAccess, explainTlbEvent, explainTlbStep, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
-import { MAP_HELP, mapCommand } from "./map.js";
+import { MAP_HELP, explainImage, mapCommand } from "./map.js";
 import { EXERCISE_OPTIONS, exerciseCommand } from "./exercise.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
@@ -53,6 +53,8 @@ Usage:
         --mem   a raw 64-bit word to store after mapping (e.g. to break an entry)
         ACCESS  OP:VA[:SIZE][:cpl0|cpl3][:ac][:value=V], OP read, write or
                 fetch; defaults size 1, cpl0; e.g. read:0x400010:8:cpl3
+      --image IMAGE [--registers FILE] instead of --map/--mem/--mode: explain
+        the accesses on a memory image's tables (as for map, below).
       Example: x86mmu explain --cr4 0x3000a0 --map 0x400000=0x5000:user \\
                  --access read:0x400010:8 --access read:0x400010:8:ac
   x86mmu exercise --seed N [--count K] [--mode 32-bit|pae|4-level|5-level]
@@ -91,7 +93,7 @@ export const DEFAULT_MAX_MEMORY = 64n << 20n;
 const OPTIONS_OF: Record<string, string[]> = {
   run: ["trace", "engine", "max-memory"],
   explain: ["tlb", "color", "no-color", "engine", "max-memory"],
-  "explain-compact": ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "color", "no-color"],
+  "explain-compact": ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "color", "no-color", "image", "registers"],
   demo: ["color", "no-color"],
   exercise: EXERCISE_OPTIONS,
 };
@@ -162,6 +164,8 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
         pkru: { type: "string" },
         pkrs: { type: "string" },
         maxphyaddr: { type: "string" },
+        image: { type: "string" },
+        registers: { type: "string" },
         mode: { type: "string" },
         map: { type: "string", multiple: true },
         mem: { type: "string", multiple: true },
@@ -215,7 +219,7 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
     return 2;
   }
   const colourOn = wantColour(values);
-  const compact = ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access"].filter((k) => values[k as keyof typeof values] !== undefined);
+  const compact = ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "image", "registers"].filter((k) => values[k as keyof typeof values] !== undefined);
   if (compact.length > 0) {
     if (command !== "explain" || rest.length > 0) {
       err(`x86mmu ${command}: --${compact[0]} belongs to the compact form, "x86mmu explain" with no FILE\n`);
@@ -396,6 +400,15 @@ function explainCompact(
   err: (s: string) => void,
 ): number {
   try {
+    if (values.image !== undefined || values.registers !== undefined) {
+      // A memory image instead of tables built with --map (map.ts).
+      if (values.image === undefined) throw new UsageError("--registers goes with --image");
+      const extra = ["map", "mem", "mode"].find((k) => values[k] !== undefined);
+      if (extra) throw new UsageError(`--${extra} does not apply with --image (the image holds the tables)`);
+      const accesses = ((values.access as string[] | undefined) ?? []).map(parseAccess);
+      if (accesses.length === 0) throw new UsageError("give at least one --access OP:VA[...]");
+      return explainImage(values, accesses, st, out, err);
+    }
     const reg = (k: string, d: bigint) => (values[k] === undefined ? d : num(values[k] as string, `--${k}`));
     // --mode: the registers' defaults for that mode; the registers then pick the table format.
     const modeDefaults: Record<string, { cr4: bigint; efer: bigint }> = {

@@ -18,6 +18,8 @@ import { loadImage, compressionOf, type ImageFormat } from "../phys/index.js";
 import { pageLeaves, qemuTlbLines, qemuMemLines, parseRegistersText, type PageLeaves } from "../inspect/index.js";
 import { hex, X86MmuError } from "../base/index.js";
 import { scenarioItems } from "./input.js";
+import { explainAccess, type style } from "./explain.js";
+import type { Access } from "../scenario/index.js";
 
 export const MAP_HELP = `  x86mmu map FILE [--mem | --json]
   x86mmu map --image IMAGE [--registers REGS] [--cr0 V --cr3 V --cr4 V --efer V --maxphyaddr N]
@@ -280,4 +282,49 @@ function mapScenarios(file: string, form: "tlb" | "mem" | "json", out: (s: strin
     out(render(engine.mmu, form, err));
   }
   return status;
+}
+
+/**
+ * `x86mmu explain --image IMAGE [--registers FILE] [--cr3 V ...] --access ...`:
+ * the compact form of explain on a memory image instead of tables built with
+ * --map (main.ts parses the accesses). Each access is explained on the
+ * image's tables, after a TLB flush (nothing of an earlier access is kept
+ * but the A/D flags it set).
+ */
+export function explainImage(
+  values: Record<string, string | boolean | string[] | undefined>,
+  accesses: Access[],
+  st: ReturnType<typeof style>,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  try {
+    const v = values as Record<string, string | boolean | undefined>;
+    const cpu = registersOf(v);
+    const image = readMaybeCompressed(v.image as string);
+    const engine = new CoreEngine();
+    const mmu = engine.mmu;
+    try {
+      if (cpu.maxPhyAddr !== undefined) mmu.maxPhyAddr = cpu.maxPhyAddr;
+      const info = loadImage(mmu.memory, image);
+      mmu.loadState(cpu);
+      out(st.bold(`# ${v.image as string}: a ${info.format} image, ${info.pagesWritten} page(s) loaded; ${mmu.pagingMode} paging from CR3 ${hex(mmu.cr3)}`) + "\n");
+    } catch (e) {
+      if (e instanceof X86MmuError) {
+        err(`x86mmu explain: ${v.image as string}: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+    const s = mmu.state;
+    out(`  CR0 ${hex(s.cr0)}  CR4 ${hex(s.cr4)}  EFER ${hex(s.efer)}  MAXPHYADDR ${s.maxPhyAddr}${s.pkru ? `  PKRU ${hex(s.pkru)}` : ""}\n\n`);
+    for (const a of accesses) out(explainAccess(a, engine.access(a, true), mmu.state, st) + "\n\n");
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof FileError || e instanceof X86MmuError) {
+      err(`x86mmu explain: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
 }

@@ -11,7 +11,7 @@
  * the second; only when both are allowed does a store write any byte.
  */
 
-import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { ACCESS_OP_MASK, ACCESS_SIZE_SHIFT, ACCESS_WRITE, PAGE_SHIFT, PAGE_SIZE, LEVEL_PT } from "../src/arch/bits";
 import {
   STATUS_OK, STATUS_PF, STATUS_GP, STATUS_NPF, MB_EXITINFO1_HI, STATUS_NO_MEMORY, STATUS_PHYS_RANGE, MB_STATUS, MB_ERROR_CODE,
   MB_FAULT_ADDR, MB_VALUE_HI, MB_PA, MAILBOX_BYTES, BATCH_FAULT_BIT, BATCH_SECOND_PAGE_BIT, SEGMENT_BYTES,
@@ -20,11 +20,12 @@ import {
 import { frameHost } from "./frames";
 import { frameHostOrAlloc } from "./physmem";
 import { exitInfo1, exitInfo2 } from "./nested";
-import { countHits, countMiss } from "./stats";
+import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL } from "./tlb";
+import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal } from "./walk";
+import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
 export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
@@ -188,13 +189,28 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
   const pcid = tlbPcid;
   let faults: u32 = 0;
   let fast: u32 = 0;
+  // Misses finished here, counted once at the end (stats.ts).
+  let misses: u32 = 0;
+  let entries: u32 = 0;
+  let pscHits: u32 = 0;
   const end = inPtr + ((n as usize) << 3);
   for (let p = inPtr, q = outPtr; p < end; p += 8, q += 8) {
     const la = load<u64>(p);
     const e = tlbSlot(la);
-    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && ((la as u32) & OFFSET_MASK) <= lastOffset) {
+    const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;
+    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && inPage) {
       store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
       fast++;
+      continue;
+    }
+    // The common miss (walk.ts missFast), unless the slot holds a global entry that may hit under another PCID: lookup() decides that.
+    const read = inPage && (load<u8>(e, 23) & TLB_GLOBAL) == 0 ? missFast(la, acc) : 0;
+    if (read != 0) {
+      misses++;
+      entries += read;
+      if (read == 1) pscHits++;
+      tlbFill(la, walkFastFrame, LEVEL_PT, PAGE_SHIFT, walkFastAllow, walkFastGlobal);
+      store<u64>(q, walkFastFrame | (la & ~PAGE_MASK));
     } else {
       const out = translateOneSlow(la, acc, size);
       if ((out >> BATCH_FAULT_BIT) != 0) faults++;
@@ -202,6 +218,7 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
     }
   }
   countHits(fast);
+  countFastMisses(misses, entries, pscHits);
   return faults;
 }
 
@@ -293,7 +310,12 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
   const allowBit: u32 = 1 << (acc & 15);
   const lastOffset: u32 = PAGE - size;
   const pcid = tlbPcid;
+  // With no device or hook anywhere, a miss of the common kind is finished here too (as in translateBatch).
+  const plain = !anySpecial();
   let fast: u32 = 0;
+  let misses: u32 = 0;
+  let entries: u32 = 0;
+  let pscHits: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const la = load<u64>(inPtr + ((i as usize) << 3));
     const e = tlbSlot(la);
@@ -304,16 +326,30 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
       v = readHost(host + off, size);
       fast++;
     } else {
-      const lo = loadSlow(la, acc);
-      if (lo < 0) {
-        countHits(fast);
-        return i;
+      const read = plain && off <= lastOffset && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && load<u64>(e) != ((la & PAGE_MASK) ^ pcid) ? missFast(la, acc) : 0;
+      if (read != 0) {
+        misses++;
+        entries += read;
+        if (read == 1) pscHits++;
+        tlbFill(la, walkFastFrame, LEVEL_PT, PAGE_SHIFT, walkFastAllow, walkFastGlobal);
+        // A frame never written reads as zeros (entryReadHost remembers storage only once it exists).
+        const h = frameHost(walkFastFrame >> PAGE_SHIFT);
+        if (h != 0) store<u32>(e, h as u32, 16);
+        v = h == 0 ? 0 : readHost(h + off, size);
+      } else {
+        const lo = loadSlow(la, acc);
+        if (lo < 0) {
+          countHits(fast);
+          countFastMisses(misses, entries, pscHits);
+          return i;
+        }
+        v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
       }
-      v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
     }
     store<u64>(outPtr + ((i as usize) << 3), v);
   }
   countHits(fast);
+  countFastMisses(misses, entries, pscHits);
   return n;
 }
 

@@ -25,6 +25,15 @@ export const stats: usize = memory.data(40, 8);
   store<u64>(stats, load<u64>(stats, 24) + 1, 24);
 }
 
+/** A batch's misses finished on its fast path, counted once at its end: `misses` walks that read `entries` entries, `pscHits` of them from the PDE cache. */
+@inline export function countFastMisses(misses: u32, entries: u32, pscHits: u32): void {
+  if (misses == 0) return;
+  store<u64>(stats, load<u64>(stats, 8) + (misses as u64), 8);
+  store<u64>(stats, load<u64>(stats, 16) + (misses as u64), 16);
+  store<u64>(stats, load<u64>(stats, 24) + (entries as u64), 24);
+  store<u64>(stats, load<u64>(stats, 32) + (pscHits as u64), 32);
+}
+
 @inline export function countPscHit(): void {
   store<u64>(stats, load<u64>(stats, 32) + 1, 32);
 }

@@ -82,7 +82,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
  * level, the access kinds it allows (walk.ts rightsMask) and whether it is
  * global; returns the slot.
  */
-export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): usize {
+@inline export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): usize {
   const e = tlbSlot(la);
   store<u64>(e, (la & PAGE_MASK) ^ tlbPcid);
   store<u64>(e, walkFrame, 8);

@@ -644,3 +644,76 @@ export function walkFast(la: u64, acc: u32): i32 {
   walkAllow = walkDirty ? allow : allow & ~WRITE_KINDS;
   return WALK_OK;
 }
+
+/**
+ * The commonest TLB miss, for the batch loops (issue 12): long mode, no
+ * trace, no nested paging, a 4 KiB page whose every entry is present, free
+ * of reserved bits and accessed (the PTE dirty too, for a write), the access
+ * allowed. The PDE cache (psc.ts) gives the page table when it has it (one
+ * entry read), else the upper levels are read and the PDE cache filled.
+ * Nothing is written to memory and nothing counted: it returns the number of
+ * entries read (1 means a PDE-cache hit) with the result in walkFastFrame /
+ * walkFastAllow / walkFastGlobal, and the caller counts in locals and fills
+ * the TLB (no call, no counter in memory per address). Returns 0, having
+ * changed nothing, on anything else (a large page, an A or D flag to set, a
+ * fault): the caller then takes lookup(), which decides the case by the full
+ * rules, so every rule stays stated once, in walk().
+ */
+@inline export function missFast(la: u64, acc: u32): u32 {
+  if (traceOn || nptOn || pagingLevels < 4 || !isCanonical(la)) return 0;
+  const expect: u64 = P | A;
+  const ps = pdeSlot(la);
+  const tag = pdeTag(la, pcid as u64);
+  let t: u64; // the upper levels' rights as the PDE cache keeps them: bit 1 R/W, bit 2 U/S (ANDed), bit 0 XD (ORed)
+  let read: u32 = 1;
+  const hit = load<u64>(ps) == tag;
+  if (hit) {
+    t = load<u64>(ps, 8);
+  } else {
+    const upper: u64 = rsvdMask | PS | expect; // PML5E, PML4E: PS is reserved; PDPTE, PDE: a large page is left to walk()
+    let table: u64 = cr3 & ENTRY_ADDR_MASK;
+    let rights: u64 = RW | US | XD; // XD inverted: ANDed, flipped at the end
+    let e: u64;
+    if (pagingLevels == 5) {
+      e = quickEntry(table, la, LEVEL_PML5);
+      if ((e & upper) != expect) return 0;
+      rights &= e ^ XD;
+      table = e & ENTRY_ADDR_MASK;
+      read++;
+    }
+    e = quickEntry(table, la, LEVEL_PML4);
+    if ((e & upper) != expect) return 0;
+    rights &= e ^ XD;
+    e = quickEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PDPT);
+    if ((e & upper) != expect) return 0;
+    rights &= e ^ XD;
+    e = quickEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PD);
+    if ((e & upper) != expect) return 0;
+    rights &= e ^ XD;
+    read += 3;
+    t = (e & ENTRY_ADDR_MASK) | (rights & (RW | US)) | ((rights & XD) == 0 ? 1 : 0);
+  }
+  const e = quickEntry(t & ENTRY_ADDR_MASK, la, LEVEL_PT);
+  const need: u64 = (acc & ACCESS_OP_MASK) == ACCESS_WRITE ? P | A | D : P | A;
+  if ((e & (rsvdMask | need)) != need) return 0;
+  const all = rightsMask((t & e & US) != 0, (t & e & RW) != 0, (t & 1) != 0 || (e & XD) != 0, true, ((e >> PTE_PK_SHIFT) as u32) & 15);
+  const allow = (e & D) != 0 ? all : all & ~WRITE_KINDS;
+  if (((allow >> (acc & 15)) & 1) == 0) return 0;
+  if (!hit) pdeFill(la, pcid as u64, t & ENTRY_ADDR_MASK, t & 7);
+  walkFastFrame = e & ENTRY_ADDR_MASK;
+  walkFastAllow = allow;
+  walkFastGlobal = pge && (e & G) != 0;
+  return read;
+}
+/** missFast's result, read by its caller right away. */
+export let walkFastFrame: u64 = 0;
+export let walkFastAllow: u32 = 0;
+export let walkFastGlobal: bool = false;
+
+/** The entry for `la` at `level` in the table at physical `table`, read without side effects; 0 (not present) when the table has no storage. */
+@inline function quickEntry(table: u64, la: u64, level: i32): u64 {
+  const index = (((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as usize) & 511) << 3;
+  if (table < WINDOW_BYTES) return windowBase == 0 ? 0 : load<u64>(windowBase + (table as usize) + index);
+  const host = tableHost(table >> PAGE_SHIFT, level);
+  return host == 0 ? 0 : load<u64>(host + index);
+}

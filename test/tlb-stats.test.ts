@@ -4,7 +4,7 @@
  * every walk is the unrolled fast walk and reads one entry per level.
  */
 import { describe, it, expect } from "vitest";
-import { Mmu, LONG_MODE, encodeAccess } from "../src/index.js";
+import { Mmu, LONG_MODE, encodeAccess, decodeBatchFault, PageFault } from "../src/index.js";
 
 // PML4 0x1000 [0] → PDPT 0x2000 [0] → PD 0x3000 [2] → PT 0x4000 [0], [1].
 // VA A = 0x400000 (PD index 2, PT index 0) → 0x10000; VA B = 0x401000 (PT index 1) → 0x11000.
@@ -43,6 +43,55 @@ describe("TLB statistics", () => {
     expect(mmu.tlbStats()).toEqual({ hits: 5, misses: 3, walks: 4, entriesRead: 13, pscHits: 1 });
     mmu.resetTlbStats();
     expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 0, walks: 0, entriesRead: 0, pscHits: 0 });
+  });
+
+  it("a batch's misses count as single misses do, and its walks use and fill the PDE cache", () => {
+    const mmu = setup();
+    // A: 4 entries read, the PDE cached; B: one entry from the PDE cache; A + 0x20: a hit.
+    expect(mmu.translateBatch(new BigUint64Array([A, B, A + 0x20n]))).toEqual(new BigUint64Array([0x10000n, 0x11000n, 0x10020n]));
+    expect(mmu.tlbStats()).toEqual({ hits: 1, misses: 2, walks: 2, entriesRead: 5, pscHits: 1 });
+    // A stale PDE is used by a batch's walk too (SDM 4.10.3.2), until INVLPG.
+    mmu.memory.write(0x5008n, 8, 0x21067n);
+    mmu.memory.write(0x3010n, 8, 0x5027n);
+    mmu.invlpg(B); // drops B's TLB entry; for this PCID, the PDE cache too
+    expect(mmu.translateBatch(new BigUint64Array([B]))[0]).toBe(0x21000n);
+    mmu.memory.write(0x3010n, 8, 0x4027n);
+    mmu.flushTlb();
+    mmu.resetTlbStats();
+    expect(mmu.translateBatch(new BigUint64Array([A]))[0]).toBe(0x10000n);
+    mmu.memory.write(0x3010n, 8, 0x5027n); // no invalidation: B's walk starts from the cached PDE
+    expect(mmu.translateBatch(new BigUint64Array([B]))[0]).toBe(0x11000n);
+    expect(mmu.tlbStats()).toEqual({ hits: 0, misses: 2, walks: 2, entriesRead: 5, pscHits: 1 });
+  });
+
+  it("a batch load's misses read through the fresh entry: written frames, never-written frames (zeros), and one written later", () => {
+    const mmu = setup();
+    mmu.memory.write(0x10008n, 8, 0x1122334455667788n);
+    const read8 = encodeAccess({ op: "read", size: 8 });
+    const b = mmu.batch(3);
+    b.input.set([A + 8n, B, A + 8n]);
+    expect(b.load(3, read8)).toBe(3);
+    expect([...b.output]).toEqual([0x1122334455667788n, 0n, 0x1122334455667788n]);
+    expect(mmu.tlbStats()).toEqual({ hits: 1, misses: 2, walks: 2, entriesRead: 5, pscHits: 1 });
+    mmu.memory.write(0x11010n, 8, 0xabcdn); // B's frame gets storage after its TLB entry was filled
+    b.input.set([B + 0x10n]);
+    expect(b.load(1, read8)).toBe(1);
+    expect(b.output[0]).toBe(0xabcdn);
+  });
+
+  it("a batch miss that must set A or D, or faults, is decided by the full walk", () => {
+    const mmu = setup();
+    mmu.memory.write(0x4000n, 8, 0x10007n); // A's PTE: P RW US, A and D clear
+    const write = encodeAccess({ op: "write", size: 8, cpl: 3 });
+    const out = mmu.batch(4);
+    out.input.set([A, B, 0x402000n]);
+    expect(out.translate(3, write)).toBe(1); // 0x402000 has no PTE: one fault
+    expect(mmu.memory.read(0x4000n, 8)).toBe(0x10067n); // A and D set by the write
+    expect(out.output[0]).toBe(0x10000n);
+    expect(out.output[1]).toBe(0x11000n);
+    const fault = decodeBatchFault(out.output[2]!, 0x402000n);
+    expect(fault).toBeInstanceOf(PageFault);
+    expect(fault).toMatchObject({ errorCode: 0b110, cr2: 0x402000n }); // user write, not present
   });
 
   it("lists the entries with their tags, frame, page size and the kinds they serve", () => {

@@ -12,13 +12,19 @@
  * same contents as the core's). The mapping is the yardstick's (world.ts
  * `buildYardstickWorld`); the addresses its `addresses()` over the first 64
  * pages.
+ *
+ * One more group, the load an emulator does when the guest touches memory at
+ * random (issue 12): 8-byte loads at 4096 addresses from `addresses()` over
+ * the whole 1 GiB, every frame with storage in the core and in a 1 GiB
+ * buffer for the yardstick (same bytes); nearly every access misses the TLB.
+ * Interleaved rounds, as the translate groups.
  */
 
 import { x86 } from "../lib.js";
-import { bennyGroup, consume, type BenchCase, type Ctx } from "../harness.js";
+import { bennyGroup, interleavedGroup, consume, type BenchCase, type Ctx } from "../harness.js";
 import { walk, addresses, VA_HI, DATA_BASE } from "../baselines/minimal-walker.mjs";
 import { FullWalker, OP_READ, OP_WRITE } from "../baselines/full-walker.js";
-import { buildYardstickWorld, yardSet, HOT_SPAN, type AddrSet, type YardstickWorld } from "../world.js";
+import { buildYardstickWorld, yardSet, HOT_SPAN, GIB, type AddrSet, type YardstickWorld } from "../world.js";
 
 const N = 4096;
 type Size = 1 | 2 | 4 | 8;
@@ -180,10 +186,55 @@ function check(w: YardstickWorld, set: AddrSet): void {
   }
 }
 
+/** The whole 1 GiB with contents: a buffer for the yardstick, the same bytes in the core's frames. */
+function fillGiB(w: YardstickWorld): ArrayBuffer {
+  const flat = new ArrayBuffer(GIB);
+  const u32 = new Uint32Array(flat);
+  for (let i = 0; i < u32.length; i++) u32[i] = Math.imul(i, 0x9e3779b1) >>> 0;
+  const u8 = new Uint8Array(flat);
+  const chunk = 16 * 1024 * 1024;
+  for (let off = 0; off < GIB; off += chunk) w.mmu.memory.writeBytes(BigInt(DATA_BASE + off), u8.subarray(off, off + chunk));
+  return flat;
+}
+
+async function randomLoadGroup(ctx: Ctx, w: YardstickWorld): Promise<void> {
+  const los = addresses(N, GIB, 54321);
+  const set = yardSet(los);
+  const flat = fillGiB(w);
+  const ld = loader(flat, 8);
+  const acc = x86.encodeAccess({ op: "read", size: 8, cpl: 3 });
+  const batch = w.mmu.batch(N);
+  batch.input.set(set.bigs);
+  if (batch.load(N, acc) !== N) throw new Error("bench: random 8-byte loads faulted");
+  const dv = new DataView(flat);
+  for (let i = 0; i < N; i++) {
+    const want = dv.getBigUint64(walk(VA_HI, los[i]!, true) - DATA_BASE, true);
+    if (batch.output[i] !== want) throw new Error(`bench: random load at 0x${set.bigs[i]!.toString(16)}: core 0x${batch.output[i]!.toString(16)}, flat 0x${want.toString(16)}`);
+  }
+  const base = "baseline: minimal walker (shared yardstick) + load";
+  await interleavedGroup(ctx, "access", "fused load, 8 bytes, 1 GiB random", [
+    {
+      name: base,
+      unit: "access",
+      units: N,
+      fn: () => {
+        let s = 0;
+        for (let i = 0; i < N; i++) {
+          const pa = walk(VA_HI, los[i]!, true);
+          if (pa !== -1) s += ld(pa - DATA_BASE);
+        }
+        consume(s);
+      },
+    },
+    { name: "x86mmu batch load", unit: "access", units: N, baseline: base, fn: () => consume(batch.load(N, acc)) },
+  ]);
+}
+
 export async function run(ctx: Ctx): Promise<void> {
   const w = buildYardstickWorld();
   const set = yardSet(addresses(N, HOT_SPAN, 41));
   check(w, set);
   for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused load, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, loadCases(w, set, size));
   for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused store, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, storeCases(w, set, size));
+  await randomLoadGroup(ctx, w);
 }

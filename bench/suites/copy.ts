@@ -1,7 +1,8 @@
 /**
  * Copies through owner-guarded readers and writers (VmReader / VmWriter over a
  * user VmSpace, CPL 3, 4 KiB pages), 8 B to 16 MiB, each copy as a caller
- * makes it: create and activate the token(s), copy, close. Baselines, same
+ * makes it: create and activate the token(s), copy, close; and `Mmu.readInto`
+ * into the caller's buffer, the raw API's copy. Baselines, same
  * bytes: `memory.copy` inside the core (VM space to VM space) and
  * `Uint8Array.prototype.set` (to or from a host buffer).
  *
@@ -67,6 +68,12 @@ export async function run(ctx: Ctx): Promise<void> {
     if (res.copied !== n || res.fault || got.some((b, i) => b !== srcBytes[12 + i])) throw new Error("bench: VM-to-VM copy moved the wrong bytes");
   }
 
+  {
+    const got = new Uint8Array(64 * 1024 + 100);
+    mmu.readInto(SRC_VA + 12n, got, { cpl: 3 });
+    if (got.some((b, i) => b !== srcBytes[12 + i])) throw new Error("bench: readInto read the wrong bytes");
+  }
+
   for (const [label, size] of SIZES) {
     const len = BigInt(size);
     const hd = hostDst.subarray(0, size);
@@ -97,6 +104,13 @@ export async function run(ctx: Ctx): Promise<void> {
           r.readFallible(io.InfallibleVmWriter.from(hd));
           r.close();
         },
+      },
+      {
+        name: "Mmu.readInto → host Uint8Array (no owner layer)",
+        unit: "copy",
+        units: 1,
+        baseline: "baseline: Uint8Array.set",
+        fn: () => mmu.readInto(SRC_VA, hd, { cpl: 3 }),
       },
       {
         name: "host Uint8Array → VmWriter",

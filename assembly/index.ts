@@ -17,7 +17,8 @@ import * as PT from "./pagetable";
 import { mailbox, reportFault } from "./access";
 import * as J from "./journal";
 import * as SP from "./special";
-import { tlbFlushAll, tlbSetContext, tlb, TLB_ENTRIES } from "./tlb";
+import { tlbFlushAll, tlbSetContext, tlb, TLB_ENTRIES, TLB_ENTRY, tlbRestored, bumpSharedEpoch, sharedEpoch } from "./tlb";
+import { pdeCache, PSC_ENTRIES } from "./psc";
 import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
 export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
@@ -119,6 +120,30 @@ export function tlbEntries(): u32 {
   return TLB_ENTRIES;
 }
 
+// ---- One TLB per CPU (src/machine): the caches saved and swapped back ----
+
+export function tlbBytes(): u32 {
+  return TLB_ENTRIES * TLB_ENTRY;
+}
+export function pscPtr(): usize {
+  return pdeCache;
+}
+export function pscBytes(): u32 {
+  return PSC_ENTRIES * 16;
+}
+/**
+ * The TLB and PDE cache bytes were written back from a saved copy. With
+ * `forgetHosts` (storage changed since they were saved: storageEpoch), the
+ * entries keep their translations but look their frames' storage up again.
+ */
+export function cachesRestored(forgetHosts: bool): void {
+  tlbRestored(forgetHosts);
+}
+/** Changes when a saved TLB may not be swapped back in at all: device or hook ranges changed, a snapshot restored, memory reset. */
+export function sharedCacheEpoch(): u32 {
+  return sharedEpoch;
+}
+
 /** The paging mode: 0 off, 2 32-bit, 3 PAE, 4 and 5 long mode. */
 export function pagingMode(): i32 {
   return S.pagingLevels;
@@ -209,6 +234,7 @@ export function highestBackedPfnPlusOne(): f64 {
 export function memoryReset(): void {
   PM.framesReset();
   C.loadRegisters(S.cr0, S.cr3, S.cr4, S.efer);
+  bumpSharedEpoch();
 }
 /** Changes whenever frame storage is released or the journal starts a new generation (see frames.ts storageEpoch). */
 export function storageEpoch(): u32 {
@@ -292,6 +318,7 @@ export function snapshotFrames(k: u32): u32 {
 export function snapshotRestore(k: u32): bool {
   const ok = J.snapshotRestore(k);
   tlbFlushAll();
+  bumpSharedEpoch();
   return ok;
 }
 export function snapshotDrop(k: u32): bool {
@@ -310,6 +337,7 @@ export function specialSetRange(kind: u32, i: u32, sLo: u32, sHi: u32, eLo: u32,
 export function specialCommit(kind: u32, n: u32): void {
   SP.specialCommit(kind, n);
   tlbFlushAll();
+  bumpSharedEpoch();
 }
 /** True when some frame in [startPfn, endPfn) holds storage (a device may not cover RAM that has data). */
 export function anyBacked(sLo: u32, sHi: u32, eLo: u32, eHi: u32): bool {

@@ -39,6 +39,11 @@ let live: bool = false;
   live = true;
 }
 
+/** The cache was written back from a saved copy: a flush has work to do. */
+export function pscMarkLive(): void {
+  live = true;
+}
+
 /** Invalidates every entry. */
 export function pscFlushAll(): void {
   if (!live) return;

@@ -26,7 +26,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
-import { pscFlushAll } from "./psc";
+import { pscMarkLive, pscFlushAll } from "./psc";
 
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
@@ -115,6 +115,32 @@ export function tlbFlushAll(): void {
   pscFlushAll();
   memory.fill(tlb, 0, TLB_ENTRIES * TLB_ENTRY);
   largeCached = false;
+}
+
+/**
+ * The TLB and the PDE cache were written back from a copy saved earlier (a
+ * multi-CPU machine keeps one pair per CPU and swaps them in, src/machine):
+ * they may hold anything, large pages included. Storage pointers cached in
+ * entries (+16, +24) are cleared when storage changed meanwhile.
+ */
+export function tlbRestored(forgetHosts: bool): void {
+  largeCached = true;
+  pscMarkLive();
+  if (forgetHosts) for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+    store<u32>(e, 0, 16);
+    store<u32>(e, 0, 24);
+  }
+}
+
+/**
+ * Bumped when something outside a CPU changes what TLB entries may say: the
+ * device and hook ranges, memory restored from a snapshot (storage changes
+ * count through frames.ts storageEpoch). A saved TLB from before such a
+ * change is dropped, not swapped back in.
+ */
+export let sharedEpoch: u32 = 0;
+export function bumpSharedEpoch(): void {
+  sharedEpoch++;
 }
 
 /**

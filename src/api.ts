@@ -36,3 +36,4 @@ export { formatResult, formatResults } from "./scenario/index.js";
 export type * from "./scenario/types.js";
 export * from "./ostd/index.js";
 export * from "./inspect/index.js";
+export * from "./machine/index.js";

@@ -26,8 +26,9 @@ export const LAYERS: Record<string, string[]> = {
   mmu: ["arch", "base", "core", "phys"],
   inspect: ["arch", "base", "core", "phys", "mmu"],
   ostd: ["arch", "base", "core", "phys", "mmu"],
+  machine: ["arch", "base", "core", "phys", "mmu"],
   scenario: ["arch", "base", "core", "phys", "mmu", "reference"],
-  cli: ["arch", "base", "core", "phys", "mmu", "inspect", "ostd", "scenario", "reference"],
+  cli: ["arch", "base", "core", "phys", "mmu", "inspect", "ostd", "machine", "scenario", "reference"],
 };
 
 /** Type-only imports that cross layers upward on purpose. */

@@ -33,6 +33,12 @@ export interface CoreExports {
   statsReset(): void;
   tlbPtr(): number;
   tlbEntries(): number;
+  /** One TLB per CPU (src/machine): the bytes to save and swap back, and when a saved copy is stale. */
+  tlbBytes(): number;
+  pscPtr(): number;
+  pscBytes(): number;
+  cachesRestored(forgetHosts: number): void;
+  sharedCacheEpoch(): number;
   vmrun(on: number, lo: number, hi: number, hostNxe: number, asid: number, tlbControl: number): number;
   invlpga(lo: number, hi: number, asid: number): void;
   nestedTraceCount(): number;

@@ -786,7 +786,12 @@ export class Mmu {
    * frames written since, and the snapshot's memory cost is the frames saved.
    */
   snapshot(): Snapshot<SavedRegisters> {
-    return this.snapshots.take({ ...this.state, pdptes: this.pdptes, nested: this.nested });
+    return this.snapshots.take(this.savedRegisters());
+  }
+
+  /** @internal Every register as a snapshot keeps it (for a machine that switches CPUs, src/machine). */
+  savedRegisters(): SavedRegisters {
+    return { ...this.state, pdptes: this.pdptes, nested: this.nested };
   }
 
   /**
@@ -807,6 +812,15 @@ export class Mmu {
     // registers fit it: they go back as they were, without the checks and the
     // PDPTE load of a MOV (memory need not hold the PDPT the saved PDPTE
     // registers came from).
+    this.putRegisters(regs);
+  }
+
+  /**
+   * @internal Puts saved registers back as they were, without the checks and
+   * the PDPTE load of a MOV, and flushes the TLB (restore, and a machine
+   * switching CPUs: src/machine).
+   */
+  putRegisters(regs: SavedRegisters): void {
     this.exitGuest();
     const x = this.core.x;
     x.setMaxPhyAddr(regs.maxPhyAddr);

@@ -13,7 +13,7 @@ import type { Scenario, ScenarioEngine, ScenarioResult } from "../scenario/index
 import { scenarioItems } from "./input.js";
 import { explainAccess, explainTlbEvent, explainTlbStep, style, traceFacts } from "./explain.js";
 import { runDemo } from "./demo.js";
-import { MAP_HELP, explainImage, mapCommand } from "./map.js";
+import { MAP_HELP, explainImage, mapCommand, runImage } from "./map.js";
 import { EXERCISE_OPTIONS, exerciseCommand } from "./exercise.js";
 import { LONG_MODE, LegacyPageTable, tableFormatOf } from "../mmu/index.js";
 import { CR4_LA57_BIT } from "../arch/index.js";
@@ -32,6 +32,10 @@ Usage:
       --max-memory refuses a scenario whose memory regions describe more than
       BYTES (0x-hex or decimal, or with K, M or G; default 64M) before any of
       it is built.
+  x86mmu run --image IMAGE [--registers FILE] [--cr3 V ...] --access ACCESS ... [--trace]
+      Perform the accesses (as explain's ACCESS, below) one after another on a
+      memory image's tables (as for map, below) and print one result as run
+      does: "name" is the image file, "memory" the words the accesses changed.
   x86mmu explain FILE [--tlb] [--color|--no-color] [--engine E] [--max-memory BYTES]
       Run the scenarios in FILE and explain every access for people: the
       address split into its indices (hex and binary), per level the table,
@@ -93,6 +97,7 @@ export const DEFAULT_MAX_MEMORY = 64n << 20n;
 const OPTIONS_OF: Record<string, string[]> = {
   run: ["trace", "engine", "max-memory"],
   explain: ["tlb", "color", "no-color", "engine", "max-memory"],
+  "run-image": ["image", "registers", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "access", "trace"],
   "explain-compact": ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "color", "no-color", "image", "registers"],
   demo: ["color", "no-color"],
   exercise: EXERCISE_OPTIONS,
@@ -220,6 +225,27 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
   }
   const colourOn = wantColour(values);
   const compact = ["mode", "cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "map", "mem", "access", "image", "registers"].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (command === "run" && values.image !== undefined) {
+    // run --image: the accesses on a memory image's tables (map.ts), printed as run prints results.
+    const bad = rest.length > 0 ? `"${rest[0]}"` : stray(values, "run-image");
+    if (bad) {
+      err(`x86mmu run: ${bad} does not apply to run --image (no FILE; --registers, the register options, --access and --trace)\n`);
+      return 2;
+    }
+    let accesses;
+    try {
+      accesses = ((values.access as string[] | undefined) ?? []).map(parseAccess);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      err(`x86mmu run: ${e.message}\n`);
+      return 2;
+    }
+    if (accesses.length === 0) {
+      err("x86mmu run: give at least one --access OP:VA[...] with --image\n");
+      return 2;
+    }
+    return runImage(values, accesses, values.trace === true, out, err);
+  }
   if (compact.length > 0) {
     if (command !== "explain" || rest.length > 0) {
       err(`x86mmu ${command}: --${compact[0]} belongs to the compact form, "x86mmu explain" with no FILE\n`);

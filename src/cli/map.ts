@@ -18,7 +18,8 @@ import { loadImage, compressionOf, type ImageFormat } from "../phys/index.js";
 import { pageLeaves, qemuTlbLines, qemuMemLines, parseRegistersText, type PageLeaves } from "../inspect/index.js";
 import { hex, X86MmuError } from "../base/index.js";
 import { scenarioItems } from "./input.js";
-import { explainAccess, type style } from "./explain.js";
+import { explainAccess, traceFacts, type style } from "./explain.js";
+import { formatResult } from "../scenario/index.js";
 import type { Access } from "../scenario/index.js";
 
 export const MAP_HELP = `  x86mmu map FILE [--mem | --json]
@@ -284,13 +285,19 @@ function mapScenarios(file: string, form: "tlb" | "mem" | "json", out: (s: strin
   return status;
 }
 
-/**
- * `x86mmu explain --image IMAGE [--registers FILE] [--cr3 V ...] --access ...`:
- * the compact form of explain on a memory image instead of tables built with
- * --map (main.ts parses the accesses). Each access is explained on the
- * image's tables, after a TLB flush (nothing of an earlier access is kept
- * but the A/D flags it set).
- */
+/** A CoreEngine whose Mmu holds the image of --image with the registers of --registers and the register options; an X86MmuError names what is wrong with the image or registers. */
+function imageEngine(v: Record<string, string | boolean | undefined>): { engine: CoreEngine; format: ImageFormat; pages: number } {
+  const cpu = registersOf(v);
+  const image = readMaybeCompressed(v.image as string);
+  const engine = new CoreEngine();
+  const mmu = engine.mmu;
+  if (cpu.maxPhyAddr !== undefined) mmu.maxPhyAddr = cpu.maxPhyAddr;
+  const info = loadImage(mmu.memory, image);
+  mmu.loadState(cpu);
+  return { engine, format: info.format, pages: info.pagesWritten };
+}
+
+/** explain --image: each access explained on the image's tables. */
 export function explainImage(
   values: Record<string, string | boolean | string[] | undefined>,
   accesses: Access[],
@@ -298,31 +305,75 @@ export function explainImage(
   out: (s: string) => void,
   err: (s: string) => void,
 ): number {
+  return withImage("explain", values, err, ({ engine, format, pages }) => {
+    const mmu = engine.mmu;
+    out(st.bold(`# ${values.image as string}: a ${format} image, ${pages} page(s) loaded; ${mmu.pagingMode} paging from CR3 ${hex(mmu.cr3)}`) + "\n");
+    const s = mmu.state;
+    out(`  CR0 ${hex(s.cr0)}  CR4 ${hex(s.cr4)}  EFER ${hex(s.efer)}  MAXPHYADDR ${s.maxPhyAddr}${s.pkru ? `  PKRU ${hex(s.pkru)}` : ""}\n\n`);
+    for (const a of accesses) out(explainAccess(a, engine.access(a, true), mmu.state, st) + "\n\n");
+  });
+}
+
+/**
+ * run --image: the accesses performed one after another on the image's
+ * tables, each after the format's TLB flush (and PDPTE load), printed as
+ * `run` prints a scenario's result: `name` is the image's file name,
+ * `memory` the 8-byte words the accesses changed (A/D flags, stored values).
+ */
+export function runImage(
+  values: Record<string, string | boolean | string[] | undefined>,
+  accesses: Access[],
+  trace: boolean,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  return withImage("run", values, err, ({ engine }) => {
+    const mmu = engine.mmu;
+    const cpu = mmu.state;
+    // The words changed: the frames written, compared with their contents before (a snapshot keeps those).
+    mmu.dirtyLog.start();
+    const before = mmu.snapshot();
+    const results = accesses.map((a) => engine.access(a, trace));
+    const written = mmu.dirtyLog.frames();
+    const now = written.map((pa) => new BigUint64Array(mmu.memory.readBytes(pa, 4096).buffer));
+    mmu.restore(before);
+    const memory: { paddr: bigint; value: bigint }[] = [];
+    written.forEach((pa, k) => {
+      const then = new BigUint64Array(mmu.memory.readBytes(pa, 4096).buffer);
+      now[k]!.forEach((w, i) => {
+        if (w !== then[i]) memory.push({ paddr: pa + BigInt(8 * i), value: w });
+      });
+    });
+    const o = formatResult({ name: values.image as string, results, memory }, { trace }) as { results: Record<string, unknown>[] };
+    if (trace) traceFacts(o, results, accesses, cpu);
+    out(JSON.stringify(o, null, 2) + "\n");
+  });
+}
+
+/** Loads the image for `command`, then runs `body`; usage and image errors reported as explain and map report them. */
+function withImage(
+  command: string,
+  values: Record<string, string | boolean | string[] | undefined>,
+  err: (s: string) => void,
+  body: (loaded: ReturnType<typeof imageEngine>) => void,
+): number {
   try {
     const v = values as Record<string, string | boolean | undefined>;
-    const cpu = registersOf(v);
-    const image = readMaybeCompressed(v.image as string);
-    const engine = new CoreEngine();
-    const mmu = engine.mmu;
+    let loaded;
     try {
-      if (cpu.maxPhyAddr !== undefined) mmu.maxPhyAddr = cpu.maxPhyAddr;
-      const info = loadImage(mmu.memory, image);
-      mmu.loadState(cpu);
-      out(st.bold(`# ${v.image as string}: a ${info.format} image, ${info.pagesWritten} page(s) loaded; ${mmu.pagingMode} paging from CR3 ${hex(mmu.cr3)}`) + "\n");
+      loaded = imageEngine(v);
     } catch (e) {
       if (e instanceof X86MmuError) {
-        err(`x86mmu explain: ${v.image as string}: ${e.message}\n`);
+        err(`x86mmu ${command}: ${v.image as string}: ${e.message}\n`);
         return 1;
       }
       throw e;
     }
-    const s = mmu.state;
-    out(`  CR0 ${hex(s.cr0)}  CR4 ${hex(s.cr4)}  EFER ${hex(s.efer)}  MAXPHYADDR ${s.maxPhyAddr}${s.pkru ? `  PKRU ${hex(s.pkru)}` : ""}\n\n`);
-    for (const a of accesses) out(explainAccess(a, engine.access(a, true), mmu.state, st) + "\n\n");
+    body(loaded);
     return 0;
   } catch (e) {
     if (e instanceof UsageError || e instanceof FileError || e instanceof X86MmuError) {
-      err(`x86mmu explain: ${e.message}\n`);
+      err(`x86mmu ${command}: ${e.message}\n`);
       return 2;
     }
     throw e;

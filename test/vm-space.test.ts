@@ -3,7 +3,7 @@ import { Mmu } from "../src/mmu/mmu.js";
 import { VmSpace, MAX_USERSPACE_VADDR } from "../src/ostd/vm-space.js";
 import { AccessDenied, OwnershipError } from "../src/ostd/owner.js";
 import { InfallibleVmReader, InfallibleVmWriter } from "../src/ostd/io.js";
-import { MappingError } from "../src/base/errors.js";
+import { MappingError, RegisterError } from "../src/base/errors.js";
 
 function setup(opts = {}) {
   const mmu = new Mmu();
@@ -13,6 +13,23 @@ function setup(opts = {}) {
 }
 
 describe("VmSpace", () => {
+  it("refuses to activate under 32-bit or PAE paging (its tables are long mode's), changing nothing", () => {
+    for (const [state, mode] of [
+      [{ cr0: 0x80000011n, cr3: 0x1000n, cr4: 0n, efer: 0n }, "32-bit"],
+      [{ cr0: 0x80000011n, cr3: 0x1000n, cr4: 0x20n, efer: 0n }, "pae"],
+    ] as const) {
+      const mmu = new Mmu();
+      mmu.loadState(state);
+      const space = VmSpace.create(mmu, { debug: true });
+      expect(() => space.activate()).toThrow(RegisterError);
+      expect(() => space.activate()).toThrow(`runs ${mode} paging`);
+      expect(mmu.cr3).toBe(0x1000n);
+      expect(mmu.pagingMode).toBe(mode);
+      expect(space.isActive).toBe(false);
+      expect(VmSpace.activeOn(mmu)).toBeUndefined();
+    }
+  });
+
   it("activate loads CR3 and turns on long mode; one active space per Mmu", () => {
     const mmu = new Mmu();
     const a = VmSpace.create(mmu, { debug: true });

@@ -25,7 +25,7 @@ import { CR0_PG_BIT, CR4_LA57_BIT } from "../arch/index.js";
 import { type Address, toU64, hex } from "../base/index.js";
 import { encodeAccess } from "../mmu/index.js";
 import { ScratchBuffer, type Core } from "../core/index.js";
-import { ArgumentError, OutOfMemoryError, show, showName, optionsOf, functionOf } from "../base/index.js";
+import { ArgumentError, OutOfMemoryError, RegisterError, show, showName, optionsOf, functionOf } from "../base/index.js";
 import { VmReader, VmWriter } from "./io.js";
 import type { Mapping, ViewPiece } from "./mem-view.js";
 import { LONG_MODE, Mmu } from "../mmu/index.js";
@@ -237,6 +237,12 @@ export class VmSpace {
     if (!pagingOn) {
       mmu.loadState({ ...st, cr0: st.cr0 | LONG_MODE.cr0, cr4: st.cr4 | LONG_MODE.cr4 | (this.levels === 5 ? la57 : 0n), efer: st.efer | LONG_MODE.efer, cr3: this.root });
     } else {
+      // OSTD's page tables (and vostd's model) are x86-64's 4- and 5-level ones: under 32-bit or PAE paging
+      // CR3 would point a legacy walk at them. Refused, with nothing changed.
+      const mode = mmu.pagingMode;
+      if (mode !== "4-level" && mode !== "5-level") {
+        throw new RegisterError(`${this.label} is a long-mode address space (${this.levels}-level tables); the Mmu runs ${mode} paging: turn paging off (CR0.PG=0) or load a long-mode state before activating it`, "UNSUPPORTED_MODE");
+      }
       if (((st.cr4 & la57) !== 0n) !== (this.levels === 5)) throw new ArgumentError(`${this.label} has ${this.levels} levels but CR4.LA57 is ${(st.cr4 & la57) !== 0n ? 1 : 0}`);
       mmu.cr3 = this.root;
     }

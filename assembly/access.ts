@@ -24,7 +24,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal } from "./walk";
+import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -209,7 +209,7 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
       misses++;
       entries += read;
       if (read == 1) pscHits++;
-      tlbFill(la, walkFastFrame, LEVEL_PT, PAGE_SHIFT, walkFastAllow, walkFastGlobal);
+      tlbFill(la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
       store<u64>(q, walkFastFrame | (la & ~PAGE_MASK));
     } else {
       const out = translateOneSlow(la, acc, size);
@@ -331,7 +331,7 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
         misses++;
         entries += read;
         if (read == 1) pscHits++;
-        tlbFill(la, walkFastFrame, LEVEL_PT, PAGE_SHIFT, walkFastAllow, walkFastGlobal);
+        tlbFill(la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
         // A frame never written reads as zeros (entryReadHost remembers storage only once it exists).
         const h = frameHost(walkFastFrame >> PAGE_SHIFT);
         if (h != 0) store<u32>(e, h as u32, 16);

@@ -649,8 +649,9 @@ export function walkFast(la: u64, acc: u32): i32 {
  * The commonest TLB miss, for the batch loops (issue 12): long mode, no
  * trace, no nested paging, a 4 KiB page whose every entry is present, free
  * of reserved bits and accessed (the PTE dirty too, for a write), the access
- * allowed. The PDE cache (psc.ts) gives the page table when it has it (one
- * entry read), else the upper levels are read and the PDE cache filled.
+ * allowed; or the same for a 2 MiB page. The PDE cache (psc.ts) gives the
+ * page table when it has it (one entry read), else the upper levels are read
+ * and the PDE cache filled (for a page table, not a 2 MiB page).
  * Nothing is written to memory and nothing counted: it returns the number of
  * entries read (1 means a PDE-cache hit) with the result in walkFastFrame /
  * walkFastAllow / walkFastGlobal, and the caller counts in locals and fills
@@ -688,6 +689,7 @@ export function walkFast(la: u64, acc: u32): i32 {
     if ((e & upper) != expect) return 0;
     rights &= e ^ XD;
     e = quickEntry(e & ENTRY_ADDR_MASK, la, LEVEL_PD);
+    if ((e & PS) != 0) return missLarge(la, acc, e, rights, read + 2); // PML4E, PDPTE, PDE (read counted the PTE)
     if ((e & upper) != expect) return 0;
     rights &= e ^ XD;
     read += 3;
@@ -703,12 +705,38 @@ export function walkFast(la: u64, acc: u32): i32 {
   walkFastFrame = e & ENTRY_ADDR_MASK;
   walkFastAllow = allow;
   walkFastGlobal = pge && (e & G) != 0;
+  walkFastLevel = LEVEL_PT;
+  walkFastShift = PAGE_SHIFT;
   return read;
 }
+
+/**
+ * missFast's 2 MiB page: the PDE `e` is the leaf (PS=1), `rights` those of
+ * the levels above (XD inverted). Present, accessed (dirty for a write), no
+ * reserved bit (bits 20:13 included), the access allowed; else 0.
+ */
+@inline function missLarge(la: u64, acc: u32, e: u64, rights: u64, read: u32): u32 {
+  const need: u64 = (acc & ACCESS_OP_MASK) == ACCESS_WRITE ? P | A | D : P | A;
+  const largeReserved: u64 = 0x1fe000; // bits 20:13 of a 2 MiB PDE (bit 12 is PAT)
+  if ((e & (rsvdMask | largeReserved | need)) != need) return 0;
+  rights &= e ^ XD;
+  const all = rightsMask((rights & US) != 0, (rights & RW) != 0, (rights & XD) == 0, true, ((e >> PTE_PK_SHIFT) as u32) & 15);
+  const allow = (e & D) != 0 ? all : all & ~WRITE_KINDS;
+  if (((allow >> (acc & 15)) & 1) == 0) return 0;
+  walkFastFrame = (e & ENTRY_ADDR_MASK & ~(0x1fffff as u64)) | (la & (0x1ff000 as u64));
+  walkFastAllow = allow;
+  walkFastGlobal = pge && (e & G) != 0;
+  walkFastLevel = LEVEL_PD;
+  walkFastShift = PAGE_SHIFT + 9;
+  return read;
+}
+
 /** missFast's result, read by its caller right away. */
 export let walkFastFrame: u64 = 0;
 export let walkFastAllow: u32 = 0;
 export let walkFastGlobal: bool = false;
+export let walkFastLevel: i32 = LEVEL_PT;
+export let walkFastShift: u32 = PAGE_SHIFT;
 
 /** The entry for `la` at `level` in the table at physical `table`, read without side effects; 0 (not present) when the table has no storage. */
 @inline function quickEntry(table: u64, la: u64, level: i32): u64 {

@@ -79,6 +79,25 @@ describe("TLB statistics", () => {
     expect(b.output[0]).toBe(0xabcdn);
   });
 
+  it("a batch's misses on a 2 MiB page: three entries per walk (no PDE cache for a large page), each 4 KiB piece its own TLB entry; D, reserved bits 20:13 by the full walk", () => {
+    const mmu = new Mmu();
+    const w = (pa: bigint, v: bigint) => mmu.memory.write(pa, 8, v);
+    w(0x1000n, 0x2027n);
+    w(0x2000n, 0x3027n);
+    w(0x3010n, 0x200000n | 0xa7n); // PD[2]: a 2 MiB page at 0x200000: P RW US A PS, D clear
+    w(0x3018n, 0x600000n | 0x20e7n); // PD[3]: bit 13 set, reserved in a 2 MiB PDE
+    mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
+    mmu.resetTlbStats();
+    expect([...mmu.translateBatch(new BigUint64Array([0x400010n, 0x401020n, 0x5ff008n, 0x400018n]))]).toEqual([0x200010n, 0x201020n, 0x3ff008n, 0x200018n]);
+    expect(mmu.tlbStats()).toEqual({ hits: 1, misses: 3, walks: 3, entriesRead: 9, pscHits: 0 });
+    const b = mmu.batch(2);
+    b.input.set([0x400000n, 0x600000n]);
+    expect(b.translate(2, encodeAccess({ op: "write", size: 8, cpl: 3 }))).toBe(1);
+    expect(b.output[0]).toBe(0x200000n);
+    expect(mmu.memory.read(0x3010n, 8)).toBe(0x200000n | 0xe7n); // D set by the write's walk
+    expect(decodeBatchFault(b.output[1]!, 0x600000n)).toMatchObject({ errorCode: 0b1111 }); // P W U RSVD
+  });
+
   it("a batch miss that must set A or D, or faults, is decided by the full walk", () => {
     const mmu = setup();
     mmu.memory.write(0x4000n, 8, 0x10007n); // A's PTE: P RW US, A and D clear

@@ -438,4 +438,70 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
     await page.setViewportSize({ width: 1440, height: 900 });
     expect(errors).toEqual([]);
   }, 40_000);
+
+  it("quiz mode: an exercise of x86mmu exercise with the walk hidden, a wrong and a right answer checked, then the walk; fits at 1440 and 420 px", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    mkdirSync(join(root, "test-results"), { recursive: true });
+    const shot = async (file: string) => {
+      await page.screenshot({ path: join(root, "test-results", file), fullPage: true });
+      if (process.env.X86MMU_UPDATE_SCREENSHOT === "1") await page.screenshot({ path: join(root, "docs", file), fullPage: true });
+    };
+    page.setDefaultTimeout(5_000);
+    // The same exercise the CLI gives for seed 7 (x86mmu exercise --seed 7), and the core's answers to it.
+    const { generateExercises, exerciseAccessWords, CoreEngine } = await import("../src/scenario/index.js");
+    const ex = generateExercises({ seed: 7, count: 1, mode: "4-level" })[0]!;
+    const results = new CoreEngine().run(ex.scenario).results;
+    expect(results.length).toBeGreaterThanOrEqual(2);
+    const answerOf = (r: (typeof results)[number]) =>
+      "step" in r ? undefined : r.ok ? { kind: "pa", value: "0x" + r.pa.toString(16) } : r.fault === "PF" ? { kind: "pf", value: "0x" + r.errorCode.toString(16) } : { kind: "gp", value: "" };
+
+    await page.fill("#quiz-seed", "7");
+    await page.selectOption("#quiz-mode", "4-level");
+    await page.click("#quiz-new");
+    await expect.poll(() => page.textContent("#quiz-access")).toBe(exerciseAccessWords(ex.scenario.accesses[0]!, "4-level"));
+    // The question is open: no walk, no TLB panel; the exercise's registers are in the editors.
+    expect(await page.isHidden("#result")).toBe(true);
+    expect(await page.isHidden("#tlb-card")).toBe(true);
+    expect(await page.inputValue("#reg-cr3")).toBe(ex.json.cpu.cr3);
+    await shot("web-quiz-question.png");
+
+    // A wrong answer: the verdict names the right one, and the walk appears with it.
+    const first = answerOf(results[0]!)!;
+    if (first.kind === "gp") await page.selectOption("#quiz-kind", "pa"), await page.fill("#quiz-answer", "0x1");
+    else await page.selectOption("#quiz-kind", first.kind), await page.fill("#quiz-answer", first.value + "0");
+    await page.click("#quiz-check");
+    await expect.poll(() => page.getAttribute("#quiz-verdict", "class")).toContain("wrong");
+    const words = first.kind === "pa" ? `physical address ${first.value}` : first.kind === "pf" ? `#PF, error code ${first.value}` : "#GP(0)";
+    expect(await page.textContent("#quiz-verdict")).toContain(words);
+    expect(await page.isVisible("#result")).toBe(true);
+    if (first.kind === "pa") await expect.poll(() => page.textContent("#pa")).toBe(first.value);
+    if (first.kind === "pf") await expect.poll(() => page.textContent("#error-code")).toBe(first.value);
+
+    // The next access, answered right.
+    await page.click("#quiz-next");
+    await expect.poll(() => page.textContent("#quiz-access")).toBe(exerciseAccessWords(ex.scenario.accesses[1]!, "4-level"));
+    expect(await page.isHidden("#result")).toBe(true);
+    const second = answerOf(results[1]!)!;
+    await page.selectOption("#quiz-kind", second.kind);
+    if (second.kind !== "gp") await page.fill("#quiz-answer", second.value);
+    await page.click("#quiz-check");
+    await expect.poll(() => page.getAttribute("#quiz-verdict", "class")).toContain("right");
+    expect(await page.textContent("#quiz-verdict")).toMatch(/^Right:/);
+    await shot("web-quiz-1440.png");
+    expect(await overflows()).toEqual([]);
+
+    await page.setViewportSize({ width: 420, height: 900 });
+    await shot("web-quiz-420.png");
+    expect(await overflows()).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    // Choosing an example again shows its walk (the quiz had hidden it).
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.selectOption("#example", { label: "smap.json" });
+    await expect.poll(() => page.isVisible("#result")).toBe(true);
+    expect(errors).toEqual([]);
+  }, 40_000);
 });

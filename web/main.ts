@@ -20,6 +20,7 @@ import { addressFields, allowsWords, checksOf, splitWalks } from "../src/cli/exp
 import { flagNames, targetOf, errorCodeFields, shapeOf, SIZE_WORDS, type Shape } from "../src/arch/rules.js";
 import { describeExitInfo1 } from "../src/base/errors.js";
 import { examples, isStep, type AccessJson, type ScenarioJson, type StepJson } from "./examples.js";
+import { initQuiz } from "./quiz.js";
 
 // ---- Small DOM helpers ----
 
@@ -94,7 +95,12 @@ const engine = { current: undefined as CoreEngine | undefined, probe: undefined 
 // ---- Loading an example into the editors ----
 
 function loadExample(i: number): void {
-  const { json } = examples[i]!;
+  for (const id of ["result", "tlb-card", "presets"]) $(id).hidden = false; // a quiz question may have hidden them
+  loadScenario(examples[i]!.json);
+}
+
+/** Puts a scenario into the editors: registers, memory, accesses (an example, or the quiz's exercise). */
+function loadScenario(json: ScenarioJson): void {
   state.name = json.name;
   const cpu = json.cpu;
   const str = (v: string | number | undefined, d: string) => (v === undefined ? d : String(v));
@@ -1536,6 +1542,21 @@ async function start(): Promise<void> {
   loadExample(first);
   renderBuilder();
   translate();
+  initQuiz($("quiz"), {
+    load: (json) => {
+      $<HTMLSelectElement>("example").value = "";
+      loadScenario(json);
+    },
+    reveal: (a) => {
+      setAccess(a);
+      translate();
+    },
+    hideAnswer: (hidden) => {
+      $("result").hidden = hidden;
+      $("tlb-card").hidden = hidden;
+      $("presets").hidden = hidden;
+    },
+  });
 }
 
 start().catch((e: unknown) => {

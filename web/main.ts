@@ -21,6 +21,7 @@ import { flagNames, targetOf, errorCodeFields, shapeOf, SIZE_WORDS, type Shape }
 import { describeExitInfo1 } from "../src/base/errors.js";
 import { examples, isStep, type AccessJson, type ScenarioJson, type StepJson } from "./examples.js";
 import { initQuiz } from "./quiz.js";
+import { initExplorer } from "./explorer.js";
 
 // ---- Small DOM helpers ----
 
@@ -1542,6 +1543,7 @@ async function start(): Promise<void> {
   loadExample(first);
   renderBuilder();
   translate();
+  initExplorer($("image-card"));
   initQuiz($("quiz"), {
     load: (json) => {
       $<HTMLSelectElement>("example").value = "";

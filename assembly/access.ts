@@ -25,7 +25,7 @@ import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
-import { tlbSlot, tlbFill, tlbGlobalHit, tlbFlushPage, tlbPcid, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
+import { tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
 export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
@@ -80,7 +80,8 @@ export function lookup(la: u64, acc: u32): usize {
     countHits(1);
     return e;
   }
-  const g = tlbGlobalHit(la, acc);
+  // Another way of the set, or a global entry filled under another PCID (tlb.ts tlbFind).
+  const g = tlbFind(la, acc);
   if (g != 0) {
     countHits(1);
     return g;
@@ -203,8 +204,8 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
       fast++;
       continue;
     }
-    // The common miss (walk.ts missFast), unless the slot holds a global entry that may hit under another PCID: lookup() decides that.
-    const read = inPage && (load<u8>(e, 23) & TLB_GLOBAL) == 0 ? missFast(la, acc) : 0;
+    // The common miss (walk.ts missFast), unless another way or a global entry may hit: lookup() decides that.
+    const read = inPage && tlbWays == 1 && (load<u8>(e, 23) & TLB_GLOBAL) == 0 ? missFast(la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;
@@ -326,7 +327,7 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
       v = readHost(host + off, size);
       fast++;
     } else {
-      const read = plain && off <= lastOffset && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && load<u64>(e) != ((la & PAGE_MASK) ^ pcid) ? missFast(la, acc) : 0;
+      const read = plain && off <= lastOffset && tlbWays == 1 && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && load<u64>(e) != ((la & PAGE_MASK) ^ pcid) ? missFast(la, acc) : 0;
       if (read != 0) {
         misses++;
         entries += read;

@@ -17,7 +17,7 @@ import * as PT from "./pagetable";
 import { mailbox, reportFault } from "./access";
 import * as J from "./journal";
 import * as SP from "./special";
-import { tlbFlushAll, tlbSetContext, tlb, TLB_ENTRIES, TLB_ENTRY, tlbRestored, bumpSharedEpoch, sharedEpoch } from "./tlb";
+import { tlbFlushAll, tlbSetContext, tlb, tlbCount, TLB_ENTRY, tlbRestored, bumpSharedEpoch, sharedEpoch, tlbConfigure as configure } from "./tlb";
 import { pdeCache, PSC_ENTRIES } from "./psc";
 import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
@@ -117,13 +117,17 @@ export function tlbPtr(): usize {
   return tlb;
 }
 export function tlbEntries(): u32 {
-  return TLB_ENTRIES;
+  return tlbCount;
+}
+/** Sets the TLB's geometry (tlb.ts): entries and ways, powers of two; false for a bad one. Empties the TLB. */
+export function tlbConfigure(entries: u32, ways: u32): bool {
+  return configure(entries, ways);
 }
 
 // ---- One TLB per CPU (src/machine): the caches saved and swapped back ----
 
 export function tlbBytes(): u32 {
-  return TLB_ENTRIES * TLB_ENTRY;
+  return tlbCount * TLB_ENTRY;
 }
 export function pscPtr(): usize {
   return pdeCache;

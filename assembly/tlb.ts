@@ -1,7 +1,13 @@
 /**
- * The TLB: a direct-mapped cache of translations, 4 KiB each (a 2 MiB or
+ * The TLB: a set-associative cache of translations, 4 KiB each (a 2 MiB or
  * 1 GiB page is cached as the 4 KiB pieces that are used, as QEMU's softmmu
- * does), tagged with the PCID (SDM 4.10.1, 4.10.2).
+ * does), tagged with the PCID (SDM 4.10.1, 4.10.2). Its geometry is chosen
+ * at creation (tlbConfigure): 16 to 8192 entries in sets of 1 to 16 ways;
+ * 1024 direct-mapped entries by default. Within a set the ways are kept most
+ * recently used first: a hit in another way moves that entry to way 0, a
+ * fill goes to way 0 and the least recently used entry falls off the end
+ * (true LRU: the sets are small). The fast paths look at way 0 only; the
+ * slow path (tlbFind) searches the others.
  *
  * An entry caches what a walk decided, never more: `allow` has one bit per
  * access kind (the low four bits of an ACCESS_* word: op, CPL 3, EFLAGS.AC)
@@ -28,12 +34,32 @@ import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { pscMarkLive, pscFlushAll } from "./psc";
 
-export const TLB_BITS: u32 = 10;
-export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
+export const TLB_MAX_ENTRIES: u32 = 8192;
+export const TLB_MAX_WAYS: u32 = 16;
 export const TLB_ENTRY: u32 = 32;
-const TLB_MASK: u32 = TLB_ENTRIES - 1;
 
-export const tlb: usize = memory.data(TLB_ENTRIES * TLB_ENTRY, 64);
+export const tlb: usize = memory.data(TLB_MAX_ENTRIES * TLB_ENTRY, 64);
+
+/** The geometry (tlbConfigure): tlbCount entries in sets of tlbWays, way 0 of set s at tlb + (s << tlbWayShift) * 32. */
+export let tlbCount: u32 = 1024;
+export let tlbWays: u32 = 1;
+let tlbWayShift: u32 = 0;
+let tlbSetMask: u32 = 1023;
+/** The current ASID, for the slot salt when the geometry changes. */
+let tlbAsid: u32 = 0;
+
+/** Sets the geometry and empties the TLB; false (nothing changed) unless both are powers of two with 16 <= entries <= 8192, ways <= 16 and ways <= entries. */
+export function tlbConfigure(entries: u32, ways: u32): bool {
+  if (entries < 16 || entries > TLB_MAX_ENTRIES || (entries & (entries - 1)) != 0) return false;
+  if (ways < 1 || ways > TLB_MAX_WAYS || (ways & (ways - 1)) != 0 || ways > entries) return false;
+  tlbCount = entries;
+  tlbWays = ways;
+  tlbWayShift = ctz(ways);
+  tlbSetMask = (entries >> tlbWayShift) - 1;
+  slotSalt = saltOf(tlbAsid);
+  tlbFlushAll();
+  return true;
+}
 
 export const TLB_GLOBAL: u8 = 1;
 export const TLB_SPECIAL: u8 = 2;
@@ -49,17 +75,18 @@ export const ASID_SHIFT: u64 = 57;
 export const NASID: u32 = 128;
 export function tlbSetContext(pcid: u32, asid: u32): void {
   tlbPcid = (pcid as u64) | ((asid as u64) << ASID_SHIFT);
+  tlbAsid = asid;
   slotSalt = saltOf(asid);
 }
 
 /**
- * Each ASID indexes the direct-mapped TLB with its own XOR pattern, so that
- * two guests using the same linear page do not keep evicting each other
- * (consecutive pages still get different slots).
+ * Each ASID indexes the TLB's sets with its own XOR pattern, so that two
+ * guests using the same linear page do not keep evicting each other
+ * (consecutive pages still get different sets).
  */
 let slotSalt: u32 = 0;
 @inline function saltOf(asid: u32): u32 {
-  return (asid * 0x2d5) & TLB_MASK;
+  return (asid * 0x2d5) & tlbSetMask;
 }
 
 /** The ASID an entry's tag was filled under (see tlbPcid). */
@@ -72,9 +99,9 @@ let largeCached: bool = false;
 
 const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
 
-/** The slot of linear address `la`. */
+/** Way 0 of the set of linear address `la` (the only slot of a direct-mapped TLB). */
 @inline export function tlbSlot(la: u64): usize {
-  return tlb + (((((la >> PAGE_SHIFT) as u32) ^ slotSalt) & TLB_MASK) << 5);
+  return tlb + ((((((la >> PAGE_SHIFT) as u32) ^ slotSalt) & tlbSetMask) << tlbWayShift) << 5);
 }
 
 /**
@@ -84,6 +111,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
  */
 @inline export function tlbFill(la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): usize {
   const e = tlbSlot(la);
+  if (tlbWays > 1) makeRoom(e, (la & PAGE_MASK) ^ tlbPcid);
   store<u64>(e, (la & PAGE_MASK) ^ tlbPcid);
   store<u64>(e, walkFrame, 8);
   store<u32>(e, 0, 16);
@@ -99,12 +127,49 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
 }
 
 /**
- * A global entry for `la` filled under another PCID also hits (SDM 4.10.2.4).
- * Returns the slot when it does, else 0.
+ * Way 0 of `set` is about to take a new entry with `tag`: the ways before
+ * the one holding `tag` already (or before the last way, the least recently
+ * used) move down one.
  */
-export function tlbGlobalHit(la: u64, acc: u32): usize {
-  const e = tlbSlot(la);
-  if ((load<u8>(e, 23) & TLB_GLOBAL) != 0 && (load<u64>(e) & PAGE_MASK) == ((la ^ tlbPcid) & PAGE_MASK) && ((load<u16>(e, 20) >> (acc & 15)) & 1) != 0) return e;
+function makeRoom(set: usize, tag: u64): void {
+  let k: u32 = tlbWays - 1;
+  for (let w: u32 = 0; w < tlbWays - 1; w++) {
+    const e = set + (w << 5);
+    if (load<u16>(e, 20) != 0 && load<u64>(e) == tag) {
+      k = w;
+      break;
+    }
+  }
+  if (k > 0) memory.copy(set + TLB_ENTRY, set, (k << 5) as usize);
+}
+
+/**
+ * The slow path's search of `la`'s set: an entry that serves `acc`, filled
+ * under the current PCID, or global under any PCID (SDM 4.10.2.4). Moves it
+ * to way 0 (most recently used) and returns way 0's address; 0 when none.
+ */
+export function tlbFind(la: u64, acc: u32): usize {
+  const set = tlbSlot(la);
+  const tag = (la & PAGE_MASK) ^ tlbPcid;
+  for (let w: u32 = 0; w < tlbWays; w++) {
+    const e = set + (w << 5);
+    if (((load<u16>(e, 20) >> (acc & 15)) & 1) == 0) continue;
+    const t = load<u64>(e);
+    if (t != tag && !((load<u8>(e, 23) & TLB_GLOBAL) != 0 && (t & PAGE_MASK) == ((la ^ tlbPcid) & PAGE_MASK))) continue;
+    if (w > 0) {
+      // Move way w to the front: the ways before it move down one.
+      const t0 = load<u64>(e);
+      const t1 = load<u64>(e, 8);
+      const t2 = load<u64>(e, 16);
+      const t3 = load<u64>(e, 24);
+      memory.copy(set + TLB_ENTRY, set, (w << 5) as usize);
+      store<u64>(set, t0);
+      store<u64>(set, t1, 8);
+      store<u64>(set, t2, 16);
+      store<u64>(set, t3, 24);
+    }
+    return set;
+  }
   return 0;
 }
 
@@ -113,7 +178,7 @@ export function tlbGlobalHit(la: u64, acc: u32): usize {
 /** Invalidates every entry, global ones too, for every PCID. */
 export function tlbFlushAll(): void {
   pscFlushAll();
-  memory.fill(tlb, 0, TLB_ENTRIES * TLB_ENTRY);
+  memory.fill(tlb, 0, (tlbCount * TLB_ENTRY) as usize);
   largeCached = false;
 }
 
@@ -126,7 +191,7 @@ export function tlbFlushAll(): void {
 export function tlbRestored(forgetHosts: bool): void {
   largeCached = true;
   pscMarkLive();
-  if (forgetHosts) for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+  if (forgetHosts) for (let e = tlb; e < tlb + tlbCount * TLB_ENTRY; e += TLB_ENTRY) {
     store<u32>(e, 0, 16);
     store<u32>(e, 0, 24);
   }
@@ -150,7 +215,7 @@ export function bumpSharedEpoch(): void {
 export function tlbFlushContext(pcid: i32, globalToo: bool, asid: i32 = -1): void {
   const id: u32 = asid < 0 ? ((tlbPcid >> ASID_SHIFT) as u32) : (asid as u32);
   pscFlushAll();
-  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+  for (let e = tlb; e < tlb + tlbCount * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u16>(e, 20) == 0) continue;
     if (asidOf(load<u64>(e)) != id) continue;
     if (!globalToo && (load<u8>(e, 23) & TLB_GLOBAL) != 0) continue;
@@ -168,13 +233,13 @@ export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1
   const id: u64 = asid < 0 ? tlbPcid >> ASID_SHIFT : (asid as u64);
   // INVLPG invalidates the paging-structure caches' entries for the current PCID (4.10.4.1): all of them here.
   pscFlushAll();
-  const slot = tlb + (((((la >> PAGE_SHIFT) as u32) ^ saltOf(id as u32)) & TLB_MASK) << 5);
+  const set = tlb + ((((((la >> PAGE_SHIFT) as u32) ^ saltOf(id as u32)) & tlbSetMask) << tlbWayShift) << 5);
   la ^= id << ASID_SHIFT;
   if (!largeCached) {
-    flushIfCovers(slot, la, pcid, globalToo);
+    for (let w: u32 = 0; w < tlbWays; w++) flushIfCovers(set + (w << 5), la, pcid, globalToo);
     return;
   }
-  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) flushIfCovers(e, la, pcid, globalToo);
+  for (let e = tlb; e < tlb + tlbCount * TLB_ENTRY; e += TLB_ENTRY) flushIfCovers(e, la, pcid, globalToo);
 }
 
 @inline function flushIfCovers(e: usize, la: u64, pcid: i32, globalToo: bool): void {
@@ -190,7 +255,7 @@ export function tlbFlushPage(la: u64, pcid: i32, globalToo: bool, asid: i32 = -1
 /** Forgets the storage pointers of entries that map the 4 KiB frame at `frame` (its storage was released). */
 export function tlbForgetFrame(frame: u64): void {
   pscFlushAll();
-  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+  for (let e = tlb; e < tlb + tlbCount * TLB_ENTRY; e += TLB_ENTRY) {
     if (load<u64>(e, 8) == frame) {
       store<u32>(e, 0, 16);
       store<u32>(e, 0, 24);
@@ -200,5 +265,5 @@ export function tlbForgetFrame(frame: u64): void {
 
 /** Forgets every write pointer: a new write generation began (journal.ts). */
 export function tlbForgetWriteHosts(): void {
-  for (let e = tlb; e < tlb + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) store<u32>(e, 0, 24);
+  for (let e = tlb; e < tlb + tlbCount * TLB_ENTRY; e += TLB_ENTRY) store<u32>(e, 0, 24);
 }

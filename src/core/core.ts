@@ -33,6 +33,7 @@ export interface CoreExports {
   statsReset(): void;
   tlbPtr(): number;
   tlbEntries(): number;
+  tlbConfigure(entries: number, ways: number): number;
   /** One TLB per CPU (src/machine): the bytes to save and swap back, and when a saved copy is stale. */
   tlbBytes(): number;
   pscPtr(): number;

@@ -79,6 +79,19 @@ const READ = encodeAccess({ op: "read" });
 const STORE_LIMIT = [0, 2 ** 8, 2 ** 16, 0, 2 ** 32];
 
 
+/** The TLB's size and associativity (`new Mmu({ tlb })`, Mmu.tlbGeometry): `entries` in sets of `ways`, both powers of two. */
+export interface TlbGeometry {
+  /** 16..8192; default 1024. */
+  entries: number;
+  /** 1 (direct-mapped, the default)..16, at most `entries`. */
+  ways: number;
+}
+
+/** What `new Mmu(options)` takes: registers to start with (as loadState), and the TLB's geometry. */
+export interface MmuOptions extends Partial<CpuState> {
+  tlb?: TlbGeometry;
+}
+
 /** TLB and walk counters (Mmu.tlbStats). */
 export interface TlbStats {
   hits: number;
@@ -108,6 +121,18 @@ export interface TlbEntry {
 /** What a snapshot keeps of the processor: the registers and the PAE PDPTE registers. */
 export type SavedRegisters = Required<CpuState> & { readonly pdptes: readonly bigint[]; readonly nested?: Readonly<Required<NestedState>> };
 
+/** The TLB geometry option, checked (ArgumentError naming the field); the default 1024 x 1. */
+function checkGeometry(tlb: unknown): TlbGeometry {
+  if (tlb === undefined) return { entries: 1024, ways: 1 };
+  const g = optionsOf(tlb as object, "the tlb option") as Partial<TlbGeometry>;
+  const pow2 = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && ((v as number) & ((v as number) - 1)) === 0;
+  const entries = g.entries ?? 1024;
+  const ways = g.ways ?? 1;
+  if (!pow2(entries) || entries < 16 || entries > 8192) throw new ArgumentError(`tlb.entries is a power of two in 16..8192, not ${show(entries)}`);
+  if (!pow2(ways) || ways > 16 || ways > entries) throw new ArgumentError(`tlb.ways is a power of two in 1..16, at most tlb.entries, not ${show(ways)}`);
+  return { entries, ways };
+}
+
 export class Mmu {
   /** Nested paging while a guest runs (enterGuest). */
   private nestedState: Required<NestedState> | undefined;
@@ -126,8 +151,14 @@ export class Mmu {
   private readonly xLoad: Core["x"]["loadLinear"];
   private readonly xStore: Core["x"]["storeLinear"];
 
-  constructor(state?: Partial<CpuState>) {
+  private readonly geometry: Readonly<TlbGeometry & { sets: number }>;
+
+  constructor(options?: MmuOptions) {
+    const { tlb, ...state } = optionsOf(options ?? {}, "Mmu options") as MmuOptions;
+    const geometry = checkGeometry(tlb);
     this.core = new Core();
+    if (!this.core.x.tlbConfigure(geometry.entries, geometry.ways)) throw new ArgumentError(`TLB geometry ${geometry.entries} x ${geometry.ways} refused by the core`);
+    this.geometry = Object.freeze({ ...geometry, sets: geometry.entries / geometry.ways });
     this.xTranslate = this.core.x.translate;
     this.xLoad = this.core.x.loadLinear;
     this.xStore = this.core.x.storeLinear;
@@ -141,7 +172,12 @@ export class Mmu {
     this.memory.onReset = () => this.snapshots.invalidateAll();
     this.regs = { cr0: 0x60000010n, cr3: 0n, cr4: 0n, efer: 0n, pkru: 0, pkrs: 0, maxPhyAddr: 52 };
     this.core.x.setMaxPhyAddr(52);
-    if (state) this.loadState({ ...this.regs, ...state });
+    if (options) this.loadState({ ...this.regs, ...state });
+  }
+
+  /** The TLB's geometry: entries, ways and sets (fixed at creation). */
+  get tlbGeometry(): Readonly<TlbGeometry & { sets: number }> {
+    return this.geometry;
   }
 
   /** @internal The WebAssembly core instance (for the owner-guarded I/O layer's bulk copies). */

@@ -163,6 +163,12 @@ describe("a machine of several CPUs", () => {
     expect(s.valid).toBe(true);
   });
 
+  it("gives every CPU a TLB of the geometry asked for", () => {
+    const m = new Machine({ cpus: 2, tlb: { entries: 32, ways: 2 } });
+    for (const c of m.cpus) expect(c.mmu.tlbGeometry).toEqual({ entries: 32, ways: 2, sets: 16 });
+    expect(() => new Machine({ cpus: 2, tlb: { entries: 32, ways: 3 } })).toThrow(ArgumentError);
+  });
+
   it("refuses bad arguments with a typed error and posts nothing", () => {
     for (const cpus of [0, 257, 1.5, "2", undefined]) expect(() => new Machine({ cpus: cpus as number })).toThrow(ArgumentError);
     expect(() => new Machine(null as never)).toThrow(ArgumentError);

@@ -22,7 +22,7 @@
 
 import { ArgumentError, X86MmuError, show } from "../base/index.js";
 import { MAILBOX_BYTES } from "../arch/index.js";
-import { Mmu, PageTable, LegacyPageTable, coreOf, type CpuState, type SavedRegisters } from "../mmu/index.js";
+import { Mmu, PageTable, LegacyPageTable, coreOf, type CpuState, type SavedRegisters, type TlbGeometry } from "../mmu/index.js";
 import { Batch } from "../mmu/batch.js";
 import type { PhysicalMemory, Snapshot } from "../phys/index.js";
 import { checkInvalidation, perform, type Invalidation } from "./invalidation.js";
@@ -35,6 +35,8 @@ export interface MachineOptions {
   cpus: number;
   /** Every CPU's registers at the start (as `new Mmu(state)`); each CPU can load its own afterwards. */
   state?: Partial<CpuState>;
+  /** Every CPU's TLB geometry (as `new Mmu({ tlb })`). */
+  tlb?: TlbGeometry;
 }
 
 /** A snapshot of the whole machine: memory, and every CPU's registers. */
@@ -163,7 +165,7 @@ export class Machine {
     if (typeof options !== "object" || options === null) throw new ArgumentError(`a Machine needs { cpus, state? }, not ${show(options)}`);
     const n = options.cpus;
     if (!Number.isInteger(n) || n < 1 || n > MAX_CPUS) throw new ArgumentError(`cpus is an integer in 1..${MAX_CPUS}, not ${show(n)}`);
-    this.base = new Mmu(options.state);
+    this.base = new Mmu(options.tlb ? { ...options.state, tlb: options.tlb } : options.state);
     this.memory = this.base.memory;
     const start = this.base.savedRegisters();
     const x = coreOf(this.base).x;

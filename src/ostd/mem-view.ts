@@ -17,6 +17,7 @@
 
 import { X86MmuError, ArgumentError, show, bigintOf, functionOf } from "../base/index.js";
 import { hex } from "../base/index.js";
+import { Pieces } from "./piece-rope.js";
 
 /** One page mapping: `size` bytes of virtual memory from `va` to physical memory from `pa`. */
 export interface Mapping {
@@ -92,9 +93,9 @@ function checkView(v: MemView, what = "view"): MemView {
 }
 
 export class MemView {
-  private constructor(private readonly ps: readonly ViewPiece[]) {}
+  private constructor(private readonly ps: Pieces) {}
 
-  static readonly EMPTY = new MemView([]);
+  static readonly EMPTY = new MemView(Pieces.EMPTY);
 
   /** A view of `pieces` (any order; they must be disjoint). Throws MemViewError if two overlap. */
   static of(pieces: Iterable<ViewPiece>): MemView {
@@ -105,7 +106,7 @@ export class MemView {
       if (last && last.end > p.start) throw new MemViewError(`mappings overlap at ${hex(p.start)}`);
       push(out, p);
     }
-    return new MemView(out);
+    return new MemView(Pieces.from(out));
   }
 
   /** A view of whole page mappings. */
@@ -119,9 +120,9 @@ export class MemView {
     return MemView.of(pieces);
   }
 
-  /** The pieces, sorted and disjoint. */
+  /** The pieces, sorted and disjoint (a copy: O(n)). */
   get pieces(): readonly ViewPiece[] {
-    return this.ps;
+    return this.ps.toArray();
   }
 
   get isEmpty(): boolean {
@@ -130,20 +131,13 @@ export class MemView {
 
   /** Index of the first piece whose end is above `va`. */
   private lower(va: bigint): number {
-    let lo = 0;
-    let hi = this.ps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ps[mid]!.end <= va) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.ps.firstEndAbove(va);
   }
 
   /** vostd `addr_transl`: where `va` goes through this view, or undefined. O(log n). */
   addrTransl(va: bigint): ViewTranslation | undefined {
     bigintOf(va);
-    const p = this.ps[this.lower(va)];
+    const p = this.ps.get(this.lower(va));
     if (!p || p.start > va) return undefined;
     return { pa: p.pa + (va - p.start), pageSize: p.pageSize, flags: p.flags };
   }
@@ -162,7 +156,7 @@ export class MemView {
     bigintOf(b, "range end");
     let at = a;
     for (let i = this.lower(a); at < b; i++) {
-      const p = this.ps[i];
+      const p = this.ps.get(i);
       if (!p || p.start > at) return false;
       at = p.end;
     }
@@ -175,7 +169,7 @@ export class MemView {
     bigintOf(b, "range end");
     let at = a;
     for (let i = this.lower(a); at < b; i++) {
-      const p = this.ps[i];
+      const p = this.ps.get(i);
       if (!p || p.start > at) return at;
       at = p.end;
     }
@@ -186,7 +180,7 @@ export class MemView {
   touches(a: bigint, b: bigint): boolean {
     bigintOf(a, "range start");
     bigintOf(b, "range end");
-    const p = this.ps[this.lower(a)];
+    const p = this.ps.get(this.lower(a));
     return p !== undefined && p.start < b && a < b;
   }
 
@@ -195,8 +189,9 @@ export class MemView {
     bigintOf(a, "range start");
     bigintOf(b, "range end");
     const out: ViewPiece[] = [];
-    for (let i = this.lower(a); i < this.ps.length; i++) {
-      const p = this.ps[i]!;
+    const n = this.ps.length;
+    for (let i = this.lower(a); i < n; i++) {
+      const p = this.ps.get(i)!;
       if (p.start >= b) break;
       if (a < b) out.push(clip(p, a, b));
     }
@@ -210,7 +205,7 @@ export class MemView {
   borrowAt(va: bigint, len: bigint): MemView {
     bigintOf(va);
     bigintOf(len, "length");
-    return new MemView(this.slice(va, va + len));
+    return new MemView(Pieces.from(this.slice(va, va + len)));
   }
 
   /**
@@ -226,38 +221,30 @@ export class MemView {
     const j = this.firstAtOrAfter(b, i0);
     const inside: ViewPiece[] = [];
     const mid: ViewPiece[] = [];
-    for (let i = i0; i < j; i++) {
-      const p = this.ps[i]!;
+    for (const p of this.ps.slice(i0, j)) {
       if (p.start < a) push(mid, clip(p, p.start, a));
       if (a < b) push(inside, clip(p, a, b));
       if (p.end > b) push(mid, clip(p, b, p.end));
     }
-    // Pieces are canonical, so nothing outside [i0, j) merges with the cut ones: O(log n + k) plus one native copy.
-    const rest = this.ps.slice(0, i0).concat(mid, this.ps.slice(j));
-    return [new MemView(inside), new MemView(rest)];
+    // Pieces are canonical, so nothing outside [i0, j) merges with the cut ones: O(log n + k), the rest shared (piece-rope.ts).
+    return [new MemView(Pieces.from(inside)), new MemView(this.ps.splice(i0, j, mid))];
   }
 
   /** Index of the first piece at or after `from` whose start is at or above `va`. */
   private firstAtOrAfter(va: bigint, from: number): number {
-    let lo = from;
-    let hi = this.ps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ps[mid]!.start < va) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.ps.firstStartAtOrAbove(va, from);
   }
 
   /**
    * vostd `join(other)`: the union of two disjoint views. Throws MemViewError
-   * (changing nothing) when they share a virtual byte. O(log n + m) plus one
-   * native copy of this view's pieces.
+   * (changing nothing) when they share a virtual byte. O(log n + m + n / 64):
+   * the pieces outside the merged window are shared (piece-rope.ts).
    */
   join(other: MemView): MemView {
-    const b = checkView(other, "join's view").ps;
-    if (b.length === 0) return this;
+    const bp = checkView(other, "join's view").ps;
+    if (bp.length === 0) return this;
     if (this.ps.length === 0) return other;
+    const b = bp.toArray();
     const lo = Math.max(0, this.lower(b[0]!.start) - 1);
     const hi = Math.min(this.ps.length, this.firstAtOrAfter(b[b.length - 1]!.end, lo) + 1);
     const a = this.ps.slice(lo, hi);
@@ -270,7 +257,7 @@ export class MemView {
       if (last && last.end > next.start) throw new MemViewError(`join: views overlap at ${hex(next.start)}`);
       push(out, next);
     }
-    return new MemView(this.ps.slice(0, lo).concat(out, this.ps.slice(hi)));
+    return new MemView(this.ps.splice(lo, hi, out));
   }
 
   /** This view with [a, b) removed and `pieces` (inside [a, b), sorted, disjoint) put there. */
@@ -292,8 +279,8 @@ export class MemView {
   disjointFrom(other: MemView): boolean {
     let i = 0;
     let j = 0;
-    const a = this.ps;
-    const b = checkView(other).ps;
+    const a = this.ps.toArray();
+    const b = checkView(other).ps.toArray();
     while (i < a.length && j < b.length) {
       const x = a[i]!;
       const y = b[j]!;
@@ -329,9 +316,11 @@ export class MemView {
   equals(other: MemView): boolean {
     checkView(other);
     if (this.ps.length !== other.ps.length) return false;
-    for (let i = 0; i < this.ps.length; i++) {
-      const x = this.ps[i]!;
-      const y = other.ps[i]!;
+    const xs = this.ps.toArray();
+    const ys = other.ps.toArray();
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      const y = ys[i]!;
       if (x.start !== y.start || x.end !== y.end || x.pa !== y.pa || x.pageSize !== y.pageSize || x.flags !== y.flags) return false;
     }
     return true;
@@ -339,11 +328,12 @@ export class MemView {
 
   /** Pieces are sorted, disjoint, non-empty, merged, and stay inside one page size's alignment. */
   wellFormed(): boolean {
-    for (let i = 0; i < this.ps.length; i++) {
-      const p = this.ps[i]!;
+    const ps = this.ps.toArray();
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i]!;
       if (p.end <= p.start) return false;
       if (p.start % p.pageSize !== p.pa % p.pageSize) return false;
-      const prev = this.ps[i - 1];
+      const prev = ps[i - 1];
       if (prev && (prev.end > p.start || continues(prev, p))) return false;
     }
     return true;
@@ -382,6 +372,6 @@ export class MemView {
   }
 
   toString(): string {
-    return this.ps.map((p) => `${hex(p.start)}..${hex(p.end)}->${hex(p.pa)}`).join(", ") || "(empty)";
+    return this.ps.toArray().map((p) => `${hex(p.start)}..${hex(p.end)}->${hex(p.pa)}`).join(", ") || "(empty)";
   }
 }

@@ -101,6 +101,18 @@ describe("a machine of several CPUs", () => {
     expect(m.cpu(0).mmu.read(A, 8)).toBe(0x1122n); // same memory
   });
 
+  it("peek looks at a CPU's TLB without taking its pending invalidations", () => {
+    const m = machine();
+    m.cpu(1).mmu.translate(A);
+    m.memory.write(PTE_A, 8, 0x20000n | URW);
+    const ticket = m.shootdown([1], { kind: "invlpg", va: A });
+    m.cpu(0).mmu.translate(B);
+    expect(m.cpu(1).peek((mmu) => mmu.tlbEntries().map((e) => [e.linear, e.frame]))).toEqual([[A, 0x10000n]]);
+    expect(ticket.done).toBe(false);
+    expect(m.cpu(1).mmu.translate(A)).toBe(0x20000n);
+    expect(ticket.done).toBe(true);
+  });
+
   it("keeps each CPU's last fault", () => {
     const m = machine();
     expect(() => m.cpu(0).mmu.translate(0x800000n)).toThrow(PageFault);

@@ -541,4 +541,37 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
     await page.setViewportSize({ width: 1440, height: 900 });
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it("two CPUs: CPU 1 keeps a stale TLB entry after CPU 0 remaps the page, until the shootdown", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    mkdirSync(join(root, "test-results"), { recursive: true });
+    const step = () => page.click("#cpus-step");
+    const tlb = (cpu: number) => page.locator(`.cpus-cpu[data-cpu='${cpu}'] tbody tr`).evaluateAll((rs) => rs.map((r) => (r as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
+    await step(); // CPU 0 reads
+    await step(); // CPU 1 reads
+    expect(await tlb(0)).toEqual(["0x400000 0x10000"]);
+    expect(await tlb(1)).toEqual(["0x400000 0x10000"]);
+    await step(); // CPU 0 remaps and invalidates its own entry
+    expect(await tlb(0)).toEqual(["empty"]);
+    expect(await tlb(1)).toEqual(["0x400000 0x10000 stale"]);
+    await step(); // CPU 1 reads: stale
+    expect(await page.locator("#cpus-log li").last().textContent()).toContain("physical 0x10000: the stale translation");
+    await step(); // the shootdown is posted, not performed
+    expect(await page.locator(".cpus-cpu[data-cpu='1'] .cpus-pending").textContent()).toBe("pending: INVLPG 0x400000");
+    expect(await tlb(1)).toEqual(["0x400000 0x10000 stale"]);
+    await page.locator("#cpus-card").screenshot({ path: join(root, "test-results", "web-cpus.png") });
+    if (process.env.X86MMU_UPDATE_SCREENSHOT === "1") await page.locator("#cpus-card").screenshot({ path: join(root, "docs", "web-cpus.png") });
+    await step(); // CPU 1 takes it, then walks
+    expect(await page.locator("#cpus-log li").last().textContent()).toContain("physical 0x20000; the shootdown is done: true");
+    expect(await tlb(1)).toEqual(["0x400000 0x20000"]);
+    expect(await page.isDisabled("#cpus-step")).toBe(true);
+    await page.setViewportSize({ width: 420, height: 900 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    expect(errors).toEqual([]);
+  }, 40_000);
 });

@@ -22,6 +22,7 @@ import { describeExitInfo1 } from "../src/base/errors.js";
 import { examples, isStep, type AccessJson, type ScenarioJson, type StepJson } from "./examples.js";
 import { initQuiz } from "./quiz.js";
 import { initExplorer } from "./explorer.js";
+import { initCpus } from "./cpus.js";
 
 // ---- Small DOM helpers ----
 
@@ -1544,6 +1545,7 @@ async function start(): Promise<void> {
   renderBuilder();
   translate();
   initExplorer($("image-card"));
+  initCpus($("cpus-card"));
   initQuiz($("quiz"), {
     load: (json) => {
       $<HTMLSelectElement>("example").value = "";

@@ -103,6 +103,16 @@ export class Cpu {
     return this.inbox.flatMap((s) => [...s.invalidations]);
   }
 
+  /**
+   * Runs `fn` on this CPU's registers and caches without taking its pending
+   * invalidations: a debugger's look (say, at `tlbEntries()`) that does not
+   * make the CPU run. Returns what `fn` returns.
+   */
+  peek<T>(fn: (mmu: Mmu) => T): T {
+    this.machine.switchTo(this.index);
+    return fn(this.machine.baseMmu);
+  }
+
   /** Performs the pending invalidations now (the shootdown's interrupt, taken); returns how many it performed. */
   poll(): number {
     const n = this.pending.length;
@@ -158,6 +168,10 @@ export class Machine {
   readonly memory: PhysicalMemory;
   private readonly base: Mmu;
   private currentIndex = 0;
+  /** @internal The Mmu the CPUs take turns on (for peek). */
+  get baseMmu(): Mmu {
+    return this.base;
+  }
   /** Re-entry guard: a switch in progress (a callback cannot switch CPUs meanwhile). */
   private switching = false;
 
@@ -257,7 +271,7 @@ export class Machine {
    * caches, putting i's back), then performs its pending invalidations.
    */
   enter(i: number): void {
-    if (i !== this.currentIndex) this.switchTo(i);
+    this.switchTo(i);
     const cpu = this.cpus[i]!;
     while (cpu.inbox.length) {
       const ticket = cpu.inbox[0]!;
@@ -267,7 +281,9 @@ export class Machine {
     }
   }
 
-  private switchTo(i: number): void {
+  /** @internal Makes CPU i current without taking its pending invalidations (peek). */
+  switchTo(i: number): void {
+    if (i === this.currentIndex) return;
     if (this.switching) throw new SwitchError(`CPU ${i} was used while the machine was switching CPUs (from a callback of the switch)`);
     this.switching = true;
     try {

@@ -230,6 +230,45 @@ function faultWord(second: bool): u64 {
   return ((1 as u64) << BATCH_FAULT_BIT) | (second ? (1 as u64) << BATCH_SECOND_PAGE_BIT : 0) | npfHigh | (status << 32) | code;
 }
 
+/**
+ * translateBatch for a streaming scan: TLB entries that are there serve as
+ * usual, but a miss walks (setting A and D as any walk does) without filling
+ * the TLB, so a scan of many pages does not evict the working set.
+ */
+export function translateStream(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
+  const size = sizeOf(acc);
+  let faults: u32 = 0;
+  const end = inPtr + ((n as usize) << 3);
+  for (let p = inPtr, q = outPtr; p < end; p += 8, q += 8) {
+    const la = load<u64>(p);
+    let out = streamOne(la, acc);
+    if ((out >> BATCH_FAULT_BIT) != 0) out = faultWord(false);
+    else if (crossesPage(la, size) && (streamOne(nextPage(la), acc) >> BATCH_FAULT_BIT) != 0) out = faultWord(true);
+    if ((out >> BATCH_FAULT_BIT) != 0) faults++;
+    store<u64>(q, out);
+  }
+  return faults;
+}
+
+/** The physical address of `la` for `acc` from the TLB or a walk that fills nothing; bit BATCH_FAULT_BIT set on a fault (in the mailbox). */
+function streamOne(la: u64, acc: u32): u64 {
+  const e = tlbSlot(la);
+  const t = hits(e, la, acc) ? e : tlbFind(la, acc);
+  if (t != 0) {
+    countHits(1);
+    return load<u64>(t, 8) | (la & ~PAGE_MASK);
+  }
+  countMiss();
+  let r = walkFast(la, acc);
+  if (r != WALK_OK) r = walk(la, acc, true);
+  if (r != WALK_OK) {
+    if (r == WALK_PF) tlbFlushPage(la, -1, true);
+    reportFault(r);
+    return (1 as u64) << BATCH_FAULT_BIT;
+  }
+  return walkFrame | (la & ~PAGE_MASK);
+}
+
 function translateOneSlow(la: u64, acc: u32, size: u32): u64 {
   const e = lookup(la, acc);
   if (e == 0) return faultWord(false);

@@ -21,7 +21,7 @@ import { tlbFlushAll, tlbSetContext, tlb, tlbCount, TLB_ENTRY, tlbRestored, bump
 import { pdeCache, PSC_ENTRIES } from "./psc";
 import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
-export { translate, translateBatch, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
+export { translate, translateBatch, translateStream, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
 
 @inline function u64of(lo: u32, hi: u32): u64 {
   return ((hi as u64) << 32) | (lo as u64);

@@ -98,6 +98,22 @@ describe("TLB statistics", () => {
     expect(decodeBatchFault(b.output[1]!, 0x600000n)).toMatchObject({ errorCode: 0b1111 }); // P W U RSVD
   });
 
+  it("translateStream serves hits from the TLB but walks misses without filling it (A and D still set); faults as translate reports them", () => {
+    const mmu = setup();
+    mmu.memory.write(0x4008n, 8, 0x11007n); // B's PTE: P RW US, A and D clear
+    expect(mmu.translate(A)).toBe(0x10000n); // A in the TLB
+    mmu.resetTlbStats();
+    const b = mmu.batch(4);
+    b.input.set([A + 8n, B + 0x10n, B + 0x18n, 0x402000n]);
+    expect(b.translateStream(4, encodeAccess({ op: "write", size: 8 }))).toBe(1);
+    expect([...b.output.slice(0, 3)]).toEqual([0x10008n, 0x11010n, 0x11018n]);
+    expect(decodeBatchFault(b.output[3]!, 0x402000n)).toMatchObject({ errorCode: 0b010, cr2: 0x402000n }); // supervisor write, not present
+    // The TLB holds A only (B was walked twice, filled never); B's PTE got A and D from the write's walk.
+    expect(mmu.tlbEntries().map((e) => e.linear)).toEqual([A]);
+    expect(mmu.memory.read(0x4008n, 8)).toBe(0x11067n);
+    expect(mmu.tlbStats()).toMatchObject({ hits: 1, misses: 3 });
+  });
+
   it("a batch miss that must set A or D, or faults, is decided by the full walk", () => {
     const mmu = setup();
     mmu.memory.write(0x4000n, 8, 0x10007n); // A's PTE: P RW US, A and D clear

@@ -77,6 +77,7 @@ export interface CoreExports {
   protectRange(rootLo: number, rootHi: number, levels: number, vaLo: number, vaHi: number, lenLo: number, lenHi: number, flagsLo: number, flagsHi: number): number;
   translate(lo: number, hi: number, acc: number): number;
   translateBatch(inPtr: number, outPtr: number, n: number, acc: number): number;
+  translateStream(inPtr: number, outPtr: number, n: number, acc: number): number;
   loadLinear(lo: number, hi: number, acc: number): number;
   loadBatch(inPtr: number, outPtr: number, n: number, acc: number): number;
   storeLinear(lo: number, hi: number, acc: number, vlo: number, vhi: number): number;

@@ -92,6 +92,18 @@ export class Batch {
     return this.core.x.translateBatch(this.inPtr, this.outPtr, count, acc);
   }
 
+  /**
+   * As translate, for a streaming scan: TLB hits serve as usual, but a miss
+   * walks without filling the TLB (A and D are set as by any walk), so
+   * scanning many pages once does not evict the translations in use.
+   */
+  translateStream(n: number, access: AccessArg): number {
+    const count = this.count(n);
+    const acc = this.encode(access);
+    if (this.busy) this.exclusive(() => 0);
+    return this.core.x.translateStream(this.inPtr, this.outPtr, count, acc);
+  }
+
   /** A load or store that reached a device or hooked page is running callbacks: the buffers are in use. */
   private busy = false;
 

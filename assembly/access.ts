@@ -18,6 +18,7 @@ import {
   STATUS_SPECIAL, SEGMENT_SPECIAL,
 } from "../src/arch/abi";
 import { frameHost } from "./frames";
+import { perCpu } from "./percpu";
 import { frameHostOrAlloc } from "./physmem";
 import { exitInfo1, exitInfo2 } from "./nested";
 import { countHits, countMiss, countFastMisses } from "./stats";
@@ -28,7 +29,7 @@ import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, 
 import { tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
-export const mailbox: usize = memory.data(MAILBOX_BYTES, 16);
+export const mailbox: usize = ASC_FEATURE_THREADS ? perCpu(MAILBOX_BYTES, 16) : memory.data(MAILBOX_BYTES, 16);
 
 const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
 

@@ -36,6 +36,8 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { perCpu } from "./percpu";
+import { lockTake, lockGive, lockEpoch } from "./lock";
 
 const ROOT_BITS: u32 = 14;
 const NODE_BITS: u32 = 13;
@@ -72,6 +74,57 @@ let hostFree: usize = 0;
 let blockFree: usize = 0;
 /** Host bytes handed out and not released. */
 let hostInUse: u64 = 0;
+
+// ---- Sharing (threads build, lock.ts) ----
+//
+// Several instances over one memory: the globals of this file are loaded
+// from `home` under the lock and stored back before it is given up.
+//
+//   home: +0 hostTop  +8 hostFree  +16 blockFree  +24 hostInUse  +32 framesBacked
+//         +40 pfnCeiling  +48 ceilingStale  +56 windowBase  +64 storageEpoch  +72 saved once
+
+const home: usize = memory.data(80, 8);
+let homeEpoch: u32 = 0;
+
+function enter(): void {
+  lockTake();
+  if (homeEpoch == lockEpoch()) return;
+  homeEpoch = lockEpoch();
+  if (load<u32>(home, 72) == 0) return;
+  hostTop = load<u64>(home);
+  hostFree = load<u64>(home, 8) as usize;
+  blockFree = load<u64>(home, 16) as usize;
+  hostInUse = load<u64>(home, 24);
+  framesBacked = load<u64>(home, 32) as u32;
+  pfnCeiling = load<u64>(home, 40);
+  ceilingStale = load<u64>(home, 48) != 0;
+  windowBase = load<u64>(home, 56) as usize;
+  storageEpoch = load<u64>(home, 64) as u32;
+}
+
+function leave(): void {
+  store<u64>(home, hostTop);
+  store<u64>(home, hostFree as u64, 8);
+  store<u64>(home, blockFree as u64, 16);
+  store<u64>(home, hostInUse, 24);
+  store<u64>(home, framesBacked as u64, 32);
+  store<u64>(home, pfnCeiling, 40);
+  store<u64>(home, ceilingStale ? 1 : 0, 48);
+  atomic.store<u64>(home, windowBase as u64, 56);
+  store<u64>(home, storageEpoch as u64, 64);
+  store<u32>(home, 1, 72);
+  lockGive();
+}
+
+/**
+ * The window's base as this instance knows it; in the threads build, looked
+ * up again when not known yet (another CPU may have made the window: it
+ * never moves once made).
+ */
+@inline export function windowFind(): usize {
+  if (ASC_FEATURE_THREADS && windowBase == 0) windowBase = atomic.load<u64>(home, 56) as usize;
+  return windowBase;
+}
 
 @inline function hostInit(): void {
   if (hostTop == 0) hostTop = ((__heap_base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) as u64;
@@ -197,6 +250,14 @@ function takeRun(p: usize, bytes: u32): usize {
  * 4 KiB; 0 when linear memory cannot grow and no released run is left.
  */
 export function hostAlloc(bytes: u32): usize {
+  if (!ASC_FEATURE_THREADS) return hostAlloc_(bytes);
+  enter();
+  const r = hostAlloc_(bytes);
+  leave();
+  return r;
+}
+
+@inline function hostAlloc_(bytes: u32): usize {
   let p: usize;
   if (bytes == PAGE_SIZE && hostFree != 0) {
     p = popFree();
@@ -211,6 +272,16 @@ export function hostAlloc(bytes: u32): usize {
 
 /** Gives back one 4 KiB unit from hostAlloc; it is zeroed before reuse. */
 export function hostRelease(p: usize): void {
+  if (!ASC_FEATURE_THREADS) {
+    hostRelease_(p);
+    return;
+  }
+  enter();
+  hostRelease_(p);
+  leave();
+}
+
+@inline function hostRelease_(p: usize): void {
   memory.fill(p, 0, PAGE_SIZE);
   pushFree(p);
   hostInUse -= PAGE_SIZE;
@@ -241,11 +312,27 @@ function blockRelease(p: usize): void {
 
 /** Bytes of linear memory not in use: an upper bound on what new frames can still get (radix blocks take some too). */
 export function hostBytesFree(): u64 {
+  if (!ASC_FEATURE_THREADS) return hostBytesFree_();
+  enter();
+  const r = hostBytesFree_();
+  leave();
+  return r;
+}
+
+@inline function hostBytesFree_(): u64 {
   return MEMORY_LIMIT - hostInUse;
 }
 
 /** Bytes of linear memory in use for frames, radix blocks and buffers. */
 export function hostBytesInUse(): u64 {
+  if (!ASC_FEATURE_THREADS) return hostBytesInUse_();
+  enter();
+  const r = hostBytesInUse_();
+  leave();
+  return r;
+}
+
+@inline function hostBytesInUse_(): u64 {
   return hostInUse;
 }
 
@@ -254,7 +341,7 @@ export function hostBytesInUse(): u64 {
 const CACHE_BITS: u32 = 12;
 const CACHE_MASK: u32 = (1 << CACHE_BITS) - 1;
 /** Entries of 16 bytes: u64 PFN + 1 (0 = empty), u32 host offset, u32 pad. */
-const cache: usize = memory.data((1 << CACHE_BITS) * 16, 16);
+const cache: usize = ASC_FEATURE_THREADS ? perCpu((1 << CACHE_BITS) * 16, 16) : memory.data((1 << CACHE_BITS) * 16, 16);
 
 @inline function cacheSlot(pfn: u64): usize {
   return cache + ((((pfn as u32) ^ ((pfn >> CACHE_BITS) as u32)) & CACHE_MASK) << 4);
@@ -268,7 +355,7 @@ const cache: usize = memory.data((1 << CACHE_BITS) * 16, 16);
 //
 //   entry (16 bytes) per level 0..5: +0 u64 PFN + 1 (0 = empty), +8 u32 host
 
-const memo: usize = memory.data(6 * 16, 16);
+const memo: usize = ASC_FEATURE_THREADS ? perCpu(6 * 16, 16) : memory.data(6 * 16, 16);
 
 /** Host offset of the table frame `pfn` read at walk level `level`; 0 if it has no storage. */
 @inline export function tableHost(pfn: u64, level: i32): usize {
@@ -383,6 +470,17 @@ export function frameHost(pfn: u64): usize {
  * reader could see).
  */
 export function frameAlloc(pfn: u64): usize {
+  if (!ASC_FEATURE_THREADS) return frameAlloc_(pfn);
+  frameFresh = false;
+  const host = frameHost(pfn);
+  if (host != 0) return host;
+  enter();
+  const r = frameAlloc_(pfn);
+  leave();
+  return r;
+}
+
+@inline function frameAlloc_(pfn: u64): usize {
   frameFresh = false;
   const host = frameHost(pfn);
   if (host != 0) return host;
@@ -462,6 +560,14 @@ export function unitPfnOf(host: usize): u64 {
  * it had (0 if none), so the caller can forget cached pointers to it.
  */
 export function frameRelease(pfn: u64): usize {
+  if (!ASC_FEATURE_THREADS) return frameRelease_(pfn);
+  enter();
+  const r = frameRelease_(pfn);
+  leave();
+  return r;
+}
+
+@inline function frameRelease_(pfn: u64): usize {
   const host = frameHost(pfn);
   if (host == 0) return 0;
   if (pfn + 1 == pfnCeiling) ceilingStale = true;
@@ -519,6 +625,16 @@ export function frameRelease(pfn: u64): usize {
 
 /** Drops every frame's storage: all of physical memory reads as zero. */
 export function framesReset(): void {
+  if (!ASC_FEATURE_THREADS) {
+    framesReset_();
+    return;
+  }
+  enter();
+  framesReset_();
+  leave();
+}
+
+@inline function framesReset_(): void {
   hostInit();
   for (let pfn = windowNext(0); pfn < WINDOW_PFNS; pfn = windowNext(pfn + 1)) frameRelease(pfn);
   for (let p = firstUnit(); p < hostTop; p = nextUnit(p)) {
@@ -531,6 +647,14 @@ export function framesReset(): void {
 
 /** Writes the PFN of every frame with storage (u64 each, at most `max`) at `out`; returns how many. */
 export function framesList(out: usize, max: u32): u32 {
+  if (!ASC_FEATURE_THREADS) return framesList_(out, max);
+  enter();
+  const r = framesList_(out, max);
+  leave();
+  return r;
+}
+
+@inline function framesList_(out: usize, max: u32): u32 {
   hostInit();
   let n: u32 = 0;
   for (let pfn = windowNext(0); pfn < WINDOW_PFNS && n < max; pfn = windowNext(pfn + 1)) {
@@ -549,6 +673,14 @@ export function framesList(out: usize, max: u32): u32 {
 
 /** True when some frame in [start, end) holds storage (by page number or by unit, whichever is fewer). */
 export function anyBackedIn(start: u64, end: u64): bool {
+  if (!ASC_FEATURE_THREADS) return anyBackedIn_(start, end);
+  enter();
+  const r = anyBackedIn_(start, end);
+  leave();
+  return r;
+}
+
+@inline function anyBackedIn_(start: u64, end: u64): bool {
   if (end <= start) return false;
   if (end - start <= (framesBacked as u64)) {
     for (let pfn = start; pfn < end; pfn++) if (frameHost(pfn) != 0) return true;
@@ -564,11 +696,27 @@ export function anyBackedIn(start: u64, end: u64): bool {
 }
 
 export function framesInUse(): u32 {
+  if (!ASC_FEATURE_THREADS) return framesInUse_();
+  enter();
+  const r = framesInUse_();
+  leave();
+  return r;
+}
+
+@inline function framesInUse_(): u32 {
   return framesBacked;
 }
 
 /** One past the highest PFN that holds storage now (not ever: freed frames and restored snapshots lower it). */
 export function highestBackedPfnPlusOne(): u64 {
+  if (!ASC_FEATURE_THREADS) return highestBackedPfnPlusOne_();
+  enter();
+  const r = highestBackedPfnPlusOne_();
+  leave();
+  return r;
+}
+
+@inline function highestBackedPfnPlusOne_(): u64 {
   if (ceilingStale) {
     hostInit();
     let top: u64 = 0;

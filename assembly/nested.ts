@@ -23,6 +23,8 @@ import {
   ACCESS_FETCH, ACCESS_WRITE, PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_A_BIT, PTE_D_BIT, PTE_PS_BIT, PTE_XD_BIT,
   PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PDPT, LEVEL_PML4,
 } from "../src/arch/bits";
+import { perCpu } from "./percpu";
+import { setFlags64 } from "./flags";
 import { tableHost } from "./frames";
 import { noteForced } from "./journal";
 import { countEntry } from "./stats";
@@ -67,7 +69,7 @@ export let exitInfo2: u64 = 0;
 //   +8 u64 table  +16 u64 entry (as read)
 export let nestedTraceOn: bool = false;
 export let nestedTraceCount: u32 = 0;
-export const nestedTraceBuf: usize = memory.data(64 * 24, 8);
+export const nestedTraceBuf: usize = ASC_FEATURE_THREADS ? perCpu(64 * 24, 8) : memory.data(64 * 24, 8);
 /** Which guest step the next nested walk serves (set by walk.ts). */
 export let nestedTraceTag: u32 = 0;
 
@@ -129,7 +131,7 @@ export function nestedWalk(gpa: u64, op: u32, guestTable: bool, touch: bool): bo
     if (touch && (!leaf || level == LEVEL_PDPT) && (entry & A) == 0) {
       entry |= A;
       noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
-      store<u64>(ptr, entry);
+      setFlags64(ptr, entry, A);
     }
     rights &= entry;
     xd |= entry & XD;
@@ -152,9 +154,10 @@ export function nestedWalk(gpa: u64, op: u32, guestTable: bool, touch: bool): bo
     let updated = entry | A;
     if (op == ACCESS_WRITE) updated |= D;
     if (updated != entry) {
+      const added = updated ^ entry;
       entry = updated;
       noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
-      store<u64>(ptr, entry);
+      setFlags64(ptr, entry, added);
     }
   }
   const pageMask: u64 = ((1 as u64) << shift) - 1;

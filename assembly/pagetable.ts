@@ -11,6 +11,7 @@
  * rights, as most kernels (and Asterinas OSTD) arrange it.
  */
 
+import { lockTake, lockGive, lockEpoch } from "./lock";
 import { PTE_P_BIT, PTE_RW_BIT, PTE_US_BIT, PTE_PS_BIT, PTE_XD_BIT, PTE_PK_SHIFT, PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import {
   STATUS_OK, STATUS_NO_MEMORY, STATUS_ALREADY_MAPPED, STATUS_SPLITS_LARGE_PAGE, STATUS_NO_FRAME, MB_PA,
@@ -39,16 +40,74 @@ const PROTECT_BITS: u64 = RW | US | ((1 as u64) << PTE_XD_BIT) | ((15 as u64) <<
 
 let allocNext: u64 = 0x100; // 1 MiB: leaves the low megabyte to the user
 let freeChunk: usize = 0;
+
+// ---- Sharing (threads build, lock.ts) ----
+//
+// Every exported builder call runs under the lock, with this file's globals
+// loaded from `home` and stored back, so CPUs in several workers may build
+// tables in one memory without handing out a frame twice.
+//
+//   home: +0 allocNext  +8 freeChunk  +16 avoid  +24 avoidCap  +28 avoidCount
+//         +32 reserve  +40 reserveCap  +44 reserveCount  +48 saved once
+
+const home: usize = memory.data(56, 8);
+let homeEpoch: u32 = 0;
+
+function enter(): void {
+  lockTake();
+  if (homeEpoch == lockEpoch()) return;
+  homeEpoch = lockEpoch();
+  if (load<u32>(home, 48) == 0) return;
+  allocNext = load<u64>(home);
+  freeChunk = load<u64>(home, 8) as usize;
+  avoid = load<u64>(home, 16) as usize;
+  avoidCap = load<u32>(home, 24);
+  avoidCount = load<u32>(home, 28);
+  reserve = load<u64>(home, 32) as usize;
+  reserveCap = load<u32>(home, 40);
+  reserveCount = load<u32>(home, 44);
+}
+
+function leave(): void {
+  store<u64>(home, allocNext);
+  store<u64>(home, freeChunk as u64, 8);
+  store<u64>(home, avoid as u64, 16);
+  store<u32>(home, avoidCap, 24);
+  store<u32>(home, avoidCount, 28);
+  store<u64>(home, reserve as u64, 32);
+  store<u32>(home, reserveCap, 40);
+  store<u32>(home, reserveCount, 44);
+  store<u32>(home, 1, 48);
+  lockGive();
+}
 /** Set by allocFrame: the frame it returned came from the free list (else from allocNext upward). */
 let fromFreeList: bool = false;
 const CHUNK_CAPACITY: u32 = (PAGE_SIZE - 8) / 8;
 
 export function setAllocBase(pfn: u64): void {
+  if (!ASC_FEATURE_THREADS) {
+    setAllocBase_(pfn);
+    return;
+  }
+  enter();
+  setAllocBase_(pfn);
+  leave();
+}
+
+@inline function setAllocBase_(pfn: u64): void {
   allocNext = pfn;
 }
 
 /** A zeroed frame with storage; returns its PFN + 1, or 0 (STATUS_NO_FRAME / STATUS_NO_MEMORY in the mailbox). */
 export function allocFrame(): u64 {
+  if (!ASC_FEATURE_THREADS) return allocFrame_();
+  enter();
+  const r = allocFrame_();
+  leave();
+  return r;
+}
+
+@inline function allocFrame_(): u64 {
   while (freeChunk != 0) {
     const count = load<u32>(freeChunk, 4);
     const pfn = load<u64>(freeChunk + 8 + ((count - 1) << 3));
@@ -126,6 +185,14 @@ function avoidedEnd(pfn: u64): u64 {
  * False (nothing changed) when memory for the list runs out.
  */
 export function allocAvoid(ptr: usize, n: u32): bool {
+  if (!ASC_FEATURE_THREADS) return allocAvoid_(ptr, n);
+  enter();
+  const r = allocAvoid_(ptr, n);
+  leave();
+  return r;
+}
+
+@inline function allocAvoid_(ptr: usize, n: u32): bool {
   if (n > avoidCap) {
     const bytes = (((n as u64) * 16 + PAGE_SIZE - 1) / PAGE_SIZE) * PAGE_SIZE;
     if (bytes > 0xffffffff) return false;
@@ -173,11 +240,27 @@ function freeChunkRelease(c: usize): void {
 // ---- Allocator state, for snapshots ----
 
 export function allocNextPfn(): u64 {
+  if (!ASC_FEATURE_THREADS) return allocNextPfn_();
+  enter();
+  const r = allocNextPfn_();
+  leave();
+  return r;
+}
+
+@inline function allocNextPfn_(): u64 {
   return allocNext;
 }
 
 /** Frames on the free list. */
 export function freeListCount(): u32 {
+  if (!ASC_FEATURE_THREADS) return freeListCount_();
+  enter();
+  const r = freeListCount_();
+  leave();
+  return r;
+}
+
+@inline function freeListCount_(): u32 {
   let n: u32 = 0;
   for (let c = freeChunk; c != 0; c = load<u32>(c) as usize) n += load<u32>(c, 4);
   return n;
@@ -185,6 +268,14 @@ export function freeListCount(): u32 {
 
 /** Writes the free list's PFNs (bottom of the stack first, at most `max`) as u64 at `out`; returns how many. */
 export function freeListRead(out: usize, max: u32): u32 {
+  if (!ASC_FEATURE_THREADS) return freeListRead_(out, max);
+  enter();
+  const r = freeListRead_(out, max);
+  leave();
+  return r;
+}
+
+@inline function freeListRead_(out: usize, max: u32): u32 {
   // Chunks link newest first: collect them, then write oldest first.
   let chunks: u32 = 0;
   for (let c = freeChunk; c != 0; c = load<u32>(c) as usize) chunks++;
@@ -207,6 +298,14 @@ export function freeListRead(out: usize, max: u32): u32 {
  * the old one is let go, so running out of memory (false) changes nothing.
  */
 export function allocRestore(next: u64, ptr: usize, n: u32): bool {
+  if (!ASC_FEATURE_THREADS) return allocRestore_(next, ptr, n);
+  enter();
+  const r = allocRestore_(next, ptr, n);
+  leave();
+  return r;
+}
+
+@inline function allocRestore_(next: u64, ptr: usize, n: u32): bool {
   let head: usize = 0;
   for (let i: u32 = 0; i < n; i++) {
     if (head == 0 || load<u32>(head, 4) == CHUNK_CAPACITY) {
@@ -238,7 +337,23 @@ export function allocRestore(next: u64, ptr: usize, n: u32): bool {
 
 /** Gives frame `pfn` back: its storage is released (it reads as zero) and the allocator may hand it out again. */
 export function freeFrame(pfn: u64): void {
-  if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
+  if (!ASC_FEATURE_THREADS) {
+    freeFrame_(pfn);
+    return;
+  }
+  enter();
+  freeFrame_(pfn);
+  leave();
+}
+
+@inline function freeFrame_(pfn: u64): void {
+  if (ASC_FEATURE_THREADS) {
+    // Several CPUs: the frame keeps its storage, zeroed. Another CPU's TLB may
+    // still hold it (until the OS's shootdown), and must then reach this
+    // frame, as hardware would, not storage since given to another frame.
+    const host = frameHost(pfn);
+    if (host != 0) memory.fill(host, 0, PAGE_SIZE);
+  } else if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
   if (avoidCount != 0 && avoidedEnd(pfn) != 0) return; // mapped as data by the owner layer: not for tables
   if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
     const c = hostAlloc(PAGE_SIZE);
@@ -374,6 +489,14 @@ function tableFor(root: u64, levels: u32, va: u64, target: u32, create: bool): u
  * a page-by-page map would take them; their addresses go to `out` (u64 each).
  */
 export function mapRange(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64, fresh: bool = false, out: usize = 0): i32 {
+  if (!ASC_FEATURE_THREADS) return mapRange_(root, levels, va, pa, pages, level, flags, fresh, out);
+  enter();
+  const r = mapRange_(root, levels, va, pa, pages, level, flags, fresh, out);
+  leave();
+  return r;
+}
+
+@inline function mapRange_(root: u64, levels: u32, va: u64, pa: u64, pages: u32, level: u32, flags: u64, fresh: bool = false, out: usize = 0): i32 {
   const shift = levelShift(level);
   const size: u64 = (1 as u64) << shift;
   // Pass 1: nothing may be mapped there yet; count the tables to create
@@ -526,6 +649,14 @@ function visitLeaves(root: u64, levels: u32, va: u64, len: u64, mode: u32, flags
 
 /** Clears every leaf in [va, va + len); refuses when the range splits a large page. Tables are kept. */
 export function unmapRange(root: u64, levels: u32, va: u64, len: u64): i32 {
+  if (!ASC_FEATURE_THREADS) return unmapRange_(root, levels, va, len);
+  enter();
+  const r = unmapRange_(root, levels, va, len);
+  leave();
+  return r;
+}
+
+@inline function unmapRange_(root: u64, levels: u32, va: u64, len: u64): i32 {
   const s = visitLeaves(root, levels, va, len, 0, 0);
   if (s != STATUS_OK) return s;
   visitLeaves(root, levels, va, len, 1, 0);
@@ -535,6 +666,14 @@ export function unmapRange(root: u64, levels: u32, va: u64, len: u64): i32 {
 
 /** Replaces R/W, U/S, XD and the protection key of every leaf in [va, va + len). */
 export function protectRange(root: u64, levels: u32, va: u64, len: u64, flags: u64): i32 {
+  if (!ASC_FEATURE_THREADS) return protectRange_(root, levels, va, len, flags);
+  enter();
+  const r = protectRange_(root, levels, va, len, flags);
+  leave();
+  return r;
+}
+
+@inline function protectRange_(root: u64, levels: u32, va: u64, len: u64, flags: u64): i32 {
   const s = visitLeaves(root, levels, va, len, 0, 0);
   if (s != STATUS_OK) return s;
   visitLeaves(root, levels, va, len, 2, flags);

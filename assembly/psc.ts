@@ -17,9 +17,11 @@
  *                                    bit 1 R/W, bit 2 U/S (ANDed), bit 0 XD (ORed) over the upper levels
  */
 
+import { perCpu } from "./percpu";
+
 export const PSC_ENTRIES: u32 = 512;
 const VALID: u64 = (1 as u64) << 63;
-export const pdeCache: usize = memory.data(PSC_ENTRIES * 16, 16);
+export const pdeCache: usize = ASC_FEATURE_THREADS ? perCpu(PSC_ENTRIES * 16, 16) : memory.data(PSC_ENTRIES * 16, 16);
 /** Some entry may be valid (a flush has work to do). */
 let live: bool = false;
 

@@ -17,6 +17,7 @@ import {
   CR4_PGE_BIT, CR4_SMAP_BIT, CR4_SMEP_BIT, CR4_PAE_BIT, CR4_PSE_BIT, EFER_LMA_BIT, EFER_NXE_BIT,
   PTE_XD_BIT, PTE_ADDR_TOP_BIT,
 } from "../src/arch/bits";
+import { perCpu } from "./percpu";
 
 export let cr0: u64 = 0;
 export let cr3: u64 = 0;
@@ -114,7 +115,7 @@ export function setNested(on: bool, root: u64, nx: bool, id: u32): void {
 // ---- PAE: the four PDPTE registers (SDM 4.4.1) ----
 
 /** PDPTE0..3 as last loaded from the 32-byte PDPT at CR3[31:5]. */
-export const pdpte: usize = memory.data(32, 8);
+export const pdpte: usize = ASC_FEATURE_THREADS ? perCpu(32, 8) : memory.data(32, 8);
 
 /** The bits a present PDPTE may not set: 2:1, 8:5 and 63:MAXPHYADDR. */
 export function pdpteReserved(): u64 {

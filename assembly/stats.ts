@@ -9,7 +9,9 @@
  *                       +32 pscHits walks that started from the PDE cache (psc.ts)
  */
 
-export const stats: usize = memory.data(40, 8);
+import { perCpu } from "./percpu";
+
+export const stats: usize = ASC_FEATURE_THREADS ? perCpu(40, 8) : memory.data(40, 8);
 
 @inline export function countHits(n: u32): void {
   store<u64>(stats, load<u64>(stats) + (n as u64));

@@ -31,6 +31,7 @@
  */
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
+import { perCpu } from "./percpu";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { pscMarkLive, pscFlushAll } from "./psc";
 
@@ -38,7 +39,7 @@ export const TLB_MAX_ENTRIES: u32 = 8192;
 export const TLB_MAX_WAYS: u32 = 16;
 export const TLB_ENTRY: u32 = 32;
 
-export const tlb: usize = memory.data(TLB_MAX_ENTRIES * TLB_ENTRY, 64);
+export const tlb: usize = ASC_FEATURE_THREADS ? perCpu(TLB_MAX_ENTRIES * TLB_ENTRY, 64) : memory.data(TLB_MAX_ENTRIES * TLB_ENTRY, 64);
 
 /** The geometry (tlbConfigure): tlbCount entries in sets of tlbWays, way 0 of set s at tlb + (s << tlbWayShift) * 32. */
 export let tlbCount: u32 = 1024;

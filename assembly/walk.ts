@@ -42,7 +42,9 @@ import {
   PTE_XD_BIT, PTE_PK_SHIFT, PFEC_P, PFEC_W, PFEC_U, PFEC_RSVD, PFEC_ID, PFEC_PK,
   PAGE_SHIFT, PAGE_SIZE, LEVEL_PT, LEVEL_PD, LEVEL_PDPT, LEVEL_PML4, LEVEL_PML5,
 } from "../src/arch/bits";
-import { tableHost, frameHost, windowBase, WINDOW_BYTES } from "./frames";
+import { perCpu } from "./percpu";
+import { setFlags64, setFlags32 } from "./flags";
+import { tableHost, frameHost, windowBase, windowFind, WINDOW_BYTES } from "./frames";
 import { nestedWalk, nestedHpa, nestedWritable, nestedExecutable, setNestedTrace } from "./nested";
 import { noteForced } from "./journal";
 import { countEntry, countPscHit } from "./stats";
@@ -102,7 +104,7 @@ export let faultAddr: u64 = 0;
 
 export let traceOn: bool = false;
 export let traceCount: u32 = 0;
-export const traceBuf: usize = memory.data(10 * 24, 8);
+export const traceBuf: usize = ASC_FEATURE_THREADS ? perCpu(10 * 24, 8) : memory.data(10 * 24, 8);
 
 /** At most two walks (a page-crossing access) are recorded between resets. */
 const TRACE_MAX: u32 = 10;
@@ -173,7 +175,7 @@ export function accessDenied(acc: u32, user: bool, writable: bool, xd: bool, pke
 // set, so that a TLB entry never lets a write skip setting D. Computed on
 // first use after each register change.
 
-const rightsTable: usize = memory.data(256 * 4, 16);
+const rightsTable: usize = ASC_FEATURE_THREADS ? perCpu(256 * 4, 16) : memory.data(256 * 4, 16);
 
 /** Forgets the cached masks; call after any change to CR0, CR4, EFER, PKRU or IA32_PKRS. */
 export function rightsReset(): void {
@@ -227,9 +229,9 @@ function nestedFault(la: u64): i32 {
  * noted for the dirty log and snapshots first; if memory runs out for that,
  * the flag is still set (the processor would) and snapshots are marked broken.
  */
-@inline function setEntry(ptr: usize, value: u64): void {
+@inline function setEntry(ptr: usize, value: u64, bits: u64): void {
   noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
-  store<u64>(ptr, value);
+  setFlags64(ptr, value, bits);
 }
 
 /** True when `la` is canonical for the current paging mode (bits 63:47, or 63:56 with LA57, all equal). */
@@ -333,7 +335,7 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     // (A present entry lives in a frame with storage: host is not 0 here.)
     if (touch && (!leaf || level == LEVEL_PDPT) && (entry & A) == 0) {
       entry |= A;
-      setEntry(entryPtr, entry);
+      setEntry(entryPtr, entry, A);
     }
 
     rights &= entry;
@@ -363,8 +365,9 @@ export function walk(la: u64, acc: u32, touch: bool): i32 {
     let updated = entry | A;
     if (op == ACCESS_WRITE) updated |= D;
     if (updated != entry) {
+      const added = updated ^ entry;
       entry = updated;
-      setEntry(entryPtr, entry);
+      setEntry(entryPtr, entry, added);
     }
   }
 
@@ -439,7 +442,7 @@ function walk32(la: u64, acc: u32, touch: bool): i32 {
   if (touch && (pde & A) == 0) {
     pde |= A;
     noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
-    store<u32>(ptr, pde as u32);
+    setFlags32(ptr, pde as u32, A as u32);
   }
   table = pde & 0xfffff000;
   index = ((la >> PAGE_SHIFT) as u32) & 1023;
@@ -485,7 +488,7 @@ function walkPae(la: u64, acc: u32, touch: bool): i32 {
 
   if (touch && (pde & A) == 0) {
     pde |= A;
-    setEntry(ptr, pde);
+    setEntry(ptr, pde, A);
   }
   table = pde & ENTRY_ADDR_MASK;
   index = ((la >> PAGE_SHIFT) as u32) & 511;
@@ -514,10 +517,11 @@ function leafReached(la: u64, acc: u32, touch: bool, entry: u64, ptr: usize, wid
     let updated = entry | A;
     if ((acc & ACCESS_OP_MASK) == ACCESS_WRITE) updated |= D;
     if (updated != entry) {
+      const added = updated ^ entry;
       entry = updated;
       noteForced(ptr & ~((PAGE_SIZE - 1) as usize));
-      if (wide) store<u64>(ptr, entry);
-      else store<u32>(ptr, entry as u32);
+      if (wide) setFlags64(ptr, entry, added);
+      else setFlags32(ptr, entry as u32, added as u32);
     }
   }
   const pageMask: u64 = ((1 as u64) << shift) - 1;
@@ -547,7 +551,7 @@ let fastPtr: usize = 0;
   if (table < WINDOW_BYTES) {
     // The low window: one load, as from a flat array (frames.ts).
     countEntry();
-    if (windowBase == 0) return 0;
+    if (windowBase == 0 && windowFind() == 0) return 0;
     fastPtr = windowBase + (table as usize) + index;
     return load<u64>(fastPtr);
   }
@@ -633,8 +637,9 @@ export function walkFast(la: u64, acc: u32): i32 {
   let updated = e | A;
   if ((acc & ACCESS_OP_MASK) == ACCESS_WRITE) updated |= D;
   if (updated != e) {
+    const added = updated ^ e;
     e = updated;
-    setEntry(fastPtr, e);
+    setEntry(fastPtr, e, added);
   }
   walkFrame = (e & ENTRY_ADDR_MASK & ~pageMask) | (la & pageMask & ~((PAGE_SIZE - 1) as u64));
   walkLevel = level;
@@ -741,7 +746,7 @@ export let walkFastShift: u32 = PAGE_SHIFT;
 /** The entry for `la` at `level` in the table at physical `table`, read without side effects; 0 (not present) when the table has no storage. */
 @inline function quickEntry(table: u64, la: u64, level: i32): u64 {
   const index = (((la >> ((PAGE_SHIFT + 9 * (level - 1)) as u64)) as usize) & 511) << 3;
-  if (table < WINDOW_BYTES) return windowBase == 0 ? 0 : load<u64>(windowBase + (table as usize) + index);
+  if (table < WINDOW_BYTES) return windowBase == 0 && windowFind() == 0 ? 0 : load<u64>(windowBase + (table as usize) + index);
   const host = tableHost(table >> PAGE_SHIFT, level);
   return host == 0 ? 0 : load<u64>(host + index);
 }

@@ -50,6 +50,16 @@ export const MB_EXITINFO1_HI = 36;
 export const MAILBOX_BYTES = 48;
 
 /**
+ * The threads build (build/core.threads.wasm): how many CPUs may share one
+ * memory at once, and the bytes of each one's own buffers (assembly/percpu.ts).
+ */
+export const MAX_SHARED_CPUS = 64;
+export const PERCPU_BYTES = 360448;
+/** The threads build's shared memory: its initial size in 64 KiB pages (asconfig.json's initialMemory) and its maximum (4 GiB). */
+export const THREADS_INITIAL_PAGES = 704;
+export const THREADS_MAXIMUM_PAGES = 65536;
+
+/**
  * A batch translation's output word for a faulting address: bit 63 set, the
  * status (STATUS_PF or STATUS_GP) in bits 47:32, the error code in bits 31:0,
  * and bit 62 set when the fault is on the second page of a crossing access.

@@ -17,6 +17,8 @@ import { GeneralProtection, NestedPageFault, OutOfMemoryError, PageFault, X86Mmu
 /** The core's exports, as the host calls them (64-bit values as u32 halves). */
 export interface CoreExports {
   memory: WebAssembly.Memory;
+  /** Threads build: empties this CPU's TLB and caches (a no-op in the single-CPU build). */
+  perCpuClear(): void;
   mailboxPtr(): number;
   traceBufPtr(): number;
   traceCount(): number;
@@ -132,6 +134,38 @@ function module(): WebAssembly.Module {
   return compiled;
 }
 
+let threadsCompiled: WebAssembly.Module | undefined;
+let threadsLocate: (() => WebAssembly.Module) | undefined;
+
+/**
+ * Where the threads build comes from (build/core.threads.wasm: one instance
+ * per CPU over a shared memory, src/machine/shared-machine.ts); as
+ * setCoreModule.
+ */
+export function setThreadsCoreModule(source: WebAssembly.Module | (() => WebAssembly.Module)): void {
+  if (source instanceof WebAssembly.Module) threadsCompiled = source;
+  else {
+    threadsLocate = source;
+    threadsCompiled = undefined;
+  }
+}
+
+/** The threads build, compiled (structured-cloneable: a worker may be handed it). */
+export function threadsModule(): WebAssembly.Module {
+  if (!threadsCompiled) {
+    if (!threadsLocate) throw new X86MmuError("CORE_NOT_LOADED", "x86mmu: the threads build of the core is not loaded (import x86mmu's entry point, or call setThreadsCoreModule / loadThreadsCore)");
+    threadsCompiled = threadsLocate();
+  }
+  return threadsCompiled;
+}
+
+/** An instance of the threads build over a shared memory, as CPU `slot`. */
+export interface CoreAttachment {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly slot: number;
+}
+
 export class Core {
   readonly x: CoreExports;
   readonly mailbox: number;
@@ -146,10 +180,15 @@ export class Core {
    * thousand Mmus at once. Running out of address space is an
    * OutOfMemoryError, not a raw RangeError.
    */
-  constructor() {
+  /** An instance of the threads build, over memory other instances share (one CPU of a SharedMachine). */
+  readonly shared: boolean;
+
+  constructor(attach?: CoreAttachment) {
     let exports: Record<string, unknown>;
+    this.shared = attach !== undefined;
     try {
-      ({ exports } = instantiateSync<Record<string, unknown>>(module(), {}));
+      const imports = attach ? { env: { memory: attach.memory, cpuSlot: new WebAssembly.Global({ value: "i32", mutable: false }, attach.slot) } } : {};
+      ({ exports } = instantiateSync<Record<string, unknown>>(attach ? attach.module : module(), imports));
     } catch (e) {
       if (e instanceof RangeError || (e instanceof Error && /memory/i.test(e.message))) {
         throw new OutOfMemoryError(`a new Mmu's linear memory (${e.message})`, "each Mmu reserves about 10 GiB of address space: drop the Mmus no longer used");
@@ -166,8 +205,18 @@ export class Core {
         if (typeof original === "function") exports[name] = original;
       }
     }
+    if (attach) (exports as { memory?: WebAssembly.Memory }).memory = attach.memory;
     this.x = exports as unknown as CoreExports;
     this.mailbox = this.x.mailboxPtr() >>> 0;
+  }
+
+  /**
+   * Throws for what one CPU of a SharedMachine may not do: devices, hooks
+   * and the physical layout (their callbacks live in one thread), the dirty
+   * log, snapshots and memory reset (they would need every CPU paused).
+   */
+  refuseShared(what: string): void {
+    if (this.shared) throw new X86MmuError("SHARED_MEMORY_UNSUPPORTED", `${what} is not available with several CPUs over shared memory (SharedMachine): devices, hooks, the physical layout, the dirty log, snapshots and memory reset need a single-CPU Mmu or the worker-free Machine`);
   }
 
   private refresh(): void {

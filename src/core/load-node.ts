@@ -4,7 +4,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import { setCoreModule } from "./core.js";
+import { setCoreModule, setThreadsCoreModule } from "./core.js";
 import { X86MmuError } from "../base/index.js";
 
 setCoreModule(() => {
@@ -14,6 +14,17 @@ setCoreModule(() => {
     bytes = new Uint8Array(readFileSync(url));
   } catch (e) {
     throw new X86MmuError("CORE_NOT_LOADED", `x86mmu: cannot read the WebAssembly core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
+  }
+  return new WebAssembly.Module(bytes);
+});
+
+setThreadsCoreModule(() => {
+  const url = new URL("../../build/core.threads.wasm", import.meta.url);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(url));
+  } catch (e) {
+    throw new X86MmuError("CORE_NOT_LOADED", `x86mmu: cannot read the threads build of the core at ${url.pathname}; build it with "npm run build:core" (${(e as Error).message})`);
   }
   return new WebAssembly.Module(bytes);
 });

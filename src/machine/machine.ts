@@ -26,6 +26,7 @@ import { Mmu, PageTable, LegacyPageTable, coreOf, type CpuState, type SavedRegis
 import { Batch } from "../mmu/batch.js";
 import type { PhysicalMemory, Snapshot } from "../phys/index.js";
 import { checkInvalidation, perform, type Invalidation } from "./invalidation.js";
+import { onCpu } from "./on-cpu.js";
 
 /** The most CPUs a machine may have. */
 export const MAX_CPUS = 256;
@@ -119,47 +120,6 @@ export class Cpu {
     this.machine.enter(this.index);
     return n;
   }
-}
-
-/**
- * A view of `target` whose every method call and property access runs
- * `enter` first (so it acts on the CPU `enter` makes current); Batch and
- * page-table objects it returns are wrapped the same way, so they keep
- * acting on that CPU. The view is a plain object with one wrapper per member
- * (not a Proxy: a call costs one extra function call, no trap), and
- * `instanceof` still recognises it.
- */
-function onCpu<T extends object>(target: T, enter: () => void): T {
-  const view = Object.create(Object.getPrototypeOf(target) as object) as Record<PropertyKey, unknown>;
-  const t = target as Record<PropertyKey, unknown>;
-  const done = new Set<PropertyKey>(["constructor"]);
-  const wrap = (r: unknown): unknown => (r instanceof Batch || r instanceof PageTable || r instanceof LegacyPageTable ? onCpu(r, enter) : r);
-  const define = (key: PropertyKey, d: PropertyDescriptor): void => {
-    if (done.has(key)) return;
-    done.add(key);
-    if (typeof d.value === "function") {
-      const fn = d.value as (...a: unknown[]) => unknown;
-      Object.defineProperty(view, key, {
-        value: (...args: unknown[]) => {
-          enter();
-          return wrap(fn.apply(target, args));
-        },
-      });
-    } else if (d.get || d.set) {
-      const { get, set } = d;
-      Object.defineProperty(view, key, {
-        get: get && (() => (enter(), get.call(target))),
-        set: set && ((v: unknown) => (enter(), set.call(target, v))),
-      });
-    } else {
-      Object.defineProperty(view, key, { get: () => (enter(), t[key]), set: (v: unknown) => void (enter(), (t[key] = v)) });
-    }
-  };
-  for (const key of Reflect.ownKeys(target)) define(key, Object.getOwnPropertyDescriptor(target, key)!);
-  for (let p = Object.getPrototypeOf(target) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-    for (const key of Reflect.ownKeys(p)) define(key, Object.getOwnPropertyDescriptor(p, key)!);
-  }
-  return view as T;
 }
 
 export class Machine {

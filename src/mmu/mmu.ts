@@ -20,7 +20,7 @@ import { Bus, registerBus, type Device, type HookSpec, type Handle } from "../ph
 import { DirtyLog, Snapshot, Snapshots } from "../phys/index.js";
 import { type Address, toU64, toSized, lo32, hi32, checkNumber, hiOfNumber, hex, bigOfNumber, join64 } from "../base/index.js";
 import { type AccessOptions, type AccessSize, encodeAccess, encodeWith, withSize, checkAccess, checkLoadNumber, checkStoreNumber } from "./access.js";
-import { Core } from "../core/index.js";
+import { Core, type CoreAttachment } from "../core/index.js";
 import { ArgumentError, OutOfMemoryError, RegisterError, type Fault, show, showName, optionsOf, bytesOf } from "../base/index.js";
 import { PhysicalMemory, MAX_RANGE } from "../phys/index.js";
 import { translatorsOf, spaceToHost, hostToSpace, type Translated } from "./copy.js";
@@ -153,10 +153,17 @@ export class Mmu {
 
   private readonly geometry: Readonly<TlbGeometry & { sets: number }>;
 
-  constructor(options?: MmuOptions) {
+  /**
+   * A processor with its own physical memory; the registers as `options`
+   * gives them (CR0 0x60000010, the reset value, by default), and the TLB
+   * geometry `options.tlb`. (`attach` is internal: one CPU of a
+   * SharedMachine, over its shared memory.)
+   */
+  constructor(options?: MmuOptions, /** @internal */ attach?: CoreAttachment) {
     const { tlb, ...state } = optionsOf(options ?? {}, "Mmu options") as MmuOptions;
     const geometry = checkGeometry(tlb);
-    this.core = new Core();
+    this.core = new Core(attach);
+    this.core.x.perCpuClear();
     if (!this.core.x.tlbConfigure(geometry.entries, geometry.ways)) throw new ArgumentError(`TLB geometry ${geometry.entries} x ${geometry.ways} refused by the core`);
     this.geometry = Object.freeze({ ...geometry, sets: geometry.entries / geometry.ways });
     this.xTranslate = this.core.x.translate;

@@ -178,6 +178,7 @@ export class Bus {
    * device is there; the range then stays RAM.
    */
   mapDevice(start: Address, length: Address, device: Device): Handle {
+    this.core.refuseShared("a device");
     const r = this.range(start, length, "device", true);
     if (typeof device?.read !== "function" || typeof device?.write !== "function") throw new ArgumentError("a device needs read(pa, size) and write(pa, size, value)");
     const other = this.devices.find((d) => overlaps(d, r.start, r.end));
@@ -195,6 +196,7 @@ export class Bus {
    * (`"fault"`). Without a layout, all of physical memory is RAM.
    */
   setLayout(layout: { ram: { start: Address; length: Address }[]; unmapped?: "zero" | "fault" } | undefined): void {
+    this.core.refuseShared("a physical layout");
     if (layout === undefined) {
       this.ram = undefined;
       this.upload();
@@ -239,6 +241,7 @@ export class Bus {
 
   /** Registers an access hook; see HookSpec. A refused spec (ArgumentError) registers nothing. */
   addHook(spec: HookSpec): Handle {
+    this.core.refuseShared("an access hook");
     if (typeof spec !== "object" || spec === null) throw new ArgumentError(`a hook is { space, start, length, ops?, before?, after? }, not ${show(spec)}`);
     if (spec.space !== "linear" && spec.space !== "physical") throw new ArgumentError(`hook space must be "linear" or "physical", not ${show(spec.space)}`);
     const r = this.range(spec.start, spec.length, `${spec.space} hook`, spec.space === "physical");

@@ -262,6 +262,7 @@ export class PhysicalMemory {
 
   /** Drops every frame: all of physical memory reads as zero; the TLB is flushed; snapshots and the dirty log's records end. */
   reset(): void {
+    this.core.refuseShared("memory reset");
     this.core.x.memoryReset();
     this.onReset?.();
   }

@@ -33,6 +33,7 @@ export class DirtyLog {
 
   /** Starts logging; frames written from now on are listed. */
   start(): void {
+    this.core.refuseShared("the dirty log");
     this.core.x.dirtyStart();
     this.on = true;
   }
@@ -140,6 +141,7 @@ export class Snapshots<R extends object> {
   }
 
   take(registers: R): Snapshot<R> {
+    this.core.refuseShared("a snapshot");
     if (this.core.x.snapshotsBroken()) throw new SnapshotError("memory ran out while saving for an earlier snapshot; reset memory before taking snapshots again");
     const k = this.core.x.snapshotTake();
     if (k < 0) throw new SnapshotError("too many snapshots kept (4096); release some");

@@ -3,11 +3,17 @@
  * `npm run build:web` builds it to web/dist (static files, no CDN: the
  * WebAssembly core and the examples are bundled), which `vite preview` or any
  * static file server serves offline.
+ *
+ * Both servers send the cross-origin isolation headers (COOP same-origin,
+ * COEP require-corp), which SharedArrayBuffer and so the two-CPU card's run
+ * on real threads (SharedMachine, a Web Worker) need; a static server
+ * without them gets the page's one-thread fallback.
  */
 import { defineConfig } from "vite";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
+const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
 
 export default defineConfig({
   root: root + "web",
@@ -20,6 +26,7 @@ export default defineConfig({
     assetsInlineLimit: 0,
     target: "es2022",
   },
-  server: { host: "127.0.0.1", fs: { allow: [root] } },
-  preview: { host: "127.0.0.1" },
+  server: { host: "127.0.0.1", fs: { allow: [root] }, headers: isolation },
+  preview: { host: "127.0.0.1", headers: isolation },
+  worker: { format: "es" },
 });

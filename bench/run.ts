@@ -20,7 +20,7 @@ import { ROOT, staleBuildWarning } from "./lib.js";
 import type { Ctx, Row } from "./harness.js";
 import { evaluateTargets, type Verdict } from "./targets.js";
 
-const SUITES = ["translate", "access", "copy", "owner", "scale", "scenario", "embedding"] as const;
+const SUITES = ["translate", "access", "copy", "owner", "scale", "scenario", "embedding", "smp"] as const;
 
 const args = process.argv.slice(2);
 const flag = (f: string) => args.includes(f);

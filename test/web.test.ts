@@ -574,4 +574,23 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
     await page.setViewportSize({ width: 1440, height: 900 });
     expect(errors).toEqual([]);
   }, 40_000);
+
+  it("two CPUs on real threads: CPU 1 in a Web Worker over a SharedMachine (the page is cross-origin isolated)", async () => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.click("#cpus-threads");
+    await page.waitForFunction(() => document.querySelectorAll("#cpus-threads-log li").length >= 5 || /stopped/.test(document.querySelector("#cpus-threads-log")?.textContent ?? ""), undefined, { timeout: 15_000 });
+    const lines = await page.locator("#cpus-threads-log li").allTextContents();
+    expect(lines).toEqual([
+      "CPU 1 (a Web Worker) reads 0x400000: physical 0x10000",
+      "CPU 0 (this page) remaps 0x400000 to 0x20000 and invalidates its own entry: CPU 0 reads 0x20000",
+      "CPU 1 reads again: physical 0x10000, its stale entry",
+      "CPU 0 posts INVLPG 0x400000 to CPU 1: done false",
+      "CPU 1's next access takes 1 invalidation, then walks: physical 0x20000; acknowledged: true",
+    ]);
+    expect(errors).toEqual([]);
+  }, 40_000);
 });

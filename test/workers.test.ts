@@ -153,3 +153,19 @@ describe("SharedMachine with worker threads", () => {
     expect(r!.stale as number).toBeGreaterThanOrEqual(seen + 200);
   }, 60_000);
 });
+
+describe("examples/two-workers.mjs", () => {
+  it("prints the README's output", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const p = spawnSync(process.execPath, [fileURLToPath(new URL("../examples/two-workers.mjs", import.meta.url))], { encoding: "utf8" });
+    expect(p.stderr).toBe("");
+    expect(p.status).toBe(0);
+    expect(p.stdout.trim().split("\n")).toEqual([
+      "CPUs 1 and 2 translate 0x400000: 0x10000, 0x10000",
+      "CPU 0 remapped it: CPU 0 -> 0x20000; CPUs 1 and 2 -> 0x10000, 0x10000 (stale)",
+      "shootdown posted: done false, waiting for CPUs 1 and 2",
+      "their next translations: 0x20000, 0x20000; acknowledged by both: true",
+    ]);
+  }, 30_000);
+});

@@ -5,9 +5,15 @@
  * until CPU 0's shootdown reaches it. Each CPU's TLB is drawn after every
  * step. The CPUs run in turn in this thread (the worker-free Machine), so
  * the page needs no SharedArrayBuffer or cross-origin isolation.
+ *
+ * "Run it on two threads" plays the same lesson with CPU 1 in a Web Worker
+ * (SharedMachine over a shared WebAssembly.Memory): it needs a cross-origin
+ * isolated page, and says so, falling back to the one-thread lesson, where
+ * the page is not.
  */
 
-import { Machine, LONG_MODE, PageFault, type Shootdown, type TlbEntry } from "../src/browser.js";
+import { Machine, SharedMachine, loadThreadsCore, LONG_MODE, PageFault, type Shootdown, type TlbEntry } from "../src/browser.js";
+import threadsUrl from "../build/core.threads.wasm?url";
 
 const hex = (v: bigint): string => "0x" + v.toString(16);
 const VA = 0x400000n;
@@ -131,6 +137,17 @@ export function initCpus(root: HTMLElement): void {
   });
   reset.addEventListener("click", start);
 
+  const threadsBtn = el("button", { id: "cpus-threads", type: "button", class: "small" }, "Run it on two threads");
+  const threadsLog = el("ol", { id: "cpus-threads-log", class: "cpus-log" });
+  threadsBtn.addEventListener("click", () => {
+    threadsBtn.disabled = true;
+    threadsLog.replaceChildren();
+    const say = (text: string) => threadsLog.append(el("li", {}, text));
+    runOnThreads(say)
+      .catch((e) => say(`stopped: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (threadsBtn.disabled = false));
+  });
+
   root.append(
     el("h2", {}, "Two CPUs ", el("span", { class: "note" }, "(a stale TLB entry and the shootdown that removes it: SDM 4.10.5)")),
     el(
@@ -141,6 +158,51 @@ export function initCpus(root: HTMLElement): void {
     el("div", { class: "row" }, stepBtn, reset),
     tlbs,
     log,
+    el("div", { class: "row" }, threadsBtn),
+    threadsLog,
   );
   start();
+}
+
+/**
+ * The lesson on real threads: CPU 0 in this page, CPU 1 in a Web Worker,
+ * over a SharedMachine. Without cross-origin isolation there is no
+ * SharedArrayBuffer: it says so and leaves the one-thread lesson above.
+ */
+async function runOnThreads(say: (text: string) => void): Promise<void> {
+  if (typeof crossOriginIsolated === "undefined" || !crossOriginIsolated || typeof SharedArrayBuffer === "undefined") {
+    say("This page is not cross-origin isolated (it needs the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so SharedArrayBuffer is not available: the lesson above, with both CPUs in one thread, is the fallback.");
+    return;
+  }
+  await loadThreadsCore(threadsUrl);
+  const machine = new SharedMachine({ cpus: 2 });
+  const cpu0 = machine.attach(0);
+  const pt = cpu0.mmu.createPageTable();
+  pt.map(VA, 0x10000n, 0x1000n, { flags: { writable: true, user: true } });
+  cpu0.mmu.loadState({ ...LONG_MODE, cr3: pt.root });
+  const worker = new Worker(new URL("./cpu-worker.ts", import.meta.url), { type: "module" });
+  const ask = (msg: unknown) =>
+    new Promise<{ pa?: bigint; took?: number; error?: string }>((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.postMessage(msg);
+    });
+  try {
+    const a = await ask({ handle: machine.handle, cr3: pt.root });
+    if (a.error) throw new Error(a.error);
+    const t1 = await ask({ translate: VA });
+    say(`CPU 1 (a Web Worker) reads ${hex(VA)}: physical ${hex(t1.pa!)}`);
+    pt.unmap(VA, 0x1000n);
+    pt.map(VA, 0x20000n, 0x1000n, { flags: { writable: true, user: true } });
+    cpu0.mmu.invlpg(VA);
+    say(`CPU 0 (this page) remaps ${hex(VA)} to 0x20000 and invalidates its own entry: CPU 0 reads ${hex(cpu0.mmu.translate(VA))}`);
+    const t2 = await ask({ translate: VA });
+    say(`CPU 1 reads again: physical ${hex(t2.pa!)}, its stale entry`);
+    const ticket = cpu0.shootdown([1], { kind: "invlpg", va: VA });
+    say(`CPU 0 posts INVLPG ${hex(VA)} to CPU 1: done ${ticket.done}`);
+    const t3 = await ask({ translate: VA });
+    say(`CPU 1's next access takes ${t3.took} invalidation, then walks: physical ${hex(t3.pa!)}; acknowledged: ${await ticket.waitAsync(5000)}`);
+    await ask({});
+  } finally {
+    worker.terminate();
+  }
 }

@@ -27,7 +27,7 @@ export const LAYERS: Record<string, string[]> = {
   inspect: ["arch", "base", "core", "phys", "mmu"],
   ostd: ["arch", "base", "core", "phys", "mmu"],
   machine: ["arch", "base", "core", "phys", "mmu"],
-  scenario: ["arch", "base", "core", "phys", "mmu", "reference"],
+  scenario: ["arch", "base", "core", "phys", "mmu", "machine", "reference"],
   cli: ["arch", "base", "core", "phys", "mmu", "inspect", "ostd", "machine", "scenario", "reference"],
 };
 

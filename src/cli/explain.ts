@@ -350,11 +350,17 @@ export function explainTlbStep(step: TlbStep, r: AccessResult | StepResult, ev: 
       return `store ${hex(t.value)} (${t.size} bytes) to physical ${hex(t.paddr)}, with no invalidation: a TLB entry made from the old value stays usable`;
     },
     flush: () => "flush the TLB, global entries too (a MOV to CR4 toggling PGE)",
+    shootdown: () => {
+      const t = step as { targets: number[]; invalidations: { step: string; va?: bigint; type?: number; pcid?: number }[] };
+      const invs = t.invalidations.map((i) => (i.step === "invlpg" ? `INVLPG ${hex(i.va!)}` : i.step === "invpcid" ? `INVPCID type ${i.type} (PCID ${i.pcid}, ${hex(i.va!)})` : "a full flush"));
+      return `TLB shootdown to CPU ${t.targets.join(", ")}: ${invs.join(", ")}; each target performs it before its next item (until then it may use what it cached)`;
+    },
   };
-  const lines = [s.bold(what[step.step]())];
+  const on = (step as { cpu?: number }).cpu;
+  const lines = [s.bold((on !== undefined ? `CPU ${on}: ` : "") + what[step.step]())];
   if (!r.ok) lines.push(`  ${s.bad("=> #GP(0): the processor refuses this; nothing changes")}`);
   for (const e of ev?.evicted ?? []) lines.push(s.dim(`    evicted ${tlbEntryWords(e)}`));
-  if (r.ok && ev && ev.evicted.length === 0) lines.push(s.dim("    no entry evicted"));
+  if (r.ok && ev && ev.evicted.length === 0 && step.step !== "shootdown") lines.push(s.dim("    no entry evicted"));
   return lines.join("\n");
 }
 

@@ -337,16 +337,18 @@ function command(argv: string[], out: (s: string) => void, err: (s: string) => v
       out(st.bold(`# ${s.name || "(unnamed scenario)"}`) + "\n");
       const keep = values.tlb === true || s.sequence !== undefined;
       if (keep) out(st.dim(`(${s.sequence ? "TLB steps" : "--tlb"}: the TLB is kept across the accesses, not flushed before each one)`) + "\n");
-      // A MOV to CR3 step changes the CR3 later accesses are explained with.
-      let cpu = s.cpu;
+      // A MOV to CR3 step changes the CR3 later accesses on that CPU are explained with.
+      const cpuOf = new Map<number, typeof s.cpu>();
       (s.sequence ?? s.accesses).forEach((item, i) => {
         const result = r.results[i]!;
         const ev = keep && core ? core.tlbEvents[i] : undefined;
+        const on = item.cpu ?? 0;
+        const cpu = cpuOf.get(on) ?? s.cpu;
         if ("step" in item) {
           out(explainTlbStep(item, result, ev, st) + "\n\n");
-          if (item.step === "mov_cr3" && result.ok) cpu = { ...cpu, cr3: item.value };
+          if (item.step === "mov_cr3" && result.ok) cpuOf.set(on, { ...cpu, cr3: item.value });
         } else if (!("step" in result)) {
-          out(explainAccess(item, result, cpu, st) + "\n" + (ev ? explainTlbEvent(ev, st) + "\n" : "") + "\n");
+          out((s.cpus !== undefined ? st.bold(`CPU ${on}:`) + "\n" : "") + explainAccess(item, result, cpu, st) + "\n" + (ev ? explainTlbEvent(ev, st) + "\n" : "") + "\n");
         }
       });
       if (r.memory.length) {

@@ -112,6 +112,7 @@ export function performAccess(cpu: CpuState, mem: PhysicalMemory, a: Access, tra
 export class ReferenceEngine implements ScenarioEngine {
   run(scenario: Scenario, options?: { trace?: boolean }): ScenarioResult {
     const trace = options?.trace === true;
+    if (scenario.cpus !== undefined) throw new X86MmuError("UNSUPPORTED", "cpus: several CPUs need the core engine (the reference engine models no TLB)");
     if (scenario.sequence) {
       // This walker has no TLB to keep: the TLB extension's stale translations are the core's to show.
       const at = scenario.sequence.findIndex((item) => "step" in item);

@@ -9,7 +9,8 @@ import { PAGE_SIZE, PTE_P_BIT, PFEC_RSVD, EFER_NXE_BIT, CR4_PSE_BIT, CR4_PCIDE_B
 import { encodeAccess } from "../mmu/index.js";
 import { GeneralProtection, NestedPageFault, RegisterError, describeExitInfo1 } from "../base/index.js";
 import { Mmu, type TlbEntry } from "../mmu/index.js";
-import type { Access, AccessResult, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, StepResult, TlbStep, WalkStep } from "./types.js";
+import { Machine, type Invalidation } from "../machine/index.js";
+import type { Access, AccessResult, Invalidate, MemoryChange, NestedGuestLevel, NestedWalk, Scenario, ScenarioEngine, ScenarioResult, StepResult, TlbStep, WalkStep } from "./types.js";
 import { allowsOf, leafSizeOf, reservedBitsOf, denialReason, levelName, levelNumber, shapeOf, targetOf } from "../arch/index.js";
 import { ScenarioError, isTlbStep } from "./parse.js";
 import { X86MmuError } from "../base/index.js";
@@ -27,6 +28,10 @@ export interface TlbEvent {
 
 export class CoreEngine implements ScenarioEngine {
   readonly mmu = new Mmu();
+  /** The CPU the item being run acts on: `mmu`, or one CPU of `machine` (several CPUs). */
+  private cur: Mmu = this.mmu;
+  /** For scenarios of several CPUs (the extension), one Machine per CPU count, reused. */
+  private readonly machines = new Map<number, Machine>();
 
   /**
    * Runs a scenario. With `keepTlb` (explain --tlb) the TLB is not flushed
@@ -35,7 +40,9 @@ export class CoreEngine implements ScenarioEngine {
    * access hit and which entries it filled and evicted (`tlbEvents`).
    */
   run(scenario: Scenario, options?: { trace?: boolean; keepTlb?: boolean }): ScenarioResult {
+    if (scenario.cpus !== undefined) return this.runOnCpus(scenario, scenario.cpus, options?.trace === true);
     const mmu = this.mmu;
+    this.cur = mmu;
     const trace = options?.trace === true;
     this.keepTlb = options?.keepTlb === true;
     this.tlbEvents = [];
@@ -79,6 +86,56 @@ export class CoreEngine implements ScenarioEngine {
   }
 
   /**
+   * A scenario of several CPUs (the extension): every CPU starts from the
+   * scenario's registers with an empty TLB; each item runs on its CPU, which
+   * first performs the shootdowns posted to it (Machine does that at any
+   * call), and keeps its own TLB.
+   */
+  private runOnCpus(scenario: Scenario, cpus: number, trace: boolean): ScenarioResult {
+    let m = this.machines.get(cpus);
+    if (!m) this.machines.set(cpus, (m = new Machine({ cpus })));
+    m.pollAll(); // nothing of a previous scenario stays pending
+    m.memory.reset();
+    const state = { ...scenario.cpu, maxPhyAddr: scenario.cpu.maxphyaddr, pkru: Number(scenario.cpu.pkru), pkrs: Number(scenario.cpu.pkrs) };
+    try {
+      for (const c of m.cpus) c.mmu.loadState(state);
+    } catch (e) {
+      if (e instanceof X86MmuError) throw new ScenarioError(scenario.name, "cpu", e.message);
+      throw e;
+    }
+    const cpu0 = m.cpu(0).mmu;
+    const before = loadImage(cpu0, scenario);
+    this.keepTlb = true;
+    this.tlbEvents = [];
+    try {
+      const results = scenario.sequence!.map((item): AccessResult | StepResult => {
+        const on = item.cpu ?? 0;
+        this.cur = m.cpu(on).mmu;
+        if (isTlbStep(item)) {
+          if (item.step === "shootdown") {
+            const r = this.watchTlb((): StepResult => {
+              m.shootdown(item.targets, item.invalidations.map(invalidationOf));
+              return { ok: true, step: "shootdown" };
+            });
+            return { ...r, cpu: on };
+          }
+          return { ...this.stepKeepingTlb(item), cpu: on };
+        }
+        const r = this.access(item, trace);
+        const ev = this.tlbEvents[this.tlbEvents.length - 1]!;
+        if (ev.hits + ev.misses > 0) r.tlb = ev.misses === 0 ? "hit" : "miss";
+        r.cpu = on;
+        return r;
+      });
+      return { name: scenario.name, results, memory: changes(cpu0, before) };
+    } finally {
+      this.keepTlb = false;
+      for (const c of m.cpus) c.mmu.setTrace(false);
+      this.cur = this.mmu;
+    }
+  }
+
+  /**
    * Performs one access on the Mmu's current state, after flushing the TLB
    * (as the format does before every access); with `trace`, the result
    * carries the walk. The demo and `explain` use this directly.
@@ -89,7 +146,7 @@ export class CoreEngine implements ScenarioEngine {
 
   /** One access; with `flush`, after the format's TLB flush and PDPTE load. */
   private perform(a: Access, trace: boolean, flush: boolean): AccessResult {
-    const mmu = this.mmu;
+    const mmu = this.cur;
     if (flush) mmu.flushTlb();
     if (flush && mmu.pagingMode === "pae") {
       // The format loads the PDPTE registers before every access (a MOV to
@@ -140,12 +197,12 @@ export class CoreEngine implements ScenarioEngine {
 
   /** A TLB step (the TLB extension), with its effect on the TLB recorded in tlbEvents. */
   private stepKeepingTlb(step: TlbStep): StepResult {
-    return this.watchTlb(() => performStep(this.mmu, step));
+    return this.watchTlb(() => performStep(this.cur, step));
   }
 
   /** Runs `f` and records in tlbEvents what it did to the TLB. */
   private watchTlb<R>(f: () => R): R {
-    const mmu = this.mmu;
+    const mmu = this.cur;
     const key = (e: TlbEntry) => `${e.slot}:${e.linear}:${e.pcid}:${e.asid}`;
     const before = new Map(mmu.tlbEntries().map((e) => [key(e), e]));
     const stats = mmu.tlbStats();
@@ -169,8 +226,8 @@ export class CoreEngine implements ScenarioEngine {
    */
   private nestedSteps(a: Access, r: AccessResult): void {
     const guest = r.walk ?? [];
-    const raw = this.mmu.takeNestedTrace();
-    const hostNxe = this.mmu.nested?.nxe ?? true;
+    const raw = this.cur.takeNestedTrace();
+    const hostNxe = this.cur.nested?.nxe ?? true;
     // One nested walk starts at each PML4 level.
     const walks: { tag: number; steps: WalkStep[] }[] = [];
     for (const n of raw) {
@@ -235,14 +292,14 @@ export class CoreEngine implements ScenarioEngine {
 
   /** The recorded walk levels in the trace's words (arch/rules.ts), with the stop reason on a faulting level. */
   private walkSteps(a: Access, r: AccessResult): WalkStep[] {
-    const cpu = this.mmu.state;
+    const cpu = this.cur.state;
     const scpu = { ...cpu, maxphyaddr: cpu.maxPhyAddr, pkru: BigInt(cpu.pkru), pkrs: BigInt(cpu.pkrs) };
     const shape = shapeOf(cpu);
     const nxe = bit(cpu.efer, EFER_NXE_BIT) && shape !== "32-bit";
     const pse = bit(cpu.cr4, CR4_PSE_BIT);
     // 32-bit paging's entries are 4 bytes; every other walk's are 8.
     const width = shape === "32-bit" ? 4n : 8n;
-    const steps: WalkStep[] = this.mmu.takeTrace().map((s) => ({
+    const steps: WalkStep[] = this.cur.takeTrace().map((s) => ({
       level: levelName(shape, s.level),
       table: s.table,
       index: s.index,
@@ -308,6 +365,13 @@ function changes(mmu: Mmu, before: Map<bigint, BigUint64Array>): MemoryChange[] 
  * CR4.PCIDE, a PAE PDPTE with a reserved bit); an INVPCID of a non-canonical
  * address (type 0) or of a PCID other than 0 with CR4.PCIDE=0 (types 0, 1).
  */
+/** A shootdown's invalidation as the Machine takes it. */
+function invalidationOf(i: Invalidate): Invalidation {
+  if (i.step === "invlpg") return { kind: "invlpg", va: i.va };
+  if (i.step === "invpcid") return { kind: "invpcid", type: i.type, pcid: i.pcid, va: i.va };
+  return { kind: "flush" };
+}
+
 function performStep(mmu: Mmu, step: TlbStep): StepResult {
   const gp: StepResult = { ok: false, fault: "GP", errorCode: 0n, step: step.step };
   switch (step.step) {

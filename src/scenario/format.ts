@@ -32,12 +32,14 @@ function formatStep(s: WalkStep): object {
 
 /** A TLB step's result (the TLB extension): `{ step, ok }`, with the #GP as an access's. */
 function formatStepResult(r: StepResult): object {
-  return r.ok ? { step: r.step, ok: true } : { step: r.step, ok: false, fault: r.fault, error_code: hex(r.errorCode) };
+  const on = r.cpu !== undefined ? { cpu: r.cpu } : {};
+  return r.ok ? { ...on, step: r.step, ok: true } : { ...on, step: r.step, ok: false, fault: r.fault, error_code: hex(r.errorCode) };
 }
 
 function formatAccess(r: AccessResult | StepResult, trace: boolean): object {
   if ("step" in r) return formatStepResult(r);
-  const o: Record<string, unknown> = { ok: r.ok };
+  // Several CPUs (the extension): the CPU first.
+  const o: Record<string, unknown> = r.cpu !== undefined ? { cpu: r.cpu, ok: r.ok } : { ok: r.ok };
   if (r.ok) {
     o.pa = hex(r.pa);
     if (r.value !== undefined) o.value = hex(r.value);

@@ -30,7 +30,7 @@
  *   `cpu.cr4`; a `va` of 2^32 or more outside long mode on that access's `va`.
  */
 import { X86MmuError, ArgumentError, show } from "../base/index.js";
-import type { Access, CpuState, MemoryRegion, Op, PagingMode, Scenario, TlbStep } from "./types.js";
+import type { Access, CpuState, Invalidate, MemoryRegion, Op, PagingMode, Scenario, SequenceItem, TlbStep } from "./types.js";
 import type { NptState } from "./types.js";
 import {
   CR0_PE_BIT,
@@ -126,7 +126,9 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ["name", "cpu", "memory", "accesses"] as const;
+const TOP_KEYS = ["name", "cpu", "memory", "accesses", "cpus"] as const;
+/** The most CPUs a scenario may have (the several-CPU extension). */
+export const MAX_SCENARIO_CPUS = 64;
 const CPU_KEYS = ["cr0", "cr3", "cr4", "efer", "pkru", "pkrs", "maxphyaddr", "npt"] as const;
 const REGION_KEYS = ["paddr", "qwords", "fill", "count"] as const;
 const ACCESS_KEYS = ["va", "op", "size", "cpl", "ac", "value"] as const;
@@ -360,17 +362,35 @@ export function parseScenario(input: unknown, where = "#1"): Scenario {
   const accRaw = c.required(o, "accesses", "accesses");
   if (!Array.isArray(accRaw)) c.fail("accesses", `must be an array of accesses, got ${describe(accRaw)}`);
   const mode = pagingMode(cpu);
-  const items = accRaw.map((a, i) =>
-    isObject(a) && has(a, "step") ? parseStep(c, a, `accesses[${i}]`, cpu, mode) : checkLinearAddress(c, mode, parseAccess(c, a, `accesses[${i}]`), `accesses[${i}]`),
-  );
+  let cpus: number | undefined;
+  if (has(o, "cpus")) {
+    const n = o.cpus;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_SCENARIO_CPUS) c.fail("cpus", `must be an integer 1..${MAX_SCENARIO_CPUS}, got ${describe(n)}`);
+    if (cpu.npt) c.fail("cpus", "several CPUs are not part of the nested-paging format (cpu.npt)");
+    cpus = n;
+  }
+  const items = accRaw.map((a, i): SequenceItem => {
+    const field = `accesses[${i}]`;
+    // The CPU an item runs on (the several-CPU extension): taken off before the item's own keys are checked.
+    let on: number | undefined;
+    if (isObject(a) && has(a, "cpu")) {
+      if (cpus === undefined) c.fail(`${field}.cpu`, `needs the top-level "cpus" (the several-CPU extension)`);
+      const k = a.cpu;
+      if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k >= cpus) c.fail(`${field}.cpu`, `must be an integer 0..${cpus - 1}, got ${describe(k)}`);
+      on = k;
+      a = Object.fromEntries(Object.entries(a).filter(([key]) => key !== "cpu"));
+    }
+    const item: SequenceItem = isObject(a) && has(a, "step") ? parseStep(c, a, field, cpu, mode, cpus) : checkLinearAddress(c, mode, parseAccess(c, a, field), field);
+    return on === undefined ? item : { ...item, cpu: on };
+  });
   const accesses = items.filter((a): a is Access => !isTlbStep(a));
-  if (accesses.length === items.length) return { name, cpu, memory, accesses };
+  if (accesses.length === items.length && cpus === undefined) return { name, cpu, memory, accesses };
   if (cpu.npt) c.fail("accesses", "TLB steps are not part of the nested-paging format (cpu.npt)");
-  return { name, cpu, memory, accesses, sequence: items };
+  return { name, cpu, memory, accesses, sequence: items, ...(cpus !== undefined ? { cpus } : {}) };
 }
 
 /** Tells a TLB step from an access in a scenario's `sequence`. */
-export const isTlbStep = (item: Access | TlbStep): item is TlbStep => "step" in item;
+export const isTlbStep = (item: SequenceItem): item is TlbStep & { cpu?: number } => "step" in item;
 
 const STEP_KEYS: Record<TlbStep["step"], readonly string[]> = {
   mov_cr3: ["step", "value"],
@@ -378,6 +398,7 @@ const STEP_KEYS: Record<TlbStep["step"], readonly string[]> = {
   invpcid: ["step", "type", "pcid", "va"],
   store: ["step", "paddr", "value", "size"],
   flush: ["step"],
+  shootdown: ["step", "targets", "invalidations"],
 };
 
 /**
@@ -387,10 +408,10 @@ const STEP_KEYS: Record<TlbStep["step"], readonly string[]> = {
  * of the mode's width. Whether the processor refuses a MOV to CR3 or an
  * INVPCID (#GP) is the step's result, not a format error.
  */
-function parseStep(c: Checker, o: Record<string, unknown>, field: string, cpu: CpuState, mode: PagingMode): TlbStep {
+function parseStep(c: Checker, o: Record<string, unknown>, field: string, cpu: CpuState, mode: PagingMode, cpus?: number): TlbStep {
   const kind = o.step;
   if (typeof kind !== "string" || !Object.hasOwn(STEP_KEYS, kind)) {
-    c.fail(`${field}.step`, `must be "mov_cr3", "invlpg", "invpcid", "store" or "flush", got ${describe(kind)}`);
+    c.fail(`${field}.step`, `must be "mov_cr3", "invlpg", "invpcid", "store", "flush" or "shootdown", got ${describe(kind)}`);
   }
   const k = kind as TlbStep["step"];
   c.keys(o, field, STEP_KEYS[k] as readonly string[]);
@@ -416,6 +437,24 @@ function parseStep(c: Checker, o: Record<string, unknown>, field: string, cpu: C
         pcid = p;
       }
       return { step: k, type, pcid, va: has(o, "va") ? linear("va") : 0n };
+    }
+    case "shootdown": {
+      if (cpus === undefined) c.fail(`${field}.step`, `"shootdown" needs the top-level "cpus" (the several-CPU extension)`);
+      const targets = c.required(o, "targets", `${field}.targets`);
+      if (!Array.isArray(targets) || targets.length === 0) c.fail(`${field}.targets`, `must be a non-empty array of CPU numbers, got ${describe(targets)}`);
+      targets.forEach((t, j) => {
+        if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= cpus) c.fail(`${field}.targets[${j}]`, `must be an integer 0..${cpus - 1}, got ${describe(t)}`);
+        if (targets.indexOf(t) !== j) c.fail(`${field}.targets[${j}]`, `names CPU ${t} twice`);
+      });
+      const list = c.required(o, "invalidations", `${field}.invalidations`);
+      if (!Array.isArray(list) || list.length === 0) c.fail(`${field}.invalidations`, `must be a non-empty array of invlpg, invpcid or flush steps, got ${describe(list)}`);
+      const invalidations = list.map((v, j): Invalidate => {
+        const f = `${field}.invalidations[${j}]`;
+        const inv = c.object(v, f);
+        if (inv.step !== "invlpg" && inv.step !== "invpcid" && inv.step !== "flush") c.fail(`${f}.step`, `must be "invlpg", "invpcid" or "flush", got ${describe(inv.step)}`);
+        return parseStep(c, inv, f, cpu, mode) as Invalidate;
+      });
+      return { step: k, targets: targets as number[], invalidations };
     }
     case "store": {
       const paddr = c.hex(c.required(o, "paddr", `${field}.paddr`), `${field}.paddr`);

@@ -56,6 +56,8 @@ export interface Access {
   ac: boolean;
   /** The value a write stores (little-endian, `size` bytes); 0 for reads and fetches. */
   value: bigint;
+  /** Several CPUs (the extension): the CPU that makes the access (default 0). */
+  cpu?: number;
 }
 
 /**
@@ -74,7 +76,15 @@ export type TlbStep =
   /** A store to physical memory that invalidates nothing (an OS changing a PTE): `size` bytes of `value`. */
   | { step: "store"; paddr: bigint; value: bigint; size: 1 | 2 | 4 | 8 }
   /** Every TLB entry, global ones too (a MOV to CR4 that toggles CR4.PGE). */
-  | { step: "flush" };
+  | { step: "flush" }
+  /** Several CPUs: posts `invalidations` to `targets`, each performing them before its next item (SDM 4.10.5). */
+  | { step: "shootdown"; targets: number[]; invalidations: Invalidate[] };
+
+/** What a shootdown asks its targets to run. */
+export type Invalidate = { step: "invlpg"; va: bigint } | { step: "invpcid"; type: 0 | 1 | 2 | 3; pcid: number; va: bigint } | { step: "flush" };
+
+/** A step of a scenario of several CPUs says which CPU runs it (default 0). */
+export type SequenceItem = Access | (TlbStep & { cpu?: number });
 
 export interface Scenario {
   name: string;
@@ -87,11 +97,16 @@ export interface Scenario {
    * in order, accesses and steps; a result is printed per item. Absent for a
    * scenario without steps.
    */
-  sequence?: (Access | TlbStep)[];
+  sequence?: SequenceItem[];
+  /**
+   * Several CPUs (the extension): how many (2..64). Each item runs on its
+   * `cpu`, with that CPU's registers and TLB; `sequence` is then always set.
+   */
+  cpus?: number;
 }
 
 /** What a TLB step did: done, or #GP(0) (a MOV to CR3 or INVPCID the processor refuses; nothing changed). */
-export type StepResult = { ok: true; step: TlbStep["step"] } | { ok: false; fault: "GP"; errorCode: bigint; step: TlbStep["step"] };
+export type StepResult = ({ ok: true; step: TlbStep["step"] } | { ok: false; fault: "GP"; errorCode: bigint; step: TlbStep["step"] }) & { cpu?: number };
 
 /** One level of a walk, as `run --trace` prints it. */
 export interface WalkStep {
@@ -153,6 +168,8 @@ export type AccessResult = (
 ) & {
   /** With TLB steps (the TLB extension): whether the TLB served every page of the access ("hit") or a walk was made ("miss"). */
   tlb?: "hit" | "miss";
+  /** Several CPUs (the extension): the CPU that made the access. */
+  cpu?: number;
 };
 
 /**

@@ -26,7 +26,7 @@ import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
-import { tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
+import { tlb, tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
 export const mailbox: usize = ASC_FEATURE_THREADS ? perCpu(MAILBOX_BYTES, 16) : memory.data(MAILBOX_BYTES, 16);
@@ -183,28 +183,85 @@ export function translate(lo: u32, hi: u32, acc: u32): f64 {
  * BATCH_FAULT_BIT). Returns the number of faults.
  */
 export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
-  const size = sizeOf(acc);
-  // Loop invariants, hoisted: the rights bit of this access kind, the last
-  // offset that does not cross a page, and the PCID tag.
-  const allowBit: u32 = 1 << (acc & 15);
-  const lastOffset: u32 = PAGE - size;
+  // Two loops in two functions, so each keeps its values in registers: a
+  // run of TLB hits here (a dozen instructions an address), and a run of
+  // misses in batchMisses, which has the whole walk inlined. The engine's
+  // register allocator works per function: with the walk in the same loop,
+  // the hit path spilled and reloaded its values on every address.
+  const end = inPtr + ((n as usize) << 3);
+  // The loop's invariants go through memory: V8 recomputes a pure value at
+  // each use inside the loop (shifts by a variable need cl; the size decode
+  // is five instructions), where a value loaded before the loop stays put.
+  store<u32>(batchInvariants, 1 << (acc & 15));
+  store<u32>(batchInvariants, PAGE - sizeOf(acc), 4);
+  // A multiply, not a shift by a variable.
+  store<u32>(batchInvariants, TLB_ENTRY << tlbWayShift, 8);
+  const allowBit = load<u32>(batchInvariants);
+  const lastOffset = load<u32>(batchInvariants, 4);
+  const stride = load<u32>(batchInvariants, 8);
   const pcid = tlbPcid;
+  const salt = slotSalt;
+  const setMask = tlbSetMask;
+  runFaults = 0;
+  runMisses = 0;
+  runEntries = 0;
+  runPscHits = 0;
+  runDone = 0;
+  let p = inPtr;
+  let q = outPtr;
+  while (p < end) {
+    const la = load<u64>(p);
+    const e = tlb + (((((la >> PAGE_SHIFT) as u32) ^ salt) & setMask) * stride);
+    const allowed = ((load<u16>(e, 20) as u32) & allowBit) != 0;
+    const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;
+    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (allowed & inPage)) {
+      store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
+      p += 8;
+      q += 8;
+      continue;
+    }
+    const stop = batchMisses(p, q, end, acc);
+    q += stop - p;
+    p = stop;
+  }
+  countHits(n - runDone);
+  countFastMisses(runMisses, runEntries, runPscHits);
+  return runFaults;
+}
+
+/** translateBatch's loop invariants (see there). */
+const batchInvariants: usize = ASC_FEATURE_THREADS ? perCpu(16, 8) : memory.data(16, 8);
+
+/** What batchMisses counted, read by translateBatch at the end (runDone: addresses it translated). */
+let runDone: u32 = 0;
+let runFaults: u32 = 0;
+let runMisses: u32 = 0;
+let runEntries: u32 = 0;
+let runPscHits: u32 = 0;
+
+/**
+ * translateBatch's misses: translates from `p` (whose address missed) on,
+ * walking, until an address the TLB would serve or `end`; returns where it
+ * stopped. Counts into the run counters above.
+ */
+export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
+  const size = sizeOf(acc);
+  // translateBatch stored them before its loop.
+  const allowBit = load<u32>(batchInvariants);
+  const lastOffset = load<u32>(batchInvariants, 4);
+  const pcid = tlbPcid;
+  const start = p;
   let faults: u32 = 0;
-  let fast: u32 = 0;
-  // Misses finished here, counted once at the end (stats.ts).
   let misses: u32 = 0;
   let entries: u32 = 0;
   let pscHits: u32 = 0;
-  const end = inPtr + ((n as usize) << 3);
-  for (let p = inPtr, q = outPtr; p < end; p += 8, q += 8) {
+  let done: u32 = 0;
+  do {
     const la = load<u64>(p);
     const e = tlbSlot(la);
     const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;
-    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && inPage) {
-      store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
-      fast++;
-      continue;
-    }
+    // The first address missed; a later one that hits goes back to the hit loop.
+    if (p != start && inPage && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
     // The common miss (walk.ts missFast), unless another way or a global entry may hit: lookup() decides that.
     const read = inPage && tlbWays == 1 && (load<u8>(e, 23) & TLB_GLOBAL) == 0 ? missFast(la, acc) : 0;
     if (read != 0) {
@@ -218,10 +275,16 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
       if ((out >> BATCH_FAULT_BIT) != 0) faults++;
       store<u64>(q, out);
     }
-  }
-  countHits(fast);
-  countFastMisses(misses, entries, pscHits);
-  return faults;
+    done++;
+    p += 8;
+    q += 8;
+  } while (p < end);
+  runDone += done;
+  runFaults += faults;
+  runMisses += misses;
+  runEntries += entries;
+  runPscHits += pscHits;
+  return p;
 }
 
 function faultWord(second: bool): u64 {

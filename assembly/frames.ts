@@ -561,10 +561,12 @@ export function unitPfnOf(host: usize): u64 {
  */
 export function frameRelease(pfn: u64): usize {
   if (!ASC_FEATURE_THREADS) return frameRelease_(pfn);
-  enter();
-  const r = frameRelease_(pfn);
-  leave();
-  return r;
+  // Several CPUs: the storage stays, zeroed. Another CPU may hold its host
+  // offset (TLB, frame cache) and must not reach storage since given to
+  // another frame; memory reset, which would release everything, is refused.
+  const host = frameHost(pfn);
+  if (host != 0) memory.fill(host, 0, PAGE_SIZE);
+  return host;
 }
 
 @inline function frameRelease_(pfn: u64): usize {

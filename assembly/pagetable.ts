@@ -347,13 +347,10 @@ export function freeFrame(pfn: u64): void {
 }
 
 @inline function freeFrame_(pfn: u64): void {
-  if (ASC_FEATURE_THREADS) {
-    // Several CPUs: the frame keeps its storage, zeroed. Another CPU's TLB may
-    // still hold it (until the OS's shootdown), and must then reach this
-    // frame, as hardware would, not storage since given to another frame.
-    const host = frameHost(pfn);
-    if (host != 0) memory.fill(host, 0, PAGE_SIZE);
-  } else if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
+  // With several CPUs (the threads build) the frame keeps its storage, zeroed
+  // (frames.ts frameRelease): another CPU's TLB may still hold it until the
+  // OS's shootdown, and must then reach this frame, as hardware would.
+  if (frameRelease(pfn) != 0) tlbForgetFrame(pfn << PAGE_SHIFT);
   if (avoidCount != 0 && avoidedEnd(pfn) != 0) return; // mapped as data by the owner layer: not for tables
   if (freeChunk == 0 || load<u32>(freeChunk, 4) == CHUNK_CAPACITY) {
     const c = hostAlloc(PAGE_SIZE);

@@ -44,8 +44,8 @@ export const tlb: usize = ASC_FEATURE_THREADS ? perCpu(TLB_MAX_ENTRIES * TLB_ENT
 /** The geometry (tlbConfigure): tlbCount entries in sets of tlbWays, way 0 of set s at tlb + (s << tlbWayShift) * 32. */
 export let tlbCount: u32 = 1024;
 export let tlbWays: u32 = 1;
-let tlbWayShift: u32 = 0;
-let tlbSetMask: u32 = 1023;
+export let tlbWayShift: u32 = 0;
+export let tlbSetMask: u32 = 1023;
 /** The current ASID, for the slot salt when the geometry changes. */
 let tlbAsid: u32 = 0;
 
@@ -85,7 +85,7 @@ export function tlbSetContext(pcid: u32, asid: u32): void {
  * guests using the same linear page do not keep evicting each other
  * (consecutive pages still get different sets).
  */
-let slotSalt: u32 = 0;
+export let slotSalt: u32 = 0;
 @inline function saltOf(asid: u32): u32 {
   return (asid * 0x2d5) & tlbSetMask;
 }

@@ -1,5 +1,5 @@
 /**
- * The targets of issue 12, checked against one run's rows: ratios measured
+ * The targets of issue 12 (and issue 15's SMP ones), checked against one run's rows: ratios measured
  * in the same process, side by side (medians of interleaved rounds for the
  * translate groups and the random loads). Each verdict says what was
  * measured, "met" or "missed", and by how much when missed. The yardstick is
@@ -80,6 +80,14 @@ export function evaluateTargets(rows: Row[]): Verdict[] {
     if (one || many) out.push(atMost(`owner, 10,000 tokens ≤ 2× the cost with 1 (${name})`, one && many ? many.ns / one.ns : undefined, 2, x));
   }
   if (ownerNames.length === 0) out.push({ target: "owner, 10,000 tokens ≤ 2× the cost with 1", measured: "-", verdict: "not measured" });
+
+  // Several CPUs on threads (issue 15): two workers against one, and one CPU of a SharedMachine against a plain Mmu.
+  const twoWorkers = (group: string) => row("smp", `throughput: ${group}`, "2 workers")?.ratio;
+  out.push(atLeast("(issue 15) 2 workers ≥ 1.7× one, TLB hit, batch", twoWorkers("TLB hit, batch"), 1.7, x));
+  out.push(atLeast("(issue 15) 2 workers ≥ 1.7× one, TLB miss, random over 1 GiB", twoWorkers("TLB miss, batch, random over 1 GiB"), 1.7, x));
+  for (const g of ["hit", "miss"]) {
+    out.push(atLeast(`(issue 15) one SharedMachine CPU within 5% of a plain Mmu, TLB ${g}`, speedup("smp", `one CPU: TLB ${g}, batch`, "SharedMachine CPU (threads build)", "Mmu (single-CPU build)"), 0.95, x));
+  }
 
   // Scale (from earlier rounds, kept so they do not regress).
   const m1k = row("scale", "map 4 KiB pages", "PageTable.map, 1000 pages");

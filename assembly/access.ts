@@ -216,6 +216,19 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
     const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;
     if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (allowed & inPage)) {
       store<u64>(q, load<u64>(e, 8) | (la & ~PAGE_MASK));
+      // Two addresses per turn of the loop while both hit (half the loop's overhead).
+      if (p + 8 < end) {
+        const lb = load<u64>(p, 8);
+        const f = tlb + (((((lb >> PAGE_SHIFT) as u32) ^ salt) & setMask) * stride);
+        const allowedB = ((load<u16>(f, 20) as u32) & allowBit) != 0;
+        const inPageB = ((lb as u32) & OFFSET_MASK) <= lastOffset;
+        if (load<u64>(f) == ((lb & PAGE_MASK) ^ pcid) && (allowedB & inPageB)) {
+          store<u64>(q, load<u64>(f, 8) | (lb & ~PAGE_MASK), 8);
+          p += 16;
+          q += 16;
+          continue;
+        }
+      }
       p += 8;
       q += 8;
       continue;

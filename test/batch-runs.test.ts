@@ -65,8 +65,11 @@ describe("batch translation in runs of hits and misses", () => {
           const b = batched.batch(512);
           const got: bigint[] = [];
           let faults = 0;
-          for (let at = 0; at < addrs.length; at += 500) {
-            const chunk = addrs.slice(at, at + 500);
+          // Odd and even lengths, so a batch may end on either address of the hit loop's pair.
+          for (let at = 0, k = 0; at < addrs.length; k++) {
+            const len = [500, 333, 1, 2, 77][k % 5]!;
+            const chunk = addrs.slice(at, at + len);
+            at += len;
             b.input.set(chunk);
             faults += b.translate(chunk.length, acc);
             got.push(...b.output.subarray(0, chunk.length));

@@ -196,4 +196,50 @@ describe("SharedMachine: CPUs over one shared memory", () => {
     expect(() => c0!.shootdown([1], { kind: "nope" } as never)).toThrow(ArgumentError);
     expect(m.attach.length).toBe(2);
   });
+
+  it("answers hostile arguments with a typed error and changes nothing: no CPU attached, nothing posted", () => {
+    const { m, cpus: [c0, c1] } = machine();
+    const hostile: unknown[] = [undefined, null, Number.NaN, -1, 1.5, 2 ** 53, 1n << 64n, -1n, "", "1", true, Symbol("s"), () => 0, [], [1.5], {}, Object.create(null), new Uint8Array(2)];
+    const typed = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(X86MmuError);
+        return;
+      }
+    };
+    c1!.mmu.translate(A);
+    const spare = new SharedMachine({ cpus: 1 }); // a machine with a free CPU, for the attach options
+    for (const v of hostile) {
+      typed(() => new SharedMachine(v as never));
+      typed(() => new SharedMachine({ cpus: v as never }));
+      typed(() => attachCpu(v as never, 0));
+      typed(() => attachCpu(m.handle, v as never));
+      // Options a CPU accepts (undefined is the default) attach it; it is detached again.
+      for (const options of [{ tlb: v }, { tlb: { entries: v, ways: 1 } }, { state: { cr3: v } }, { state: { cr0: v } }]) {
+        typed(() => attachCpu(spare.handle, 0, options as never).detach());
+        expect(spare.attached).toEqual([]);
+      }
+      typed(() => c0!.shootdown(v as never, { kind: "flush" }));
+      typed(() => c0!.shootdown([1], v as never));
+      typed(() => c0!.shootdown([1], [{ kind: "invlpg", va: v } as never]));
+      typed(() => c0!.shootdown([1], [{ kind: "invpcid", type: v } as never]));
+      typed(() => c0!.shootdown([v as never], { kind: "flush" }));
+    }
+    // Nothing was attached (CPU 0 and 1 are attached; index 0 still belongs to c0) and nothing was posted.
+    expect(m.attached).toEqual([0, 1]);
+    expect(c1!.pending).toEqual([]);
+    expect(c1!.mmu.tlbEntries().length).toBe(1);
+    expect(c0!.mmu.translate(A)).toBe(0x10000n);
+  });
+
+  it("a refused attach leaves the CPU free to attach", () => {
+    const m = new SharedMachine({ cpus: 2 });
+    expect(() => m.attach(1, { tlb: { entries: 3, ways: 1 } })).toThrow(ArgumentError);
+    expect(() => m.attach(1, { state: { cr0: 1n << 80n } as never })).toThrow(X86MmuError);
+    expect(m.attached).toEqual([]);
+    expect(m.attach(1).index).toBe(1);
+    expect(m.attached).toEqual([1]);
+  });
 });
+

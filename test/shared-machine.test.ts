@@ -241,5 +241,52 @@ describe("SharedMachine: CPUs over one shared memory", () => {
     expect(m.attach(1).index).toBe(1);
     expect(m.attached).toEqual([1]);
   });
+
+  it("pauses the other CPUs for a snapshot of memory, restores it, and flushes every TLB", () => {
+    const m = new SharedMachine({ cpus: 2, pausable: true });
+    const [c0, c1] = [m.attach(0), m.attach(1)];
+    const w = (pa: bigint, v: bigint) => c0.mmu.memory.write(pa, 8, v);
+    w(0x1000n, 0x2000n | URW);
+    w(0x2000n, 0x3000n | URW);
+    w(0x3010n, 0x4000n | URW);
+    w(PTE_A, 0x10000n | URW);
+    w(0x10008n, 0xaaaan);
+    for (const c of [c0, c1]) c.mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
+    expect(c1.mmu.translate(A)).toBe(0x10000n);
+    expect(() => c0.snapshot()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));
+    c0.pauseOthers();
+    expect(c0.pausing).toBe(true);
+    // CPU 1 runs in this thread: waiting for the resume would never end, so it says so.
+    expect(() => c1.mmu.translate(A)).toThrow(expect.objectContaining({ code: "CPU_PAUSED" }));
+    expect(() => c1.pauseOthers()).toThrow(expect.objectContaining({ code: "MACHINE_PAUSED" }));
+    const snap = c0.snapshot();
+    expect(snap.frames.get(0x10000n)![8]).toBe(0xaa);
+    // After the snapshot: the PTE remapped, the data changed, a new frame written.
+    w(PTE_A, 0x20000n | URW);
+    w(0x10008n, 0xbbbbn);
+    w(0x50000n, 0x5555n);
+    const f = c0.mmu.memory.allocFrame();
+    c0.restore(snap);
+    expect(c0.mmu.memory.read(PTE_A, 8) & ~0x60n).toBe(0x10000n | URW);
+    expect(c0.mmu.memory.read(0x10008n, 8)).toBe(0xaaaan);
+    expect(c0.mmu.memory.read(0x50000n, 8)).toBe(0n); // not in the snapshot: zero again
+    // The allocator is back where it was; f, written since, reads as zero but keeps its storage
+    // (nothing is released with several CPUs), so the allocator steps over it.
+    expect(c0.mmu.memory.read(f, 8)).toBe(0n);
+    expect(c0.mmu.memory.allocFrame()).toBe(f + 0x1000n);
+    expect(c1.pending).toEqual([{ kind: "flush" }]); // the others flush when they run again
+    c0.resumeOthers();
+    expect(c0.pausing).toBe(false);
+    expect(c1.mmu.translate(A)).toBe(0x10000n);
+    expect(c1.mmu.tlbEntries().length).toBe(1);
+    expect(() => c1.restore({ ...snap, control: new SharedArrayBuffer(8) })).toThrow(X86MmuError);
+  });
+
+  it("a machine made without pausable refuses to pause", () => {
+    const { cpus: [c0] } = machine();
+    expect(() => c0!.pauseOthers()).toThrow(expect.objectContaining({ code: "NOT_PAUSABLE" }));
+    expect(() => c0!.snapshot()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));
+    expect(() => new SharedMachine({ cpus: 1, pausable: "yes" as never })).toThrow(ArgumentError);
+  });
 });
 

@@ -36,8 +36,8 @@ async function inWorkers(handle: SharedMachineHandle, cr3: bigint, tasks: Task[]
 }
 
 /** A machine whose CPU 0 (this thread) maps `pages` 4 KiB pages at VA 0x40000000 to PA 0x10000000, A and D clear. */
-function machine(cpus: number, pages: number): { m: SharedMachine; c0: SharedCpu; cr3: bigint; pte: (page: number) => bigint; pteAddr: (page: number) => bigint } {
-  const m = new SharedMachine({ cpus });
+function machine(cpus: number, pages: number, pausable = false): { m: SharedMachine; c0: SharedCpu; cr3: bigint; pte: (page: number) => bigint; pteAddr: (page: number) => bigint } {
+  const m = new SharedMachine({ cpus, pausable });
   const c0 = m.attach(0);
   const pt = c0.mmu.createPageTable();
   pt.map(0x40000000n, 0x10000000n, BigInt(pages) * 0x1000n, { flags: { writable: true, user: true } });
@@ -151,6 +151,32 @@ describe("SharedMachine with worker threads", () => {
     expect(r!.first).toBe(0x10000000);
     expect(r!.after).toBe(0x20000000);
     expect(r!.stale as number).toBeGreaterThanOrEqual(seen + 200);
+  }, 60_000);
+});
+
+describe("pausing worker CPUs for a snapshot", () => {
+  it("stops a busy worker at a safe point, snapshots and restores memory, and lets it run on", async () => {
+    const { m, c0, cr3 } = machine(2, 1, true);
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const SLOT = 0x3f000008n; // CPU 1's slot: VA 0x3f000008 -> PA 0x0f000008
+    const run = inWorkers(m.handle, cr3, [{ kind: "busy", slot: Number(SLOT), flag: flag.buffer }]);
+    const slot = () => c0.mmu.memory.read(0x0f000008n, 4);
+    while (Atomics.load(flag, 1) < 1000) Atomics.wait(flag, 1, Atomics.load(flag, 1), 5);
+    c0.pauseOthers(5000);
+    const v1 = slot();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // 50 ms of pause
+    expect(slot()).toBe(v1); // no store while paused
+    expect(BigInt(Atomics.load(flag, 1))).toBe(v1); // the worker stopped right after that store
+    const snap = c0.snapshot();
+    c0.mmu.memory.write(0x0f000008n, 4, 7n);
+    c0.restore(snap);
+    expect(slot()).toBe(v1);
+    c0.resumeOthers();
+    while (BigInt(Atomics.load(flag, 1)) < v1 + 1000n) Atomics.wait(flag, 1, Atomics.load(flag, 1), 5);
+    Atomics.store(flag, 0, 1);
+    const [r] = await run;
+    expect(BigInt(r!.count as number)).toBe(slot()); // its last store landed, after the pause
+    expect(r!.count as number).toBeGreaterThan(Number(v1) + 1000);
   }, 60_000);
 });
 

@@ -213,10 +213,12 @@ export class Core {
   /**
    * Throws for what one CPU of a SharedMachine may not do: devices, hooks
    * and the physical layout (their callbacks live in one thread), the dirty
-   * log, snapshots and memory reset (they would need every CPU paused).
+   * log and memory reset (every CPU's writes would have to be journaled),
+   * and the Mmu's own snapshots (SharedCpu.snapshot takes one while the
+   * other CPUs are paused).
    */
   refuseShared(what: string): void {
-    if (this.shared) throw new X86MmuError("SHARED_MEMORY_UNSUPPORTED", `${what} is not available with several CPUs over shared memory (SharedMachine): devices, hooks, the physical layout, the dirty log, snapshots and memory reset need a single-CPU Mmu or the worker-free Machine`);
+    if (this.shared) throw new X86MmuError("SHARED_MEMORY_UNSUPPORTED", `${what} is not available with several CPUs over shared memory (SharedMachine): devices, hooks, the physical layout, the dirty log and memory reset need a single-CPU Mmu or the worker-free Machine; for a snapshot, make the machine { pausable: true } and use cpu.pauseOthers() and cpu.snapshot()`);
   }
 
   private refresh(): void {

@@ -10,4 +10,4 @@
 
 export { Machine, Cpu, Shootdown, SwitchError, MAX_CPUS, type MachineOptions, type MachineSnapshot } from "./machine.js";
 export type { Invalidation } from "./invalidation.js";
-export { SharedMachine, SharedCpu, SharedShootdown, attachCpu, attachedCpus, type SharedMachineHandle, type SharedMachineOptions, type AttachOptions } from "./shared-machine.js";
+export { SharedMachine, SharedCpu, SharedShootdown, attachCpu, attachedCpus, type SharedMachineHandle, type SharedMachineOptions, type AttachOptions, type SharedSnapshot } from "./shared-machine.js";

@@ -18,19 +18,26 @@
  * `poll()`, and acknowledges; the poster may wait for every acknowledgement.
  * Until then the target keeps using what its TLB holds.
  *
+ * Pausing (for snapshots): one CPU pauses the others (`pauseOthers`); each
+ * stops at its next safe point, the start of its next outermost call, and
+ * waits there until `resumeOthers`; the pausing CPU waits until no other CPU
+ * is inside a call. While paused it may take and restore a snapshot of
+ * memory (`snapshot`, `restore`), which the others see after resuming, their
+ * TLBs flushed.
+ *
  * Control block (Int32Array over a SharedArrayBuffer):
  *
- *     [0] magic  [1] cpus
+ *     [0] magic  [1] cpus  [2] pausing CPU + 1 (0: running)  [3] the pausing thread's token  [4] pausable
  *     per CPU i at INBOX0 + i * INBOX_INTS:
  *       +0 attached (0/1)  +1 inbox lock  +2 posted (count of posts)  +3 done (posted count performed)
- *       +4 records queued  +5 flush everything (the inbox overflowed)
+ *       +4 records queued  +5 flush everything (the inbox overflowed)  +6 call depth (0: at a safe point)
  *       +8 records, RECORDS x [code, pcid, va lo, va hi]
  *         code: 0 INVLPG, 1..4 INVPCID type 0..3, 5 flush everything
  */
 
-import { ArgumentError, X86MmuError, show, toU64 } from "../base/index.js";
+import { ArgumentError, OutOfMemoryError, X86MmuError, show, toU64 } from "../base/index.js";
 import { MAX_SHARED_CPUS, THREADS_INITIAL_PAGES, THREADS_MAXIMUM_PAGES } from "../arch/index.js";
-import { threadsModule } from "../core/index.js";
+import { threadsModule, ScratchBuffer } from "../core/index.js";
 import { Mmu, type CpuState, type TlbGeometry } from "../mmu/index.js";
 import { checkInvalidation, perform, type Invalidation } from "./invalidation.js";
 import { onCpu } from "./on-cpu.js";
@@ -46,6 +53,22 @@ const DONE = 3;
 const COUNT = 4;
 const FLUSH = 5;
 const REC = 8;
+const DEPTH = 6;
+const PAUSER = 2;
+const PAUSER_THREAD = 3;
+const PAUSABLE = 4;
+/** This JavaScript thread (realm), as the control block names the one that paused the machine. */
+const THREAD = ((Math.random() * 0x7ffffffe) | 0) + 1;
+
+/** A snapshot of a SharedMachine's memory, taken while its other CPUs were paused. */
+export interface SharedSnapshot {
+  /** Every frame that held data, with its bytes. */
+  readonly frames: ReadonlyMap<bigint, Uint8Array>;
+  /** The page-table builder's frame allocator: next frame and free list. */
+  readonly allocator: { readonly nextPfn: number; readonly free: BigUint64Array };
+  /** @internal Which machine it belongs to. */
+  readonly control: SharedArrayBuffer;
+}
 
 /** What a worker needs to attach CPUs of a machine: post it to the worker as is (it is structured-cloneable). */
 export interface SharedMachineHandle {
@@ -62,6 +85,13 @@ export interface SharedMachineHandle {
 export interface SharedMachineOptions {
   /** How many CPUs (1..MAX_SHARED_CPUS). */
   cpus: number;
+  /**
+   * Whether one CPU may pause the others (`pauseOthers`, for snapshots).
+   * It costs every call through a CPU's `mmu` one atomic add (about 10 ns:
+   * a call must announce itself before it looks for a pause); a batch call
+   * pays it once for all its addresses. Default false.
+   */
+  pausable?: boolean;
 }
 
 export interface AttachOptions {
@@ -77,8 +107,9 @@ export class SharedMachine {
 
   constructor(options: SharedMachineOptions) {
     if (typeof options !== "object" || options === null) throw new ArgumentError(`SharedMachine needs { cpus }, not ${show(options)}`);
-    const { cpus } = options;
+    const { cpus, pausable } = options;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_SHARED_CPUS) throw new ArgumentError(`cpus is an integer in 1..${MAX_SHARED_CPUS}, not ${show(cpus)}`);
+    if (pausable !== undefined && typeof pausable !== "boolean") throw new ArgumentError(`pausable is true or false, not ${show(pausable)}`);
     if (typeof SharedArrayBuffer === "undefined") {
       throw new X86MmuError("NO_SHARED_MEMORY", "SharedArrayBuffer is not available: in a browser the page must be cross-origin isolated (COOP: same-origin, COEP: require-corp); the worker-free Machine needs neither");
     }
@@ -93,6 +124,7 @@ export class SharedMachine {
     const c = new Int32Array(control);
     c[0] = MAGIC;
     c[1] = cpus;
+    c[PAUSABLE] = pausable ? 1 : 0;
     this.handle = Object.freeze({ memory, control, module, cpus });
   }
 
@@ -264,11 +296,166 @@ export class SharedCpu {
     this.base = INBOX0 + index * INBOX_INTS;
     const c = this.control;
     const at = this.base + POSTED;
-    this.mmu = onCpu(raw, () => {
-      if (this.detached) throw new X86MmuError("CPU_DETACHED", `CPU ${this.index} was detached: attach it again to use it`);
-      if (c[at] !== this.seen) this.poll();
-    });
+    const depth = this.base + DEPTH;
+    if (c[PAUSABLE] === 0) {
+      // Not pausable: a call only looks for posted shootdowns (one plain load).
+      this.mmu = onCpu(raw, () => {
+        if (this.detached) throw new X86MmuError("CPU_DETACHED", `CPU ${this.index} was detached: attach it again to use it`);
+        if (c[at] !== this.seen) this.poll();
+      });
+      return;
+    }
+    this.mmu = onCpu(
+      raw,
+      () => {
+        if (this.detached) throw new X86MmuError("CPU_DETACHED", `CPU ${this.index} was detached: attach it again to use it`);
+        // The start of an outermost call is this CPU's safe point: a pause by another CPU is taken here.
+        if (Atomics.add(c, depth, 1) === 0) {
+          for (;;) {
+            const pauser = Atomics.load(c, PAUSER);
+            if (pauser === 0 || pauser === this.index + 1) break;
+            Atomics.sub(c, depth, 1);
+            this.park(pauser);
+            Atomics.add(c, depth, 1);
+          }
+        }
+        if (c[at] !== this.seen) {
+          try {
+            this.poll();
+          } catch (e) {
+            Atomics.sub(c, depth, 1);
+            throw e;
+          }
+        }
+      },
+      // Only the entry needs the locked add (it must be seen before the pause word is read); a
+      // plain decrement is enough on the way out: the pausing CPU only waits for it to reach 0.
+      () => void (c[depth] = c[depth]! - 1),
+    );
   }
+
+  /** Waits while another CPU has the machine paused (from a call's safe point). */
+  private park(pauser: number): void {
+    const c = this.control;
+    if (Atomics.load(c, PAUSER_THREAD) === THREAD) {
+      throw new X86MmuError("CPU_PAUSED", `CPU ${this.index} is paused by CPU ${pauser - 1}, which runs in this thread: waiting would never end; resume it first (resumeOthers)`);
+    }
+    while (Atomics.load(c, PAUSER) === pauser) {
+      try {
+        Atomics.wait(c, PAUSER, pauser, 100);
+      } catch {
+        // A thread that may not block (a browser's main thread) spins.
+      }
+    }
+  }
+
+  /** True while this CPU has the other CPUs paused. */
+  get pausing(): boolean {
+    return Atomics.load(this.control, PAUSER) === this.index + 1;
+  }
+
+  /**
+   * Pauses every other CPU of the machine at a safe point: each stops at the
+   * start of its next call and waits; this returns once no other CPU is
+   * inside a call. Throws X86MmuError MACHINE_PAUSED when another CPU has
+   * the machine paused, and PAUSE_TIMEOUT (resuming them) when a CPU stays
+   * inside a call for `timeoutMs`. Blocks the thread while it waits, as
+   * `SharedShootdown.wait` does.
+   */
+  pauseOthers(timeoutMs = 5000): void {
+    const c = this.control;
+    if (this.detached) throw new X86MmuError("CPU_DETACHED", `CPU ${this.index} was detached: attach it again to use it`);
+    if (Atomics.load(c, PAUSABLE) === 0) throw new X86MmuError("NOT_PAUSABLE", "this machine was made without { pausable: true }: its CPUs do not announce their calls, so none can be paused");
+    const me = this.index + 1;
+    const was = Atomics.compareExchange(c, PAUSER, 0, me);
+    if (was === me) return;
+    if (was !== 0) throw new X86MmuError("MACHINE_PAUSED", `the machine is paused by CPU ${was - 1}; only one CPU may pause the others at a time`);
+    Atomics.store(c, PAUSER_THREAD, THREAD);
+    const end = Date.now() + timeoutMs;
+    for (let i = 0; i < this.handle.cpus; i++) {
+      if (i === this.index) continue;
+      const b = INBOX0 + i * INBOX_INTS;
+      while (Atomics.load(c, b + ATTACHED) !== 0 && Atomics.load(c, b + DEPTH) !== 0) {
+        if (Date.now() >= end) {
+          this.resumeOthers();
+          throw new X86MmuError("PAUSE_TIMEOUT", `CPU ${i} stayed inside a call for ${timeoutMs} ms; the machine was not paused`);
+        }
+        try {
+          Atomics.wait(c, b + DEPTH, Atomics.load(c, b + DEPTH), 1);
+        } catch {
+          // spin where the thread may not block
+        }
+      }
+    }
+  }
+
+  /** Lets the other CPUs run again (nothing if this CPU has not paused them). */
+  resumeOthers(): void {
+    const c = this.control;
+    if (Atomics.load(c, PAUSER) !== this.index + 1) return;
+    Atomics.store(c, PAUSER_THREAD, 0);
+    Atomics.store(c, PAUSER, 0);
+    Atomics.notify(c, PAUSER);
+  }
+
+  private requirePaused(what: string): void {
+    if (!this.pausing) throw new X86MmuError("NOT_PAUSED", `${what} needs the other CPUs paused at a safe point: call pauseOthers() on this CPU first`);
+  }
+
+  /**
+   * A snapshot of the machine's memory: every frame's bytes and the frame
+   * allocator's state. Needs the other CPUs paused by this one (X86MmuError
+   * NOT_PAUSED otherwise). Registers are each CPU's own (each thread keeps
+   * what it needs, `mmu.state`). Costs a copy of every frame with data.
+   */
+  snapshot(): SharedSnapshot {
+    this.requirePaused("a snapshot");
+    const mem = this.raw.memory;
+    const frames = new Map<bigint, Uint8Array>();
+    for (const pa of mem.frames()) frames.set(pa, mem.readBytes(pa, 0x1000));
+    const x = this.raw.coreInstance.x;
+    const n = x.freeListCount();
+    const free = new BigUint64Array(n);
+    if (n > 0) {
+      const ptr = this.scratch.reserve(n * 8);
+      x.freeListRead(ptr, n);
+      free.set(new BigUint64Array(x.memory.buffer, ptr, n));
+    }
+    return Object.freeze({ frames, allocator: { nextPfn: x.allocNextPfn(), free }, control: this.handle.control });
+  }
+
+  /**
+   * Puts memory back as `snap` holds it and the allocator's state, then
+   * flushes this CPU's TLB and posts a full flush to every other CPU,
+   * performed when they resume. Frames first written after the snapshot
+   * read as zero again but keep their storage (with several CPUs nothing is
+   * released), so the allocator steps over them. Needs the other CPUs paused
+   * by this one.
+   */
+  restore(snap: SharedSnapshot): void {
+    this.requirePaused("restoring a snapshot");
+    if (typeof snap !== "object" || snap === null || !(snap.frames instanceof Map) || snap.control !== this.handle.control) {
+      throw new ArgumentError(`restore takes a snapshot of this machine from snapshot(), not ${show(snap)}`);
+    }
+    const mem = this.raw.memory;
+    const zero = new Uint8Array(0x1000);
+    for (const pa of mem.frames()) if (!snap.frames.has(pa)) mem.writeBytes(pa, zero);
+    for (const [pa, bytes] of snap.frames) mem.writeBytes(pa, bytes);
+    const x = this.raw.coreInstance.x;
+    const a = snap.allocator;
+    const ptr = a.free.length > 0 ? this.scratch.reserve(a.free.length * 8) : 0;
+    if (a.free.length > 0) new BigUint64Array(x.memory.buffer, ptr, a.free.length).set(a.free);
+    if (!x.allocRestore(a.nextPfn, ptr, a.free.length)) throw new OutOfMemoryError("the frame allocator's free list");
+    this.raw.flushTlb();
+    const others = attachedCpus(this.handle).filter((i) => i !== this.index);
+    if (others.length) this.shootdown(others, { kind: "flush" });
+  }
+
+  /** A buffer in linear memory for the allocator's free list. */
+  private get scratch(): ScratchBuffer {
+    return (this.scratchBuf ??= new ScratchBuffer(this.raw.coreInstance, "a SharedMachine snapshot"));
+  }
+  private scratchBuf: ScratchBuffer | undefined;
 
   /**
    * The invalidations posted to this CPU and not performed yet, in order
@@ -375,6 +562,7 @@ export class SharedCpu {
    */
   detach(): void {
     if (this.detached) return;
+    this.resumeOthers();
     this.detached = true;
     const c = this.control;
     const b = this.base;

@@ -137,6 +137,19 @@ function run() {
       const after = mmu.translateNumber(task.va, read);
       return { first, after, stale };
     }
+    case "busy": {
+      // Store an ever larger count to this CPU's slot, call after call, until flag[0] is 1.
+      const write4 = encodeAccess({ op: "write", size: 4 });
+      const flag = new Int32Array(task.flag);
+      barrier();
+      let count = 0;
+      while (Atomics.load(flag, 0) === 0) {
+        count++;
+        if (mmu.storeNumber(task.slot, write4, count) !== 0) throw new Error("slot store faulted");
+        Atomics.store(flag, 1, count);
+      }
+      return { count };
+    }
     default:
       throw new Error(`unknown task ${task.kind}`);
   }

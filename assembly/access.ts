@@ -25,7 +25,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
+import { missFast, missFastApplies, missFastLong, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -262,7 +262,12 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   // translateBatch stored them before its loop.
   const allowBit = load<u32>(batchInvariants);
   const lastOffset = load<u32>(batchInvariants, 4);
+  const stride = load<u32>(batchInvariants, 8);
   const pcid = tlbPcid;
+  const salt = slotSalt;
+  const setMask = tlbSetMask;
+  // Whether the common miss can be finished here at all: once per run, not per address.
+  const fastOk = tlbWays == 1 && missFastApplies();
   const start = p;
   let faults: u32 = 0;
   let misses: u32 = 0;
@@ -271,12 +276,14 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let done: u32 = 0;
   do {
     const la = load<u64>(p);
-    const e = tlbSlot(la);
+    const e = tlb + (((((la >> PAGE_SHIFT) as u32) ^ salt) & setMask) * stride);
     const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;
+    const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
     // The first address missed; a later one that hits goes back to the hit loop.
-    if (p != start && inPage && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
-    // The common miss (walk.ts missFast), unless another way or a global entry may hit: lookup() decides that.
-    const read = inPage && tlbWays == 1 && (load<u8>(e, 23) & TLB_GLOBAL) == 0 ? missFast(la, acc) : 0;
+    if (p != start && inPage && tagHit && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
+    // The common miss (walk.ts missFast); not when the entry's page is this one (a rights miss) or global (another PCID's
+    // global entry may serve it): lookup() decides those.
+    const read = fastOk && inPage && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFastLong(la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;

@@ -666,7 +666,17 @@ export function walkFast(la: u64, acc: u32): i32 {
  * rules, so every rule stays stated once, in walk().
  */
 @inline export function missFast(la: u64, acc: u32): u32 {
-  if (traceOn || nptOn || pagingLevels < 4 || !isCanonical(la)) return 0;
+  if (!missFastApplies() || !isCanonical(la)) return 0;
+  return missFastLong(la, acc);
+}
+
+/** missFast's mode conditions: no trace, no nested paging, 4- or 5-level paging (a batch checks them once). */
+@inline export function missFastApplies(): bool {
+  return !traceOn && !nptOn && pagingLevels >= 4;
+}
+
+/** missFast once missFastApplies() and `la` is canonical. */
+@inline export function missFastLong(la: u64, acc: u32): u32 {
   const expect: u64 = P | A;
   const ps = pdeSlot(la);
   const tag = pdeTag(la, pcid as u64);

@@ -26,7 +26,7 @@ import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { missFast, missFastApplies, missFastLong, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
-import { tlb, tlbSlot, tlbFill, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
+import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
 export const mailbox: usize = ASC_FEATURE_THREADS ? perCpu(MAILBOX_BYTES, 16) : memory.data(MAILBOX_BYTES, 16);
@@ -288,7 +288,7 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
       misses++;
       entries += read;
       if (read == 1) pscHits++;
-      tlbFill(la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
+      tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
       store<u64>(q, walkFastFrame | (la & ~PAGE_MASK));
     } else {
       const out = translateOneSlow(la, acc, size);

@@ -128,6 +128,21 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
 }
 
 /**
+ * tlbFill for a direct-mapped TLB whose slot `e` the caller computed (the
+ * batch miss loop): the same entry, written as four u64 stores.
+ */
+@inline export function tlbFillDirect(e: usize, la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): void {
+  let flags: u64 = walkGlobal ? TLB_GLOBAL : 0;
+  if (anySpecial() && (physSpecial(walkFrame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT))) flags |= TLB_SPECIAL;
+  store<u64>(e, (la & PAGE_MASK) ^ tlbPcid);
+  store<u64>(e, walkFrame, 8);
+  // +16 host 0, +20 allow, +22 level, +23 flags; +24 whost 0, +28 log2 of the page size.
+  store<u64>(e, ((walkAllow as u64) << 32) | ((walkLevel as u64) << 48) | (flags << 56), 16);
+  store<u64>(e, (walkShift as u64) << 32, 24);
+  if (walkLevel > 1) largeCached = true;
+}
+
+/**
  * Way 0 of `set` is about to take a new entry with `tag`: the ways before
  * the one holding `tag` already (or before the last way, the least recently
  * used) move down one.

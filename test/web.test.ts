@@ -593,4 +593,48 @@ describe.skipIf(!hasChromium)(`the web page in headless Chromium${hasChromium ? 
     ]);
     expect(errors).toEqual([]);
   }, 40_000);
+
+  it("without cross-origin isolation the two-thread run says so, and the one-thread lesson still plays", async () => {
+    // The built page from a plain static server: no COOP/COEP headers, so no SharedArrayBuffer.
+    const { createServer } = await import("node:http");
+    const { readFileSync } = await import("node:fs");
+    const { extname } = await import("node:path");
+    const dist = join(root, "web/dist");
+    const types: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".json": "application/json", ".svg": "image/svg+xml" };
+    const srv = createServer((req, res) => {
+      let path = join(dist, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
+      if (path.endsWith("/")) path += "index.html";
+      try {
+        const body = readFileSync(path);
+        res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
+        res.end(body);
+      } catch {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", () => resolve()));
+    const plainUrl = `http://127.0.0.1:${(srv.address() as { port: number }).port}/`;
+    const p2 = await context!.newPage();
+    try {
+      const errors: string[] = [];
+      p2.on("pageerror", (e) => errors.push(e.message));
+      await p2.route("**/*", (route) => (route.request().url().startsWith(plainUrl) || route.request().url().startsWith("data:") ? route.continue() : route.abort()));
+      await p2.goto(plainUrl);
+      await p2.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+      expect(await p2.evaluate(() => crossOriginIsolated)).toBe(false);
+      await p2.click("#cpus-threads");
+      await p2.waitForSelector("#cpus-threads-log li", { timeout: 10_000 });
+      expect(await p2.locator("#cpus-threads-log li").allTextContents()).toEqual([
+        expect.stringContaining("This page is not cross-origin isolated"),
+      ]);
+      await p2.click("#cpus-step");
+      expect(await p2.locator("#cpus-log li").first().textContent()).toContain("CPU 0 reads 0x400000: physical 0x10000");
+      expect(errors).toEqual([]);
+    } finally {
+      await p2.close();
+      srv.close();
+    }
+  }, 40_000);
 });
+

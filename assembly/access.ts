@@ -431,50 +431,102 @@ export function loadBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u32 {
 }
 
 @inline function loadLoop(inPtr: usize, outPtr: usize, n: u32, acc: u32, size: u32): u32 {
-  const allowBit: u32 = 1 << (acc & 15);
+  // As translateBatch: hits in this loop (invariants pinned through memory,
+  // no call in the hit path), a run of misses in loadMisses.
+  store<u32>(batchInvariants, 1 << (acc & 15));
+  store<u32>(batchInvariants, TLB_ENTRY << tlbWayShift, 8);
+  const allowBit = load<u32>(batchInvariants);
+  const stride = load<u32>(batchInvariants, 8);
   const lastOffset: u32 = PAGE - size;
   const pcid = tlbPcid;
-  // With no device or hook anywhere, a miss of the common kind is finished here too (as in translateBatch).
-  const plain = !anySpecial();
-  let fast: u32 = 0;
+  const salt = slotSalt;
+  const setMask = tlbSetMask;
+  runMisses = 0;
+  runEntries = 0;
+  runPscHits = 0;
+  runDone = 0;
+  runStopped = false;
+  const end = inPtr + ((n as usize) << 3);
+  let p = inPtr;
+  let q = outPtr;
+  while (p < end) {
+    const la = load<u64>(p);
+    const e = tlb + (((((la >> PAGE_SHIFT) as u32) ^ salt) & setMask) * stride);
+    const host = load<u32>(e, 16) as usize;
+    const off = (la as u32) & OFFSET_MASK;
+    const allowed = ((load<u16>(e, 20) as u32) & allowBit) != 0;
+    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (allowed & (off <= lastOffset))) {
+      store<u64>(q, readHost(host + off, size));
+      p += 8;
+      q += 8;
+      continue;
+    }
+    const stop = loadMisses(p, q, end, acc);
+    q += stop - p;
+    p = stop;
+    if (runStopped) break;
+  }
+  const done = ((p - inPtr) >> 3) as u32;
+  countHits(done - runDone);
+  countFastMisses(runMisses, runEntries, runPscHits);
+  return done;
+}
+
+/** Set by loadMisses: an access faulted (or needs the host); the batch stops there. */
+let runStopped: bool = false;
+
+/**
+ * loadLoop's misses: loads from `p` (whose address missed) on until an
+ * address the TLB would serve, `end`, or an access that faults or needs the
+ * host (a device or hooked page: runStopped, and `p` is that access).
+ */
+export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
+  const size = sizeOf(acc);
+  const allowBit = load<u32>(batchInvariants);
+  const lastOffset: u32 = PAGE - size;
+  const pcid = tlbPcid;
+  // With no device or hook anywhere, a miss of the common kind is finished here too (as in batchMisses).
+  const fastOk = !anySpecial() && tlbWays == 1 && missFastApplies();
+  const start = p;
   let misses: u32 = 0;
   let entries: u32 = 0;
   let pscHits: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const la = load<u64>(inPtr + ((i as usize) << 3));
+  let done: u32 = 0;
+  do {
+    const la = load<u64>(p);
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;
-    const host = load<u32>(e, 16) as usize;
+    const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
+    if (p != start && off <= lastOffset && tagHit && load<u32>(e, 16) != 0 && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
     let v: u64;
-    if (host != 0 && load<u64>(e) == ((la & PAGE_MASK) ^ pcid) && (load<u16>(e, 20) & allowBit) != 0 && off <= lastOffset) {
-      v = readHost(host + off, size);
-      fast++;
+    const read = fastOk && off <= lastOffset && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFastLong(la, acc) : 0;
+    if (read != 0) {
+      misses++;
+      entries += read;
+      if (read == 1) pscHits++;
+      tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
+      // A frame never written reads as zeros (entryReadHost remembers storage only once it exists).
+      const h = frameHost(walkFastFrame >> PAGE_SHIFT);
+      if (h != 0) store<u32>(e, h as u32, 16);
+      v = h == 0 ? 0 : readHost(h + off, size);
     } else {
-      const read = plain && off <= lastOffset && tlbWays == 1 && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && load<u64>(e) != ((la & PAGE_MASK) ^ pcid) ? missFast(la, acc) : 0;
-      if (read != 0) {
-        misses++;
-        entries += read;
-        if (read == 1) pscHits++;
-        tlbFill(la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
-        // A frame never written reads as zeros (entryReadHost remembers storage only once it exists).
-        const h = frameHost(walkFastFrame >> PAGE_SHIFT);
-        if (h != 0) store<u32>(e, h as u32, 16);
-        v = h == 0 ? 0 : readHost(h + off, size);
-      } else {
-        const lo = loadSlow(la, acc);
-        if (lo < 0) {
-          countHits(fast);
-          countFastMisses(misses, entries, pscHits);
-          return i;
-        }
-        v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
+      const lo = loadSlow(la, acc);
+      if (lo < 0) {
+        runStopped = true;
+        break;
       }
+      v = ((load<u32>(mailbox, MB_VALUE_HI) as u64) << 32) | (lo as u64);
     }
-    store<u64>(outPtr + ((i as usize) << 3), v);
-  }
-  countHits(fast);
-  countFastMisses(misses, entries, pscHits);
-  return n;
+    store<u64>(q, v);
+    done++;
+    p += 8;
+    q += 8;
+  } while (p < end);
+  runDone += done;
+  runMisses += misses;
+  runEntries += entries;
+  runPscHits += pscHits;
+  return p;
 }
 
 // ---- Translate and store ----

@@ -26,6 +26,7 @@
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { hostAlloc, hostRelease, unitPfnOf, frameAlloc, frameFresh, frameRelease, frameHost, bumpStorageEpoch } from "./frames";
 import { tlbForgetWriteHosts } from "./tlb";
+import { lockTake, lockGive, lockEpoch } from "./lock";
 
 const MAX_UNITS: u32 = 1 << 20;
 const dirtyMark: usize = memory.data(MAX_UNITS * 4, 16);
@@ -47,6 +48,69 @@ export const MAX_SNAPSHOTS: u32 = 4096;
 const epochs: usize = memory.data(MAX_SNAPSHOTS * 16, 16);
 let epochCount: u32 = 0;
 let epochGen: u32 = 0;
+
+// ---- Sharing (threads build, lock.ts) ----
+//
+// With several CPUs the journal is the machine's: its globals are loaded
+// from `home` under the lock and stored back before it is given up, and
+// every CPU's writes are noted. A CPU that has not taken the lock since
+// another changed the journal (its `intercepting` and its TLB's write
+// pointers may be stale) is told to call journalSync() (the host posts it
+// with the other CPUs paused, see src/machine/shared-machine.ts).
+//
+//   home: +0 intercepting  +4 snapshotsBroken  +8 generation  +12 dirtyOn  +16 dirtyGen
+//         +20 dirtyRecords  +24 epochCount  +28 epochGen  +32 markDirty  +36 markEpochs
+//         +40 markRecords  +44 saved once
+
+const home: usize = memory.data(48, 8);
+let homeEpoch: u32 = 0;
+
+function enter(): void {
+  lockTake();
+  if (homeEpoch == lockEpoch()) return;
+  homeEpoch = lockEpoch();
+  if (load<u32>(home, 44) == 0) return;
+  intercepting = load<u32>(home) != 0;
+  snapshotsBroken = load<u32>(home, 4) != 0;
+  generation = load<u32>(home, 8);
+  dirtyOn = load<u32>(home, 12) != 0;
+  dirtyGen = load<u32>(home, 16);
+  dirtyRecords = load<u32>(home, 20);
+  epochCount = load<u32>(home, 24);
+  epochGen = load<u32>(home, 28);
+  markDirty = load<u32>(home, 32);
+  markEpochs = load<u32>(home, 36);
+  markRecords = load<u32>(home, 40);
+}
+
+function leave(): void {
+  store<u32>(home, intercepting ? 1 : 0);
+  store<u32>(home, snapshotsBroken ? 1 : 0, 4);
+  store<u32>(home, generation, 8);
+  store<u32>(home, dirtyOn ? 1 : 0, 12);
+  store<u32>(home, dirtyGen, 16);
+  store<u32>(home, dirtyRecords, 20);
+  store<u32>(home, epochCount, 24);
+  store<u32>(home, epochGen, 28);
+  store<u32>(home, markDirty, 32);
+  store<u32>(home, markEpochs, 36);
+  store<u32>(home, markRecords, 40);
+  store<u32>(home, 1, 44);
+  lockGive();
+}
+
+/**
+ * Threads build: takes the journal's state as the machine has it and forgets
+ * this CPU's TLB write pointers, so this CPU notes its writes from now on
+ * as the journal now asks (after another CPU started, stopped or cleared
+ * the dirty log). A no-op with one CPU.
+ */
+export function journalSync(): void {
+  if (!ASC_FEATURE_THREADS) return;
+  enter();
+  tlbForgetWriteHosts();
+  leave();
+}
 
 const DIRTY_PER_CHUNK: u32 = (PAGE_SIZE - 8) / 8;
 const SAVED_PER_CHUNK: u32 = (PAGE_SIZE - 8) / 16;
@@ -105,6 +169,14 @@ const dirtyHeadSlot: usize = memory.data(8, 8);
 }
 
 function noteSlow(host: usize): bool {
+  if (!ASC_FEATURE_THREADS) return noteSlow_(host);
+  enter();
+  const r = noteSlow_(host);
+  leave();
+  return r;
+}
+
+@inline function noteSlow_(host: usize): bool {
   const pfn = unitPfnOf(host);
   if (dirtyOn && load<u32>(markOf(dirtyMark, host)) != dirtyGen) {
     if (!append(dirtyHeadSlot, DIRTY_PER_CHUNK, 8, pfn, 0)) return false;
@@ -135,6 +207,14 @@ function clearMarks(host: usize): void {
 
 /** Frame `pfn` just got (zeroed) storage at `host`: it counts as written, and had no storage before. */
 export function noteBacked(host: usize, pfn: u64): bool {
+  if (!ASC_FEATURE_THREADS) return noteBacked_(host, pfn);
+  enter();
+  const r = noteBacked_(host, pfn);
+  leave();
+  return r;
+}
+
+@inline function noteBacked_(host: usize, pfn: u64): bool {
   clearMarks(host);
   if (!intercepting) return true;
   if (dirtyOn) {
@@ -179,6 +259,16 @@ let markEpochs: u32 = 0;
 let markRecords: u32 = 0;
 
 export function journalMark(): void {
+  if (!ASC_FEATURE_THREADS) {
+    journalMark_();
+    return;
+  }
+  enter();
+  journalMark_();
+  leave();
+}
+
+@inline function journalMark_(): void {
   markDirty = dirtyRecords;
   markEpochs = epochCount;
   markRecords = epochCount > 0 ? load<u32>(epochs + ((epochCount - 1) << 4), 4) : 0;
@@ -203,6 +293,16 @@ const popped: usize = memory.data(16, 8);
 
 /** Drops the dirty-log and snapshot records noted since journalMark() (the operation changed nothing after all). */
 export function journalRollback(): void {
+  if (!ASC_FEATURE_THREADS) {
+    journalRollback_();
+    return;
+  }
+  enter();
+  journalRollback_();
+  leave();
+}
+
+@inline function journalRollback_(): void {
   while (dirtyRecords > markDirty) {
     const r = popRecord(dirtyHeadSlot, 8);
     const host = frameHost(load<u64>(r));
@@ -230,6 +330,16 @@ export function journalRollback(): void {
 // ---- The dirty log ----
 
 export function dirtyStart(): void {
+  if (!ASC_FEATURE_THREADS) {
+    dirtyStart_();
+    return;
+  }
+  enter();
+  dirtyStart_();
+  leave();
+}
+
+@inline function dirtyStart_(): void {
   if (dirtyOn) return;
   dirtyOn = true;
   dirtyGen = newGeneration();
@@ -237,6 +347,16 @@ export function dirtyStart(): void {
 }
 
 export function dirtyStop(): void {
+  if (!ASC_FEATURE_THREADS) {
+    dirtyStop_();
+    return;
+  }
+  enter();
+  dirtyStop_();
+  leave();
+}
+
+@inline function dirtyStop_(): void {
   dirtyClear();
   dirtyOn = false;
   sync();
@@ -244,19 +364,54 @@ export function dirtyStop(): void {
 
 /** Forgets the frames logged so far; the next write to each frame is logged again. */
 export function dirtyClear(): void {
+  if (!ASC_FEATURE_THREADS) {
+    dirtyClear_();
+    return;
+  }
+  enter();
+  dirtyClear_();
+  leave();
+}
+
+@inline function dirtyClear_(): void {
   freeChunks(load<u32>(dirtyHeadSlot) as usize, false);
   store<u32>(dirtyHeadSlot, 0);
   dirtyRecords = 0;
   if (dirtyOn) dirtyGen = newGeneration();
 }
 
+/** Whether the dirty log is on (with several CPUs: as the machine has it). */
+export function dirtyRunning(): bool {
+  if (!ASC_FEATURE_THREADS) return dirtyOn;
+  enter();
+  const on = dirtyOn;
+  leave();
+  return on;
+}
+
 /** Records in the dirty log (a frame may appear more than once if it was freed and written again). */
 export function dirtyCount(): u32 {
+  if (!ASC_FEATURE_THREADS) return dirtyCount_();
+  enter();
+  const r = dirtyCount_();
+  leave();
+  return r;
+}
+
+@inline function dirtyCount_(): u32 {
   return dirtyRecords;
 }
 
 /** Writes the logged PFNs (newest first, at most `max`) as u64 at `out`; returns how many. */
 export function dirtyList(out: usize, max: u32): u32 {
+  if (!ASC_FEATURE_THREADS) return dirtyList_(out, max);
+  enter();
+  const r = dirtyList_(out, max);
+  leave();
+  return r;
+}
+
+@inline function dirtyList_(out: usize, max: u32): u32 {
   let n: u32 = 0;
   for (let c = load<u32>(dirtyHeadSlot) as usize; c != 0 && n < max; c = load<u32>(c) as usize) {
     const count = load<u32>(c, 4);
@@ -272,6 +427,14 @@ export function dirtyList(out: usize, max: u32): u32 {
 
 /** Starts a new epoch; returns its index, or -1 when MAX_SNAPSHOTS are kept already. */
 export function snapshotTake(): i32 {
+  if (!ASC_FEATURE_THREADS) return snapshotTake_();
+  enter();
+  const r = snapshotTake_();
+  leave();
+  return r;
+}
+
+@inline function snapshotTake_(): i32 {
   if (epochCount == MAX_SNAPSHOTS) return -1;
   const ep = epochs + (epochCount << 4);
   store<u64>(ep, 0);
@@ -283,11 +446,27 @@ export function snapshotTake(): i32 {
 }
 
 export function snapshotCount(): u32 {
+  if (!ASC_FEATURE_THREADS) return snapshotCount_();
+  enter();
+  const r = snapshotCount_();
+  leave();
+  return r;
+}
+
+@inline function snapshotCount_(): u32 {
   return epochCount;
 }
 
 /** Frames copied in epoch `k` (its memory cost is that many 4 KiB units, plus its journal). */
 export function snapshotFrames(k: u32): u32 {
+  if (!ASC_FEATURE_THREADS) return snapshotFrames_(k);
+  enter();
+  const r = snapshotFrames_(k);
+  leave();
+  return r;
+}
+
+@inline function snapshotFrames_(k: u32): u32 {
   return k < epochCount ? load<u32>(epochs + (k << 4), 8) : 0;
 }
 
@@ -325,6 +504,14 @@ function applyEpoch(k: u32): void {
  * The caller flushes the TLB (frames moved).
  */
 export function snapshotRestore(k: u32): bool {
+  if (!ASC_FEATURE_THREADS) return snapshotRestore_(k);
+  enter();
+  const r = snapshotRestore_(k);
+  leave();
+  return r;
+}
+
+@inline function snapshotRestore_(k: u32): bool {
   if (k >= epochCount) return false;
   intercepting = false;
   for (let e = epochCount; e > k; e--) applyEpoch(e - 1);
@@ -340,6 +527,14 @@ export function snapshotRestore(k: u32): bool {
  * oldest snapshot it is simply freed.
  */
 export function snapshotDrop(k: u32): bool {
+  if (!ASC_FEATURE_THREADS) return snapshotDrop_(k);
+  enter();
+  const r = snapshotDrop_(k);
+  leave();
+  return r;
+}
+
+@inline function snapshotDrop_(k: u32): bool {
   if (k >= epochCount) return false;
   const ep = epochs + (k << 4);
   const head = load<u32>(ep) as usize;
@@ -363,6 +558,16 @@ export function snapshotDrop(k: u32): bool {
 
 /** Drops every snapshot and the dirty log's records (memory was reset). */
 export function journalReset(): void {
+  if (!ASC_FEATURE_THREADS) {
+    journalReset_();
+    return;
+  }
+  enter();
+  journalReset_();
+  leave();
+}
+
+@inline function journalReset_(): void {
   for (let k: u32 = 0; k < epochCount; k++) freeChunks(load<u32>(epochs + (k << 4)) as usize, true);
   epochCount = 0;
   snapshotsBroken = false;

@@ -161,7 +161,8 @@ describe("SharedMachine: CPUs over one shared memory", () => {
     const mmu = c0!.mmu;
     expect(code(() => mmu.mapDevice(0x100000n, 0x1000n, { read: () => 0, write: () => undefined }))).toBe("SHARED_MEMORY_UNSUPPORTED");
     expect(code(() => mmu.addHook({ start: 0x10000n, length: 0x1000n, on: "write", before: () => undefined }))).toBe("SHARED_MEMORY_UNSUPPORTED");
-    expect(code(() => mmu.dirtyLog.start())).toBe("SHARED_MEMORY_UNSUPPORTED");
+    expect(code(() => mmu.dirtyLog.start())).toBe("NOT_PAUSED"); // the dirty log changes only with the others paused
+    expect(mmu.dirtyLog.running).toBe(false);
     expect(code(() => mmu.snapshot())).toBe("SHARED_MEMORY_UNSUPPORTED");
     expect(code(() => mmu.memory.reset())).toBe("SHARED_MEMORY_UNSUPPORTED");
     expect(mmu.translate(A)).toBe(0x10000n);
@@ -287,6 +288,51 @@ describe("SharedMachine: CPUs over one shared memory", () => {
     expect(() => c0!.pauseOthers()).toThrow(expect.objectContaining({ code: "NOT_PAUSABLE" }));
     expect(() => c0!.snapshot()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));
     expect(() => new SharedMachine({ cpus: 1, pausable: "yes" as never })).toThrow(ArgumentError);
+  });
+
+  it("keeps one dirty log for the machine: started with the others paused, every CPU's writes land in it", () => {
+    const m = new SharedMachine({ cpus: 2, pausable: true });
+    const [c0, c1] = [m.attach(0), m.attach(1)];
+    const w = (pa: bigint, v: bigint) => c0.mmu.memory.write(pa, 8, v);
+    w(0x1000n, 0x2000n | URW);
+    w(0x2000n, 0x3000n | URW);
+    w(0x3010n, 0x4000n | URW);
+    w(PTE_A, 0x10000n | URW);
+    w(PTE_B, 0x11000n | URW);
+    for (const c of [c0, c1]) c.mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
+    // CPU 1 writes A before the log starts: its TLB then holds a write pointer for A's frame.
+    c1.mmu.write(A, 8, 1n);
+    expect(() => c0.mmu.dirtyLog.clear()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));
+    c0.pauseOthers();
+    c0.mmu.dirtyLog.start();
+    c0.resumeOthers();
+    expect(c1.mmu.dirtyLog.running).toBe(true); // the machine's log, seen from any CPU
+    // CPU 1's write through its old TLB entry is noted all the same (the resume made it forget its write pointers).
+    c1.mmu.write(A, 8, 2n);
+    // CPU 0's first write to B walks and sets A and D in PTE B: the page table's frame is written too.
+    c0.mmu.write(B, 8, 3n);
+    expect(c0.mmu.dirtyLog.frames()).toEqual([0x4000n, 0x10000n, 0x11000n]);
+    expect(c1.mmu.dirtyLog.frames()).toEqual([0x4000n, 0x10000n, 0x11000n]);
+    // Clearing, with the others paused: only writes after it are listed.
+    c0.pauseOthers();
+    c0.mmu.dirtyLog.clear();
+    c0.resumeOthers();
+    c1.mmu.write(A, 8, 4n);
+    expect(c0.mmu.dirtyLog.frames()).toEqual([0x10000n]);
+    c0.pauseOthers();
+    c0.mmu.dirtyLog.stop();
+    c0.resumeOthers();
+    c1.mmu.write(B, 8, 5n);
+    expect(c1.mmu.dirtyLog.running).toBe(false);
+    expect(c0.mmu.dirtyLog.frames()).toEqual([]);
+    // A CPU attached while the log runs notes its writes from the start.
+    c0.pauseOthers();
+    c0.mmu.dirtyLog.start();
+    c0.resumeOthers();
+    c1.detach();
+    const again = m.attach(1, { state: { ...LONG_MODE, cr3: 0x1000n } });
+    again.mmu.write(B, 8, 6n);
+    expect(c0.mmu.dirtyLog.frames()).toEqual([0x11000n]);
   });
 });
 

@@ -180,6 +180,32 @@ describe("pausing worker CPUs for a snapshot", () => {
   }, 60_000);
 });
 
+describe("one dirty log for worker CPUs", () => {
+  it("lists the frames two busy workers write once the log is started with them paused", async () => {
+    const { m, c0, cr3 } = machine(3, 4, true);
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    // Worker 1 writes VA 0x3f000008 (PA 0x0f000000's frame), worker 2 VA 0x40002010 (PA 0x10002000's frame).
+    const run = inWorkers(m.handle, cr3, [
+      { kind: "busy", slot: 0x3f000008, flag: flag.buffer },
+      { kind: "busy", slot: 0x40002010, flag: flag.buffer },
+    ]);
+    while (Atomics.load(flag, 1) < 1000) Atomics.wait(flag, 1, Atomics.load(flag, 1), 5);
+    c0.pauseOthers(5000);
+    c0.mmu.dirtyLog.start();
+    c0.resumeOthers();
+    const from = Atomics.load(flag, 1);
+    while (Atomics.load(flag, 1) < from + 2000) Atomics.wait(flag, 1, Atomics.load(flag, 1), 5);
+    // Both have stored since (their counts are far past the start); read the log while they run.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const frames = c0.mmu.dirtyLog.frames();
+    Atomics.store(flag, 0, 1);
+    await run;
+    expect(frames).toContain(0x0f000000n);
+    expect(frames).toContain(0x10002000n);
+    expect(frames.every((f) => f === 0x0f000000n || f === 0x10002000n || f < 0x100000n || (f >= 0x100000n && f < 0x200000n))).toBe(true);
+  }, 60_000);
+});
+
 describe("examples/two-workers.mjs", () => {
   it("prints the README's output", async () => {
     const { spawnSync } = await import("node:child_process");

@@ -19,6 +19,9 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
   /** Threads build: empties this CPU's TLB and caches (a no-op in the single-CPU build). */
   perCpuClear(): void;
+  /** Threads build: this CPU takes the journal's state (dirty log) as another CPU left it; a no-op with one CPU. */
+  journalSync(): void;
+  dirtyRunning(): number;
   mailboxPtr(): number;
   traceBufPtr(): number;
   traceCount(): number;
@@ -218,7 +221,25 @@ export class Core {
    * other CPUs are paused).
    */
   refuseShared(what: string): void {
-    if (this.shared) throw new X86MmuError("SHARED_MEMORY_UNSUPPORTED", `${what} is not available with several CPUs over shared memory (SharedMachine): devices, hooks, the physical layout, the dirty log and memory reset need a single-CPU Mmu or the worker-free Machine; for a snapshot, make the machine { pausable: true } and use cpu.pauseOthers() and cpu.snapshot()`);
+    if (this.shared) throw new X86MmuError("SHARED_MEMORY_UNSUPPORTED", `${what} is not available with several CPUs over shared memory (SharedMachine): devices, hooks, the physical layout and memory reset need a single-CPU Mmu or the worker-free Machine; for a snapshot, make the machine { pausable: true } and use cpu.pauseOthers() and cpu.snapshot()`);
+  }
+
+  /**
+   * With several CPUs (SharedMachine), set by the CPU: whether it has the
+   * other CPUs paused, which starting, stopping or clearing the dirty log
+   * needs (every CPU must note writes alike).
+   */
+  sharedPausing: (() => boolean) | undefined;
+  /** Set when the journal changed while paused: the other CPUs must take its new state (SharedCpu.resumeOthers). */
+  journalChanged = false;
+
+  /** A change to the journal (the dirty log): with several CPUs, only while this CPU has the others paused. */
+  journalChange(what: string): void {
+    if (!this.shared) return;
+    if (!this.sharedPausing?.()) {
+      throw new X86MmuError("NOT_PAUSED", `${what} on a CPU of a SharedMachine needs the other CPUs paused (a machine made { pausable: true }, cpu.pauseOthers()), so that every CPU notes its writes alike`);
+    }
+    this.journalChanged = true;
   }
 
   private refresh(): void {

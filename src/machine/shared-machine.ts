@@ -32,7 +32,8 @@
  *       +0 attached (0/1)  +1 inbox lock  +2 posted (count of posts)  +3 done (posted count performed)
  *       +4 records queued  +5 flush everything (the inbox overflowed)  +6 call depth (0: at a safe point)
  *       +8 records, RECORDS x [code, pcid, va lo, va hi]
- *         code: 0 INVLPG, 1..4 INVPCID type 0..3, 5 flush everything
+ *         code: 0 INVLPG, 1..4 INVPCID type 0..3, 5 flush everything, 6 take the journal's
+ *         new state (the dirty log was started, stopped or cleared while this CPU was paused)
  */
 
 import { ArgumentError, OutOfMemoryError, X86MmuError, show, toU64 } from "../base/index.js";
@@ -179,7 +180,11 @@ export function attachCpu(handle: SharedMachineHandle, index: number, options?: 
     Atomics.store(c, base + DONE, posted);
     Atomics.notify(c, base + DONE);
     const mmu = new Mmu({ ...(options?.state ?? {}), ...(options?.tlb ? { tlb: options.tlb } : {}) }, { module: h.module, memory: h.memory, slot: index });
-    return new SharedCpu(h, index, mmu, posted);
+    // The dirty log may be on already: this CPU notes its writes from the start.
+    mmu.coreInstance.x.journalSync();
+    const cpu = new SharedCpu(h, index, mmu, posted);
+    mmu.coreInstance.sharedPausing = () => cpu.pausing;
+    return cpu;
   } catch (e) {
     Atomics.store(c, base + ATTACHED, 0);
     throw e;
@@ -201,6 +206,9 @@ function encode(inv: Invalidation): [number, number, bigint] {
   if (inv.kind === "invpcid") return [1 + inv.type, inv.pcid ?? 0, toU64(inv.va ?? 0n, "va")];
   return [5, 0, 0n];
 }
+
+/** The inbox code of "take the journal's state" (not an invalidation: posted by resumeOthers). */
+const JOURNAL_SYNC = 6;
 
 function decode(code: number, pcid: number, va: bigint): Invalidation {
   if (code === 0) return { kind: "invlpg", va };
@@ -393,6 +401,12 @@ export class SharedCpu {
   resumeOthers(): void {
     const c = this.control;
     if (Atomics.load(c, PAUSER) !== this.index + 1) return;
+    const core = this.raw.coreInstance;
+    if (core.journalChanged) {
+      // The dirty log changed while the others were paused: each takes its new state before its next call.
+      core.journalChanged = false;
+      for (const t of attachedCpus(this.handle)) if (t !== this.index) this.post(t, [[JOURNAL_SYNC, 0, 0n]]);
+    }
     Atomics.store(c, PAUSER_THREAD, 0);
     Atomics.store(c, PAUSER, 0);
     Atomics.notify(c, PAUSER);
@@ -471,13 +485,18 @@ export class SharedCpu {
     const b = this.base;
     lockInbox(c, b);
     const work: Invalidation[] = [];
-    if (c[b + FLUSH] !== 0) work.push({ kind: "flush" });
-    else {
-      for (let k = 0; k < c[b + COUNT]; k++) {
-        const r = b + REC + k * 4;
-        work.push(decode(c[r], c[r + 1], (BigInt(c[r + 3] >>> 0) << 32n) | BigInt(c[r + 2] >>> 0)));
-      }
+    let sync = false;
+    for (let k = 0; k < c[b + COUNT]; k++) {
+      const r = b + REC + k * 4;
+      if (c[r] === JOURNAL_SYNC) sync = true;
+      else if (c[b + FLUSH] === 0) work.push(decode(c[r], c[r + 1], (BigInt(c[r + 3] >>> 0) << 32n) | BigInt(c[r + 2] >>> 0)));
     }
+    if (c[b + FLUSH] !== 0) {
+      // The inbox overflowed: a full flush, and the journal's state taken in case a sync was among the lost.
+      work.push({ kind: "flush" });
+      sync = true;
+    }
+    if (empty) this.syncJournal = sync;
     if (empty) {
       this.taken = c[b + POSTED];
       c[b + COUNT] = 0;
@@ -487,8 +506,9 @@ export class SharedCpu {
     return work;
   }
 
-  /** Set by take(true): the post count the inbox held. */
+  /** Set by take(true): the post count the inbox held, and whether a journal sync was among it. */
   private taken = 0;
+  private syncJournal = false;
 
   /**
    * Performs the invalidations posted to this CPU (the shootdown interrupt,
@@ -500,6 +520,7 @@ export class SharedCpu {
     if (Atomics.load(c, b + POSTED) === this.seen) return 0;
     const work = this.take(true);
     const posted = this.taken;
+    if (this.syncJournal) this.raw.coreInstance.x.journalSync();
     for (const inv of work) perform(this.raw, inv);
     const count = (posted - this.seen) | 0;
     this.seen = posted;
@@ -532,28 +553,36 @@ export class SharedCpu {
         for (const inv of list) perform(this.raw, inv);
         continue;
       }
-      const b = INBOX0 + t * INBOX_INTS;
-      if (Atomics.load(c, b + ATTACHED) === 0) continue;
-      lockInbox(c, b);
-      const n = c[b + COUNT];
-      if (n + codes.length > RECORDS) c[b + FLUSH] = 1;
-      else {
-        codes.forEach(([code, pcid, va], k) => {
-          const r = b + REC + (n + k) * 4;
-          c[r] = code;
-          c[r + 1] = pcid;
-          c[r + 2] = Number(va & 0xffffffffn) | 0;
-          c[r + 3] = Number(va >> 32n) | 0;
-        });
-        c[b + COUNT] = n + codes.length;
-      }
-      const posted = (c[b + POSTED] + 1) | 0;
-      Atomics.store(c, b + POSTED, posted);
-      unlockInbox(c, b);
+      const posted = this.post(t, codes);
+      if (posted === undefined) continue;
       remote.push(t);
       tickets.push(posted);
     }
     return new SharedShootdown(c, remote, tickets, this);
+  }
+
+  /** Puts `codes` in CPU `t`'s inbox (a full flush when they do not fit); returns the post count, or undefined when `t` is not attached. */
+  private post(t: number, codes: readonly [number, number, bigint][]): number | undefined {
+    const c = this.control;
+    const b = INBOX0 + t * INBOX_INTS;
+    if (Atomics.load(c, b + ATTACHED) === 0) return undefined;
+    lockInbox(c, b);
+    const n = c[b + COUNT]!;
+    if (n + codes.length > RECORDS) c[b + FLUSH] = 1;
+    else {
+      codes.forEach(([code, pcid, va], k) => {
+        const r = b + REC + (n + k) * 4;
+        c[r] = code;
+        c[r + 1] = pcid;
+        c[r + 2] = Number(va & 0xffffffffn) | 0;
+        c[r + 3] = Number(va >> 32n) | 0;
+      });
+      c[b + COUNT] = n + codes.length;
+    }
+    const posted = (c[b + POSTED]! + 1) | 0;
+    Atomics.store(c, b + POSTED, posted);
+    unlockInbox(c, b);
+    return posted;
   }
 
   /**

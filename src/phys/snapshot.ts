@@ -33,23 +33,26 @@ export class DirtyLog {
 
   /** Starts logging; frames written from now on are listed. */
   start(): void {
-    this.core.refuseShared("the dirty log");
+    this.core.journalChange("starting the dirty log");
     this.core.x.dirtyStart();
     this.on = true;
   }
 
   /** Stops logging and forgets the list. */
   stop(): void {
+    this.core.journalChange("stopping the dirty log");
     this.core.x.dirtyStop();
     this.on = false;
   }
 
+  /** Whether the log is on (with several CPUs: the machine's log, which any CPU may have started). */
   get running(): boolean {
-    return this.on;
+    return this.core.shared ? this.core.x.dirtyRunning() !== 0 : this.on;
   }
 
   /** Forgets the frames listed so far; each frame is listed again at its next write. */
   clear(): void {
+    this.core.journalChange("clearing the dirty log");
     this.core.x.dirtyClear();
   }
 

@@ -25,7 +25,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, missFastApplies, missFastLong, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
+import { missFast, missFastApplies, missFastLong, missFastFour, fourOut, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -245,6 +245,38 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
 /** translateBatch's loop invariants (see there). */
 const batchInvariants: usize = ASC_FEATURE_THREADS ? perCpu(16, 8) : memory.data(16, 8);
 
+/**
+ * batchMisses' four at a time: when the four addresses at `p` are plain
+ * misses (in-page, canonical, their TLB slots different, none holding a
+ * global entry or the same page), hands them to missFastFour and fills the
+ * TLB and the results for the ones it finished; returns how many (0: none,
+ * go one by one).
+ */
+function fourMisses(p: usize, q: usize, acc: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
+  let slots: u64 = 0;
+  for (let i: usize = 0; i < 4; i++) {
+    const la = load<u64>(p + (i << 3));
+    const set = (((la >> PAGE_SHIFT) as u32) ^ salt) & setMask;
+    const e = tlb + set * stride;
+    if (((la as u32) & OFFSET_MASK) > lastOffset || !isCanonical(la)) return 0;
+    const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
+    // A later address the TLB would serve goes back to the hit loop; the same page or a global entry, to lookup().
+    if (tagHit || (load<u8>(e, 23) & TLB_GLOBAL) != 0) return 0;
+    // Distinct slots: no fill here may evict what a later address would find.
+    for (let j: usize = 0; j < i; j++) if (((slots >> (j << 4)) & 0xffff) == (set as u64)) return 0;
+    slots |= (set as u64) << (i << 4);
+  }
+  const k = missFastFour(p, acc);
+  for (let i: u32 = 0; i < k; i++) {
+    const la = load<u64>(p + ((i as usize) << 3));
+    const e = tlb + ((((slots >> ((i as u64) << 4)) & 0xffff) as u32) * stride);
+    const frame = load<u64>(fourOut + ((i as usize) << 3));
+    tlbFillDirect(e, la, frame, LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
+    store<u64>(q + ((i as usize) << 3), frame | (la & ~PAGE_MASK));
+  }
+  return k;
+}
+
 /** What batchMisses counted, read by translateBatch at the end (runDone: addresses it translated). */
 let runDone: u32 = 0;
 let runFaults: u32 = 0;
@@ -275,6 +307,20 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let pscHits: u32 = 0;
   let done: u32 = 0;
   do {
+    // Four misses at a time where they qualify (walk.ts missFastFour): their PTE loads overlap.
+    if (fastOk && p + 32 <= end) {
+      const k = fourMisses(p, q, acc, lastOffset, pcid, salt, setMask, stride);
+      if (k != 0) {
+        misses += k;
+        entries += k;
+        pscHits += k;
+        done += k;
+        p += (k as usize) << 3;
+        q += (k as usize) << 3;
+        if (p >= end) break;
+        continue;
+      }
+    }
     const la = load<u64>(p);
     const e = tlb + (((((la >> PAGE_SHIFT) as u32) ^ salt) & setMask) * stride);
     const inPage = ((la as u32) & OFFSET_MASK) <= lastOffset;

@@ -746,6 +746,63 @@ export function walkFast(la: u64, acc: u32): i32 {
   return read;
 }
 
+/**
+ * missFast for four addresses at once, when the PDE cache holds all four's
+ * page tables (in the low window): the four PTE loads are issued together,
+ * so their cache misses overlap, where four walks in turn would each wait
+ * for the last. The caller guarantees missFastApplies(), four canonical,
+ * in-page addresses at `p` whose TLB slots differ. Returns how many of the
+ * four, from the first, were finished this way (their results in fourFrame,
+ * fourAllow, fourGlobal); 0 when a page table is not in the PDE cache or
+ * the window. The rest are left to missFast one by one, in order, so
+ * nothing a later one reads can have been changed by an earlier one.
+ */
+export function missFastFour(p: usize, acc: u32): u32 {
+  const la0 = load<u64>(p);
+  const la1 = load<u64>(p, 8);
+  const la2 = load<u64>(p, 16);
+  const la3 = load<u64>(p, 24);
+  const ctx = pcid as u64;
+  const s0 = pdeSlot(la0);
+  const s1 = pdeSlot(la1);
+  const s2 = pdeSlot(la2);
+  const s3 = pdeSlot(la3);
+  if (load<u64>(s0) != pdeTag(la0, ctx) || load<u64>(s1) != pdeTag(la1, ctx) || load<u64>(s2) != pdeTag(la2, ctx) || load<u64>(s3) != pdeTag(la3, ctx)) return 0;
+  const t0 = load<u64>(s0, 8);
+  const t1 = load<u64>(s1, 8);
+  const t2 = load<u64>(s2, 8);
+  const t3 = load<u64>(s3, 8);
+  const base = windowBase != 0 ? windowBase : windowFind();
+  const top: u64 = WINDOW_BYTES;
+  if (base == 0 || (t0 & ENTRY_ADDR_MASK) >= top || (t1 & ENTRY_ADDR_MASK) >= top || (t2 & ENTRY_ADDR_MASK) >= top || (t3 & ENTRY_ADDR_MASK) >= top) return 0;
+  // The four PTE loads, back to back.
+  const e0 = load<u64>(base + ((t0 & ENTRY_ADDR_MASK) as usize) + ((((la0 >> PAGE_SHIFT) as usize) & 511) << 3));
+  const e1 = load<u64>(base + ((t1 & ENTRY_ADDR_MASK) as usize) + ((((la1 >> PAGE_SHIFT) as usize) & 511) << 3));
+  const e2 = load<u64>(base + ((t2 & ENTRY_ADDR_MASK) as usize) + ((((la2 >> PAGE_SHIFT) as usize) & 511) << 3));
+  const e3 = load<u64>(base + ((t3 & ENTRY_ADDR_MASK) as usize) + ((((la3 >> PAGE_SHIFT) as usize) & 511) << 3));
+  if (!pteDone(0, t0, e0, acc)) return 0;
+  if (!pteDone(1, t1, e1, acc)) return 1;
+  if (!pteDone(2, t2, e2, acc)) return 2;
+  if (!pteDone(3, t3, e3, acc)) return 3;
+  return 4;
+}
+
+/** missFastFour's results: lane i's frame at +8i, allowed kinds at +32+4i, global at +48+i. */
+export const fourOut: usize = ASC_FEATURE_THREADS ? perCpu(64, 8) : memory.data(64, 8);
+
+/** missFast's checks of a PTE `e` under the PDE-cache rights `t`; on success records lane `i`'s result. */
+@inline function pteDone(i: u32, t: u64, e: u64, acc: u32): bool {
+  const need: u64 = (acc & ACCESS_OP_MASK) == ACCESS_WRITE ? P | A | D : P | A;
+  if ((e & (rsvdMask | need)) != need) return false;
+  const all = rightsMask((t & e & US) != 0, (t & e & RW) != 0, (t & 1) != 0 || (e & XD) != 0, true, ((e >> PTE_PK_SHIFT) as u32) & 15);
+  const allow = (e & D) != 0 ? all : all & ~WRITE_KINDS;
+  if (((allow >> (acc & 15)) & 1) == 0) return false;
+  store<u64>(fourOut + ((i as usize) << 3), e & ENTRY_ADDR_MASK);
+  store<u32>(fourOut + 32 + ((i as usize) << 2), allow);
+  store<u8>(fourOut + 48 + (i as usize), pge && (e & G) != 0 ? 1 : 0);
+  return true;
+}
+
 /** missFast's result, read by its caller right away. */
 export let walkFastFrame: u64 = 0;
 export let walkFastAllow: u32 = 0;

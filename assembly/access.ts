@@ -245,34 +245,85 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
 /** translateBatch's loop invariants (see there). */
 const batchInvariants: usize = ASC_FEATURE_THREADS ? perCpu(16, 8) : memory.data(16, 8);
 
+/** fourSlots' answer when the four addresses do not qualify. */
+const NOT_FOUR: u64 = 0xffffffffffffffff;
+
 /**
- * batchMisses' four at a time: when the four addresses at `p` are plain
- * misses (in-page, canonical, their TLB slots different, none holding a
- * global entry or the same page), hands them to missFastFour and fills the
- * TLB and the results for the ones it finished; returns how many (0: none,
- * go one by one).
+ * Whether the four addresses at `p` are plain misses that missFastFour may
+ * take together: in-page, canonical, their TLB slots different (no fill may
+ * evict what a later address would find), none holding a global entry or
+ * the same page (those go back to the hit loop or to lookup()). Returns the
+ * four set numbers, 16 bits each, or NOT_FOUR.
  */
-function fourMisses(p: usize, q: usize, acc: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
+function fourSlots(p: usize, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u64 {
   let slots: u64 = 0;
   for (let i: usize = 0; i < 4; i++) {
     const la = load<u64>(p + (i << 3));
     const set = (((la >> PAGE_SHIFT) as u32) ^ salt) & setMask;
     const e = tlb + set * stride;
-    if (((la as u32) & OFFSET_MASK) > lastOffset || !isCanonical(la)) return 0;
-    const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
-    // A later address the TLB would serve goes back to the hit loop; the same page or a global entry, to lookup().
-    if (tagHit || (load<u8>(e, 23) & TLB_GLOBAL) != 0) return 0;
-    // Distinct slots: no fill here may evict what a later address would find.
-    for (let j: usize = 0; j < i; j++) if (((slots >> (j << 4)) & 0xffff) == (set as u64)) return 0;
+    if (((la as u32) & OFFSET_MASK) > lastOffset || !isCanonical(la)) return NOT_FOUR;
+    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) || (load<u8>(e, 23) & TLB_GLOBAL) != 0) return NOT_FOUR;
+    for (let j: usize = 0; j < i; j++) if (((slots >> (j << 4)) & 0xffff) == (set as u64)) return NOT_FOUR;
     slots |= (set as u64) << (i << 4);
   }
+  return slots;
+}
+
+/** Lane i's TLB entry, from fourSlots' answer. */
+@inline function laneEntry(slots: u64, i: u32, stride: u32): usize {
+  return tlb + ((((slots >> ((i as u64) << 4)) & 0xffff) as u32) * stride);
+}
+
+/**
+ * batchMisses' four at a time (walk.ts missFastFour, their PTE loads
+ * overlapped): fills the TLB and the results of the leading addresses it
+ * finished; returns how many (0: go one by one).
+ */
+function fourMisses(p: usize, q: usize, acc: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
+  const slots = fourSlots(p, lastOffset, pcid, salt, setMask, stride);
+  if (slots == NOT_FOUR) return 0;
   const k = missFastFour(p, acc);
   for (let i: u32 = 0; i < k; i++) {
     const la = load<u64>(p + ((i as usize) << 3));
-    const e = tlb + ((((slots >> ((i as u64) << 4)) & 0xffff) as u32) * stride);
     const frame = load<u64>(fourOut + ((i as usize) << 3));
-    tlbFillDirect(e, la, frame, LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
+    tlbFillDirect(laneEntry(slots, i, stride), la, frame, LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
     store<u64>(q + ((i as usize) << 3), frame | (la & ~PAGE_MASK));
+  }
+  return k;
+}
+
+/**
+ * loadMisses' four at a time: as fourMisses, then the frames' storage
+ * looked up for all of them, then the four data loads, each step's loads
+ * back to back; returns how many were finished.
+ */
+function fourLoads(p: usize, q: usize, acc: u32, size: u32, pcid: u64): u32 {
+  const stride: u32 = TLB_ENTRY << tlbWayShift;
+  const slots = fourSlots(p, PAGE - size, pcid, slotSalt, tlbSetMask, stride);
+  if (slots == NOT_FOUR) return 0;
+  const k = missFastFour(p, acc);
+  if (k == 0) return 0;
+  // The storage of each frame (a frame never written has none and reads as zeros).
+  let h0: usize = 0;
+  let h1: usize = 0;
+  let h2: usize = 0;
+  let h3: usize = 0;
+  h0 = frameHost(load<u64>(fourOut) >> PAGE_SHIFT);
+  if (k > 1) h1 = frameHost(load<u64>(fourOut, 8) >> PAGE_SHIFT);
+  if (k > 2) h2 = frameHost(load<u64>(fourOut, 16) >> PAGE_SHIFT);
+  if (k > 3) h3 = frameHost(load<u64>(fourOut, 24) >> PAGE_SHIFT);
+  // The data.
+  const v0: u64 = h0 == 0 ? 0 : readHost(h0 + ((load<u32>(p) as usize) & OFFSET_MASK), size);
+  const v1: u64 = h1 == 0 ? 0 : readHost(h1 + ((load<u32>(p, 8) as usize) & OFFSET_MASK), size);
+  const v2: u64 = h2 == 0 ? 0 : readHost(h2 + ((load<u32>(p, 16) as usize) & OFFSET_MASK), size);
+  const v3: u64 = h3 == 0 ? 0 : readHost(h3 + ((load<u32>(p, 24) as usize) & OFFSET_MASK), size);
+  for (let i: u32 = 0; i < k; i++) {
+    const la = load<u64>(p + ((i as usize) << 3));
+    const e = laneEntry(slots, i, stride);
+    tlbFillDirect(e, la, load<u64>(fourOut + ((i as usize) << 3)), LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
+    const h = i == 0 ? h0 : i == 1 ? h1 : i == 2 ? h2 : h3;
+    if (h != 0) store<u32>(e, h as u32, 16);
+    store<u64>(q + ((i as usize) << 3), i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3);
   }
   return k;
 }
@@ -539,6 +590,20 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let pscHits: u32 = 0;
   let done: u32 = 0;
   do {
+    // Four misses at a time where they qualify: their PTE, storage and data loads overlap.
+    if (fastOk && p + 32 <= end) {
+      const k = fourLoads(p, q, acc, size, pcid);
+      if (k != 0) {
+        misses += k;
+        entries += k;
+        pscHits += k;
+        done += k;
+        p += (k as usize) << 3;
+        q += (k as usize) << 3;
+        if (p >= end) break;
+        continue;
+      }
+    }
     const la = load<u64>(p);
     const e = tlbSlot(la);
     const off = (la as u32) & OFFSET_MASK;

@@ -195,5 +195,41 @@ describe("batch translation in runs of hits and misses", () => {
       expect(batched.memory.readBytes(0x100000n, 0x8000)).toEqual(one.memory.readBytes(0x100000n, 0x8000)); // the tables, A and D alike
     }
   });
+
+  it("loads four at a time (overlapped PTE, storage and data loads) give what one-by-one reads give", () => {
+    const make = () => {
+      const mmu = new Mmu();
+      const pt = mmu.createPageTable();
+      for (let i = 0; i < 2048; i++) pt.map(0x10000000n + BigInt(i) * 0x1000n, 0x20000000n + BigInt(i) * 0x1000n, 0x1000n, { flags: { writable: true, user: true } });
+      // Every other frame holds data (above the window: its storage is looked up); the rest read as zeros.
+      for (let i = 0; i < 2048; i += 2) mmu.memory.write(0x20000000n + BigInt(i) * 0x1000n + 0x18n, 8, BigInt(i) * 0x10001n + 1n);
+      mmu.loadState({ ...LONG_MODE, cr3: pt.root });
+      mmu.resetTlbStats();
+      return mmu;
+    };
+    const next = rng(11);
+    const pages = Array.from({ length: 2048 }, (_, i) => i);
+    for (let i = pages.length - 1; i > 0; i--) {
+      const j = next() % (i + 1);
+      [pages[i], pages[j]] = [pages[j]!, pages[i]!];
+    }
+    const addrs = pages.map((i) => 0x10000000n + BigInt(i) * 0x1000n + 0x18n);
+    for (const size of [8, 4, 1] as const) {
+      const acc = encodeAccess({ op: "read", size, cpl: 3 });
+      const batched = make();
+      const one = make();
+      const b = batched.batch(2048);
+      for (let pass = 0; pass < 3; pass++) {
+        batched.flushTlb();
+        one.flushTlb();
+        b.input.set(addrs);
+        expect(b.load(addrs.length, acc)).toBe(addrs.length);
+        const got = [...b.output.subarray(0, addrs.length)];
+        const want = addrs.map((va) => one.read(va, size, { cpl: 3 }));
+        expect(got).toEqual(want);
+        expect(batched.tlbEntries()).toEqual(one.tlbEntries());
+      }
+    }
+  });
 });
 

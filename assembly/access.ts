@@ -25,7 +25,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, missFastApplies, missFastLong, missFastFour, fourOut, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
+import { missFast, missFastApplies, missFastLong, missFastFour, fourOut, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -359,7 +359,7 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let done: u32 = 0;
   do {
     // Four misses at a time where they qualify (walk.ts missFastFour): their PTE loads overlap.
-    if (fastOk && p + 32 <= end) {
+    if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
       const k = fourMisses(p, q, acc, lastOffset, pcid, salt, setMask, stride);
       if (k != 0) {
         misses += k;
@@ -591,7 +591,7 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let done: u32 = 0;
   do {
     // Four misses at a time where they qualify: their PTE, storage and data loads overlap.
-    if (fastOk && p + 32 <= end) {
+    if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
       const k = fourLoads(p, q, acc, size, pcid);
       if (k != 0) {
         misses += k;

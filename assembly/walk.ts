@@ -747,44 +747,55 @@ export function walkFast(la: u64, acc: u32): i32 {
 }
 
 /**
- * missFast for four addresses at once, when the PDE cache holds all four's
- * page tables (in the low window): the four PTE loads are issued together,
- * so their cache misses overlap, where four walks in turn would each wait
- * for the last. The caller guarantees missFastApplies(), four canonical,
- * in-page addresses at `p` whose TLB slots differ. Returns how many of the
- * four, from the first, were finished this way (their results in fourFrame,
- * fourAllow, fourGlobal); 0 when a page table is not in the PDE cache or
- * the window. The rest are left to missFast one by one, in order, so
+ * missFast for up to four addresses at once, those whose page tables the
+ * PDE cache holds (in the low window): their PTE loads are issued together,
+ * so their cache misses overlap, where walks in turn would each wait for
+ * the last. The caller guarantees missFastApplies(), four canonical,
+ * in-page addresses at `p` whose TLB slots differ. Returns how many, from
+ * the first, were finished this way (their results in fourOut); it stops at
+ * the first address whose page table is not cached or whose PTE fails
+ * missFast's checks. The rest are left to missFast one by one, in order, so
  * nothing a later one reads can have been changed by an earlier one.
  */
 export function missFastFour(p: usize, acc: u32): u32 {
-  const la0 = load<u64>(p);
-  const la1 = load<u64>(p, 8);
-  const la2 = load<u64>(p, 16);
-  const la3 = load<u64>(p, 24);
   const ctx = pcid as u64;
-  const s0 = pdeSlot(la0);
-  const s1 = pdeSlot(la1);
-  const s2 = pdeSlot(la2);
-  const s3 = pdeSlot(la3);
-  if (load<u64>(s0) != pdeTag(la0, ctx) || load<u64>(s1) != pdeTag(la1, ctx) || load<u64>(s2) != pdeTag(la2, ctx) || load<u64>(s3) != pdeTag(la3, ctx)) return 0;
-  const t0 = load<u64>(s0, 8);
-  const t1 = load<u64>(s1, 8);
-  const t2 = load<u64>(s2, 8);
-  const t3 = load<u64>(s3, 8);
   const base = windowBase != 0 ? windowBase : windowFind();
-  const top: u64 = WINDOW_BYTES;
-  if (base == 0 || (t0 & ENTRY_ADDR_MASK) >= top || (t1 & ENTRY_ADDR_MASK) >= top || (t2 & ENTRY_ADDR_MASK) >= top || (t3 & ENTRY_ADDR_MASK) >= top) return 0;
-  // The four PTE loads, back to back.
-  const e0 = load<u64>(base + ((t0 & ENTRY_ADDR_MASK) as usize) + ((((la0 >> PAGE_SHIFT) as usize) & 511) << 3));
-  const e1 = load<u64>(base + ((t1 & ENTRY_ADDR_MASK) as usize) + ((((la1 >> PAGE_SHIFT) as usize) & 511) << 3));
-  const e2 = load<u64>(base + ((t2 & ENTRY_ADDR_MASK) as usize) + ((((la2 >> PAGE_SHIFT) as usize) & 511) << 3));
-  const e3 = load<u64>(base + ((t3 & ENTRY_ADDR_MASK) as usize) + ((((la3 >> PAGE_SHIFT) as usize) & 511) << 3));
+  if (base == 0) return 0;
+  // The leading addresses whose page table the PDE cache holds, in the window (n of them).
+  const t0 = pdeTable(load<u64>(p), ctx);
+  if (t0 == NO_TABLE) return 0;
+  const t1 = pdeTable(load<u64>(p, 8), ctx);
+  const t2 = t1 == NO_TABLE ? NO_TABLE : pdeTable(load<u64>(p, 16), ctx);
+  const t3 = t2 == NO_TABLE ? NO_TABLE : pdeTable(load<u64>(p, 24), ctx);
+  // Their PTE loads, back to back.
+  const e0 = pteOf(base, t0, load<u64>(p));
+  const e1 = t1 == NO_TABLE ? 0 : pteOf(base, t1, load<u64>(p, 8));
+  const e2 = t2 == NO_TABLE ? 0 : pteOf(base, t2, load<u64>(p, 16));
+  const e3 = t3 == NO_TABLE ? 0 : pteOf(base, t3, load<u64>(p, 24));
   if (!pteDone(0, t0, e0, acc)) return 0;
-  if (!pteDone(1, t1, e1, acc)) return 1;
-  if (!pteDone(2, t2, e2, acc)) return 2;
-  if (!pteDone(3, t3, e3, acc)) return 3;
+  if (t1 == NO_TABLE || !pteDone(1, t1, e1, acc)) return 1;
+  if (t2 == NO_TABLE || !pteDone(2, t2, e2, acc)) return 2;
+  if (t3 == NO_TABLE || !pteDone(3, t3, e3, acc)) return 3;
   return 4;
+}
+
+const NO_TABLE: u64 = 0xffffffffffffffff;
+
+/** The PDE cache's entry for `la` (page table and rights) when it holds one in the low window; else NO_TABLE. */
+@inline function pdeTable(la: u64, ctx: u64): u64 {
+  const s = pdeSlot(la);
+  if (load<u64>(s) != pdeTag(la, ctx)) return NO_TABLE;
+  const t = load<u64>(s, 8);
+  return (t & ENTRY_ADDR_MASK) < WINDOW_BYTES ? t : NO_TABLE;
+}
+
+/** Whether the PDE cache holds `la`'s page table (batch loops ask before taking four at a time). */
+@inline export function pdeHolds(la: u64): bool {
+  return load<u64>(pdeSlot(la)) == pdeTag(la, pcid as u64);
+}
+
+@inline function pteOf(base: usize, t: u64, la: u64): u64 {
+  return load<u64>(base + ((t & ENTRY_ADDR_MASK) as usize) + ((((la >> PAGE_SHIFT) as usize) & 511) << 3));
 }
 
 /** missFastFour's results: lane i's frame at +8i, allowed kinds at +32+4i, global at +48+i. */

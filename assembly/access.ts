@@ -25,7 +25,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, missFastApplies, missFastLong, missFastFour, fourOut, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
+import { missFast, missFastApplies, missFastFour, fourOut, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -269,6 +269,14 @@ function fourSlots(p: usize, lastOffset: u32, pcid: u64, salt: u32, setMask: u32
   return slots;
 }
 
+/** `k` misses finished four at a time: each a walk that read one entry, from the PDE cache. */
+@inline function countFour(k: u32): void {
+  runDone += k;
+  runMisses += k;
+  runEntries += k;
+  runPscHits += k;
+}
+
 /** Lane i's TLB entry, from fourSlots' answer. */
 @inline function laneEntry(slots: u64, i: u32, stride: u32): usize {
   return tlb + ((((slots >> ((i as u64) << 4)) & 0xffff) as u32) * stride);
@@ -283,6 +291,7 @@ function fourMisses(p: usize, q: usize, acc: u32, lastOffset: u32, pcid: u64, sa
   const slots = fourSlots(p, lastOffset, pcid, salt, setMask, stride);
   if (slots == NOT_FOUR) return 0;
   const k = missFastFour(p, acc);
+  countFour(k);
   for (let i: u32 = 0; i < k; i++) {
     const la = load<u64>(p + ((i as usize) << 3));
     const frame = load<u64>(fourOut + ((i as usize) << 3));
@@ -303,6 +312,7 @@ function fourLoads(p: usize, q: usize, acc: u32, size: u32, pcid: u64): u32 {
   if (slots == NOT_FOUR) return 0;
   const k = missFastFour(p, acc);
   if (k == 0) return 0;
+  countFour(k);
   // The storage of each frame (a frame never written has none and reads as zeros).
   let h0: usize = 0;
   let h1: usize = 0;
@@ -362,10 +372,6 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
       const k = fourMisses(p, q, acc, lastOffset, pcid, salt, setMask, stride);
       if (k != 0) {
-        misses += k;
-        entries += k;
-        pscHits += k;
-        done += k;
         p += (k as usize) << 3;
         q += (k as usize) << 3;
         if (p >= end) break;
@@ -380,7 +386,7 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     if (p != start && inPage && tagHit && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
     // The common miss (walk.ts missFast); not when the entry's page is this one (a rights miss) or global (another PCID's
     // global entry may serve it): lookup() decides those.
-    const read = fastOk && inPage && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFastLong(la, acc) : 0;
+    const read = fastOk && inPage && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;
@@ -594,10 +600,6 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
       const k = fourLoads(p, q, acc, size, pcid);
       if (k != 0) {
-        misses += k;
-        entries += k;
-        pscHits += k;
-        done += k;
         p += (k as usize) << 3;
         q += (k as usize) << 3;
         if (p >= end) break;
@@ -610,7 +612,7 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
     if (p != start && off <= lastOffset && tagHit && load<u32>(e, 16) != 0 && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
     let v: u64;
-    const read = fastOk && off <= lastOffset && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFastLong(la, acc) : 0;
+    const read = fastOk && off <= lastOffset && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;

@@ -650,11 +650,18 @@ export function walkFast(la: u64, acc: u32): i32 {
   return WALK_OK;
 }
 
+/** missFast's mode conditions: no trace, no nested paging, 4- or 5-level paging (a batch checks them once per run). */
+@inline export function missFastApplies(): bool {
+  return !traceOn && !nptOn && pagingLevels >= 4;
+}
+
 /**
  * The commonest TLB miss, for the batch loops (issue 12): long mode, no
  * trace, no nested paging, a 4 KiB page whose every entry is present, free
  * of reserved bits and accessed (the PTE dirty too, for a write), the access
- * allowed; or the same for a 2 MiB page. The PDE cache (psc.ts) gives the
+ * allowed; or the same for a 2 MiB page. The caller has checked
+ * missFastApplies() (once per run of misses) and that `la` is canonical.
+ * The PDE cache (psc.ts) gives the
  * page table when it has it (one entry read), else the upper levels are read
  * and the PDE cache filled (for a page table, not a 2 MiB page).
  * Nothing is written to memory and nothing counted: it returns the number of
@@ -666,17 +673,6 @@ export function walkFast(la: u64, acc: u32): i32 {
  * rules, so every rule stays stated once, in walk().
  */
 @inline export function missFast(la: u64, acc: u32): u32 {
-  if (!missFastApplies() || !isCanonical(la)) return 0;
-  return missFastLong(la, acc);
-}
-
-/** missFast's mode conditions: no trace, no nested paging, 4- or 5-level paging (a batch checks them once). */
-@inline export function missFastApplies(): bool {
-  return !traceOn && !nptOn && pagingLevels >= 4;
-}
-
-/** missFast once missFastApplies() and `la` is canonical. */
-@inline export function missFastLong(la: u64, acc: u32): u32 {
   const expect: u64 = P | A;
   const ps = pdeSlot(la);
   const tag = pdeTag(la, pcid as u64);
@@ -711,11 +707,8 @@ export function walkFast(la: u64, acc: u32): i32 {
     t = (e & ENTRY_ADDR_MASK) | (rights & (RW | US)) | ((rights & XD) == 0 ? 1 : 0);
   }
   const e = quickEntry(t & ENTRY_ADDR_MASK, la, LEVEL_PT);
-  const need: u64 = (acc & ACCESS_OP_MASK) == ACCESS_WRITE ? P | A | D : P | A;
-  if ((e & (rsvdMask | need)) != need) return 0;
-  const all = rightsMask((t & e & US) != 0, (t & e & RW) != 0, (t & 1) != 0 || (e & XD) != 0, true, ((e >> PTE_PK_SHIFT) as u32) & 15);
-  const allow = (e & D) != 0 ? all : all & ~WRITE_KINDS;
-  if (((allow >> (acc & 15)) & 1) == 0) return 0;
+  const allow = pteAllow(t, e, acc);
+  if (allow == 0) return 0;
   if (!hit) pdeFill(la, pcid as u64, t & ENTRY_ADDR_MASK, t & 7);
   walkFastFrame = e & ENTRY_ADDR_MASK;
   walkFastAllow = allow;
@@ -801,13 +794,24 @@ const NO_TABLE: u64 = 0xffffffffffffffff;
 /** missFastFour's results: lane i's frame at +8i, allowed kinds at +32+4i, global at +48+i. */
 export const fourOut: usize = ASC_FEATURE_THREADS ? perCpu(64, 8) : memory.data(64, 8);
 
-/** missFast's checks of a PTE `e` under the PDE-cache rights `t`; on success records lane `i`'s result. */
-@inline function pteDone(i: u32, t: u64, e: u64, acc: u32): bool {
+/**
+ * missFast's checks of a PTE `e` under the upper levels' rights `t` (as the
+ * PDE cache keeps them): present, accessed (dirty for a write), no reserved
+ * bit, and the access allowed. Returns the access kinds it allows, or 0 when
+ * a check fails (the access itself is then not among them).
+ */
+@inline function pteAllow(t: u64, e: u64, acc: u32): u32 {
   const need: u64 = (acc & ACCESS_OP_MASK) == ACCESS_WRITE ? P | A | D : P | A;
-  if ((e & (rsvdMask | need)) != need) return false;
+  if ((e & (rsvdMask | need)) != need) return 0;
   const all = rightsMask((t & e & US) != 0, (t & e & RW) != 0, (t & 1) != 0 || (e & XD) != 0, true, ((e >> PTE_PK_SHIFT) as u32) & 15);
   const allow = (e & D) != 0 ? all : all & ~WRITE_KINDS;
-  if (((allow >> (acc & 15)) & 1) == 0) return false;
+  return ((allow >> (acc & 15)) & 1) == 0 ? 0 : allow;
+}
+
+/** pteAllow for lane `i` of missFastFour; on success records its result. */
+@inline function pteDone(i: u32, t: u64, e: u64, acc: u32): bool {
+  const allow = pteAllow(t, e, acc);
+  if (allow == 0) return false;
   store<u64>(fourOut + ((i as usize) << 3), e & ENTRY_ADDR_MASK);
   store<u32>(fourOut + 32 + ((i as usize) << 2), allow);
   store<u8>(fourOut + 48 + (i as usize), pge && (e & G) != 0 ? 1 : 0);

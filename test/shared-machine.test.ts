@@ -10,7 +10,7 @@
  * the processors share).
  */
 import { describe, it, expect } from "vitest";
-import { SharedMachine, attachCpu, attachedCpus, LONG_MODE, ArgumentError, X86MmuError, PageFault } from "../src/index.js";
+import { SharedMachine, attachCpu, attachedCpus, type SharedCpu, LONG_MODE, ArgumentError, X86MmuError, PageFault } from "../src/index.js";
 
 // PML4 0x1000 [0] -> PDPT 0x2000 [0] -> PD 0x3000 [2] -> PT 0x4000.
 // VA A = 0x400000 (PT [0]) -> 0x10000; VA B = 0x401000 (PT [1]) -> 0x11000.
@@ -23,8 +23,8 @@ const G = 0x100n;
 const PGE = 1n << 7n;
 const PCIDE = 1n << 17n;
 
-function machine(cpus = 2) {
-  const m = new SharedMachine({ cpus });
+function machine(cpus = 2, pausable = false) {
+  const m = new SharedMachine({ cpus, pausable });
   const list = Array.from({ length: cpus }, (_, i) => m.attach(i));
   const w = (pa: bigint, v: bigint) => list[0]!.mmu.memory.write(pa, 8, v);
   w(0x1000n, 0x2000n | URW);
@@ -244,15 +244,8 @@ describe("SharedMachine: CPUs over one shared memory", () => {
   });
 
   it("pauses the other CPUs for a snapshot of memory, restores it, and flushes every TLB", () => {
-    const m = new SharedMachine({ cpus: 2, pausable: true });
-    const [c0, c1] = [m.attach(0), m.attach(1)];
-    const w = (pa: bigint, v: bigint) => c0.mmu.memory.write(pa, 8, v);
-    w(0x1000n, 0x2000n | URW);
-    w(0x2000n, 0x3000n | URW);
-    w(0x3010n, 0x4000n | URW);
-    w(PTE_A, 0x10000n | URW);
+    const { cpus: [c0, c1], write: w } = machine(2, true) as { cpus: SharedCpu[]; write: (pa: bigint, v: bigint) => void };
     w(0x10008n, 0xaaaan);
-    for (const c of [c0, c1]) c.mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
     expect(c1.mmu.translate(A)).toBe(0x10000n);
     expect(() => c0.snapshot()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));
     c0.pauseOthers();
@@ -291,15 +284,7 @@ describe("SharedMachine: CPUs over one shared memory", () => {
   });
 
   it("keeps one dirty log for the machine: started with the others paused, every CPU's writes land in it", () => {
-    const m = new SharedMachine({ cpus: 2, pausable: true });
-    const [c0, c1] = [m.attach(0), m.attach(1)];
-    const w = (pa: bigint, v: bigint) => c0.mmu.memory.write(pa, 8, v);
-    w(0x1000n, 0x2000n | URW);
-    w(0x2000n, 0x3000n | URW);
-    w(0x3010n, 0x4000n | URW);
-    w(PTE_A, 0x10000n | URW);
-    w(PTE_B, 0x11000n | URW);
-    for (const c of [c0, c1]) c.mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
+    const { m, cpus: [c0, c1] } = machine(2, true) as { m: SharedMachine; cpus: SharedCpu[] };
     // CPU 1 writes A before the log starts: its TLB then holds a write pointer for A's frame.
     c1.mmu.write(A, 8, 1n);
     expect(() => c0.mmu.dirtyLog.clear()).toThrow(expect.objectContaining({ code: "NOT_PAUSED" }));

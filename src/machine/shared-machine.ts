@@ -88,9 +88,11 @@ export interface SharedMachineOptions {
   cpus: number;
   /**
    * Whether one CPU may pause the others (`pauseOthers`, for snapshots).
-   * It costs every call through a CPU's `mmu` one atomic add (about 10 ns:
-   * a call must announce itself before it looks for a pause); a batch call
-   * pays it once for all its addresses. Default false.
+   * It costs every call through a CPU's `mmu` one atomic add and a
+   * try/finally (a call must announce itself before it looks for a pause):
+   * a `translateNumber` loop on a CPU took 100-120 ns a call with it and
+   * 42-57 ns without, on the benchmarks' machine; a batch call pays it once
+   * for all its addresses. Default false.
    */
   pausable?: boolean;
 }
@@ -267,13 +269,13 @@ export class SharedShootdown {
   /** As wait, without blocking the thread: resolves to `done`. */
   async waitAsync(timeoutMs = Infinity): Promise<boolean> {
     const end = Date.now() + timeoutMs;
+    const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
     for (let i = 0; i < this.targets.length; i++) {
       const at = INBOX0 + this.targets[i] * INBOX_INTS + DONE;
       while (this.left(i)) {
         const left = end - Date.now();
         if (left <= 0) return this.done;
         this.poster?.poll();
-        const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
         if (waitAsync) {
           const r = waitAsync(this.control, at, Atomics.load(this.control, at), Math.min(left, 5));
           if (r.async) await r.value;

@@ -7,7 +7,10 @@
  * largest end in its subtree (the classic augmented interval tree, CLRS 14.3).
  * A query descends only into subtrees whose largest end can still reach the
  * query and whose starts are not past it, so finding one overlap costs
- * O(log n) and listing k overlaps O(k log n).
+ * O(log n) and listing k overlaps O(k log n). Insert walks down to a leaf
+ * and rotates the node up; remove puts the merge of its children in its
+ * place and fixes the maxEnd of its ancestors; neither allocates beyond the
+ * node (the owner layer makes six of each per reader-writer copy).
  *
  * Overlap is half-open by default: [s, e) and [a, b) overlap when
  * s < b && a < e, and an empty range overlaps nothing. With `closed` the test
@@ -15,45 +18,39 @@
  * ranges and empty ranges touching a range overlap too.
  */
 
-interface Node<T> {
-  start: bigint;
-  end: bigint;
-  key: number;
-  value: T;
-  prio: number;
+/** A treap node: ordered by (start, key), a max-heap on prio, and maxEnd the largest end below it. */
+class Node<T> {
   maxEnd: bigint;
-  left: Node<T> | null;
-  right: Node<T> | null;
+  left: Node<T> | null = null;
+  right: Node<T> | null = null;
+  constructor(
+    readonly start: bigint,
+    readonly end: bigint,
+    readonly key: number,
+    readonly value: T,
+    readonly prio: number,
+  ) {
+    this.maxEnd = end;
+  }
 }
 
-function before(aStart: bigint, aKey: number, b: Node<unknown>): boolean {
-  return aStart < b.start || (aStart === b.start && aKey < b.key);
+/** Whether node a orders before node b: by start, then by key. */
+function before(a: Node<unknown>, b: Node<unknown>): boolean {
+  return a.start < b.start || (a.start === b.start && a.key < b.key);
 }
 
 function update<T>(n: Node<T>): Node<T> {
   let m = n.end;
-  if (n.left && n.left.maxEnd > m) m = n.left.maxEnd;
-  if (n.right && n.right.maxEnd > m) m = n.right.maxEnd;
+  if (n.left !== null && n.left.maxEnd > m) m = n.left.maxEnd;
+  if (n.right !== null && n.right.maxEnd > m) m = n.right.maxEnd;
   n.maxEnd = m;
   return n;
 }
 
-/** Splits t into the nodes ordered before (start, key) and the rest. */
-function split<T>(t: Node<T> | null, start: bigint, key: number): [Node<T> | null, Node<T> | null] {
-  if (!t) return [null, null];
-  if (before(t.start, t.key, { start, key } as Node<unknown>)) {
-    const [l, r] = split(t.right, start, key);
-    t.right = l;
-    return [update(t), r];
-  }
-  const [l, r] = split(t.left, start, key);
-  t.left = r;
-  return [l, update(t)];
-}
-
+/** The treap of a's nodes then b's (every node of a orders before every node of b). */
 function merge<T>(a: Node<T> | null, b: Node<T> | null): Node<T> | null {
-  if (!a) return b;
-  if (!b) return a;
+  if (a === null) return b;
+  if (b === null) return a;
   if (a.prio > b.prio) {
     a.right = merge(a.right, b);
     return update(a);
@@ -65,6 +62,8 @@ function merge<T>(a: Node<T> | null, b: Node<T> | null): Node<T> | null {
 export class IntervalIndex<T> {
   private root: Node<T> | null = null;
   private readonly byKey = new Map<number, Node<T>>();
+  /** The path from the root in insert and remove (reused: those walk down, then fix up on the way back). */
+  private readonly path: Node<T>[] = [];
 
   /** `closed`: use vostd's `<=` overlap test instead of the half-open one. */
   constructor(readonly closed = false) {}
@@ -81,27 +80,71 @@ export class IntervalIndex<T> {
   insert(key: number, start: bigint, end: bigint, value: T): void {
     if (this.byKey.has(key)) throw new Error(`interval key ${key} is already present`);
     if (end < start) throw new Error(`interval end ${end} is below its start ${start}`);
-    const node: Node<T> = { start, end, key, value, prio: Math.random(), maxEnd: end, left: null, right: null };
-    const [l, r] = split(this.root, start, key);
-    this.root = merge(merge(l, node), r);
-    this.byKey.set(key, node);
+    const n = new Node(start, end, key, value, Math.random());
+    this.byKey.set(key, n);
+    let t = this.root;
+    if (t === null) {
+      this.root = n;
+      return;
+    }
+    // Down to a leaf position; every node passed will hold n, so its maxEnd takes n's end.
+    const path = this.path;
+    let depth = 0;
+    for (;;) {
+      if (t.maxEnd < n.end) t.maxEnd = n.end;
+      path[depth++] = t;
+      const next: Node<T> | null = before(n, t) ? t.left : t.right;
+      if (next === null) break;
+      t = next;
+    }
+    if (before(n, t)) t.left = n;
+    else t.right = n;
+    // Up by rotations while n's priority is above its parent's (expected fewer than two).
+    while (depth > 0) {
+      const p = path[depth - 1]!;
+      if (p.prio >= n.prio) break;
+      if (p.left === n) {
+        p.left = n.right;
+        n.right = p;
+      } else {
+        p.right = n.left;
+        n.left = p;
+      }
+      update(p);
+      update(n);
+      depth--;
+      const g = depth > 0 ? path[depth - 1]! : null;
+      if (g === null) this.root = n;
+      else if (g.left === p) g.left = n;
+      else g.right = n;
+    }
+    for (let i = 0; i < depth; i++) path[i] = null as unknown as Node<T>;
   }
 
   /** Removes the range under `key`; returns whether it was present. */
   remove(key: number): boolean {
     const node = this.byKey.get(key);
     if (!node) return false;
-    this.root = this.removeFrom(this.root, node);
     this.byKey.delete(key);
+    const path = this.path;
+    let depth = 0;
+    let t = this.root!;
+    while (t !== node) {
+      path[depth++] = t;
+      t = before(node, t) ? t.left! : t.right!;
+    }
+    const repl = merge(node.left, node.right);
+    const p = depth > 0 ? path[depth - 1]! : null;
+    if (p === null) this.root = repl;
+    else if (p.left === node) p.left = repl;
+    else p.right = repl;
+    // The ancestors lost node's end: recompute their maxEnd bottom-up.
+    for (let i = depth - 1; i >= 0; i--) {
+      update(path[i]!);
+      path[i] = null as unknown as Node<T>;
+    }
+    node.left = node.right = null;
     return true;
-  }
-
-  private removeFrom(t: Node<T> | null, node: Node<T>): Node<T> | null {
-    if (!t) return null;
-    if (t === node) return merge(t.left, t.right);
-    if (before(node.start, node.key, t)) t.left = this.removeFrom(t.left, node);
-    else t.right = this.removeFrom(t.right, node);
-    return update(t);
   }
 
   private overlapsNode(n: Node<T>, a: bigint, b: bigint): boolean {
@@ -125,7 +168,7 @@ export class IntervalIndex<T> {
 
   private search(t: Node<T> | null, a: bigint, b: bigint, accept?: (v: T, key: number) => boolean): T | undefined {
     // Nothing in t reaches a: prune.
-    if (!t || (this.closed ? t.maxEnd < a : t.maxEnd <= a)) return undefined;
+    if (t === null || (this.closed ? t.maxEnd < a : t.maxEnd <= a)) return undefined;
     const inLeft = this.search(t.left, a, b, accept);
     if (inLeft !== undefined) return inLeft;
     // t and everything right of it start at or after t.start: past b, prune.
@@ -143,7 +186,7 @@ export class IntervalIndex<T> {
   }
 
   private collect(t: Node<T> | null, a: bigint, b: bigint, out: T[]): void {
-    if (!t || (this.closed ? t.maxEnd < a : t.maxEnd <= a)) return;
+    if (t === null || (this.closed ? t.maxEnd < a : t.maxEnd <= a)) return;
     this.collect(t.left, a, b, out);
     if (this.closed ? t.start > b : t.start >= b) return;
     if (this.overlapsNode(t, a, b)) out.push(t.value);
@@ -170,8 +213,8 @@ export class IntervalIndex<T> {
     const walk = (t: Node<T> | null, lo: Node<T> | null, hi: Node<T> | null): bigint => {
       if (!t) return -1n;
       count++;
-      if (lo && !before(lo.start, lo.key, t)) ok = false;
-      if (hi && !before(t.start, t.key, hi)) ok = false;
+      if (lo && !before(lo, t)) ok = false;
+      if (hi && !before(t, hi)) ok = false;
       if (t.left && t.left.prio > t.prio) ok = false;
       if (t.right && t.right.prio > t.prio) ok = false;
       const l = walk(t.left, lo, t);

@@ -16,8 +16,10 @@
  * Cost: create, activate, dispose, remove and the page-table-change check are
  * O(log n) in the number of tokens (interval indexes over the registered and
  * the activated ranges), plus O(k log n) for the k physical pieces of the
- * token's range when physical aliasing is tracked, plus copying the remaining
- * view's piece array on a writer's activate/dispose. The per-copy gate is O(1).
+ * token's range when physical aliasing is tracked, plus a writer's
+ * activate/dispose splitting and joining the remaining view (piece-rope.ts:
+ * the touched chunk and group, and a top index of n / 2048 entries). The
+ * per-copy gate is O(1).
  * In debug mode `inv()` and `memViewWf()` run in full (O(n^2)) after each.
  */
 

@@ -741,45 +741,102 @@ export function storeBatch(addrPtr: usize, valPtr: usize, n: u32, acc: u32): u32
 
 // ---- Ranges, for bulk copies ----
 
+/** Special segments (device or hooked pages) the last translateRange wrote: none means the host's copy needs no bus and runs no callback. */
+let rangeSpecials: u32 = 0;
+
+export function rangeSpecialCount(): u32 {
+  return rangeSpecials;
+}
+
 /**
  * Translates every page of the linear range [la, la + len) for `acc` and
  * writes one segment per page at `segPtr` (abi.ts: pa, host, length). For a
  * write, every page is translated (and allowed) before any frame gets
  * storage, so a fault or exhausted memory leaves the data untouched. Returns
  * the number of segments, or -(STATUS_*) on failure (details in the mailbox).
+ *
+ * Per page, as the batch loops do (issue 12): a TLB hit takes the storage the
+ * entry remembers (+16 for reading, +24 for writing, noted for the journal
+ * already); the common miss is finished here (walk.ts missFast, the PDE
+ * cache's one entry read) and fills the entry; anything else goes through
+ * lookup(), which decides it by the full rules. Only pages whose storage is
+ * not known yet go to the second pass.
  */
 export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usize): i32 {
-  let la = ((hi as u64) << 32) | (lo as u64);
+  const first = ((hi as u64) << 32) | (lo as u64);
   const write = (acc & ACCESS_OP_MASK) == ACCESS_WRITE;
+  const hostAt: usize = write ? 24 : 16; // the storage an entry remembers: +16 for reading, +24 for writing (noted)
+  const fastOk = tlbWays == 1 && missFastApplies();
+  let la = first;
   let remaining = len;
   let n: i32 = 0;
+  let hitCount: u32 = 0;
+  let misses: u32 = 0;
+  let entries: u32 = 0;
+  let pscHits: u32 = 0;
+  let unknown: u32 = 0; // segments left for pass 2
+  rangeSpecials = 0;
   // Pass 1: translate (sets A and D as each page is reached, like the processor).
   while (remaining > 0) {
-    const e = lookup(la, acc);
-    if (e == 0) return -(load<u32>(mailbox, MB_STATUS) as i32);
+    let e = tlbSlot(la);
+    if (hits(e, la, acc)) {
+      hitCount++;
+    } else {
+      const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ tlbPcid);
+      const read = fastOk && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
+      if (read != 0) {
+        misses++;
+        entries += read;
+        if (read == 1) pscHits++;
+        tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
+      } else {
+        e = lookup(la, acc);
+        if (e == 0) {
+          countHits(hitCount);
+          countFastMisses(misses, entries, pscHits);
+          return -(load<u32>(mailbox, MB_STATUS) as i32);
+        }
+      }
+    }
     const off = (la as u32) & OFFSET_MASK;
     const chunk = min(PAGE_SIZE - off, remaining);
     const s = segPtr + (n as usize) * SEGMENT_BYTES;
     store<u64>(s, load<u64>(e, 8) | (off as u64));
-    store<u32>(s, chunk, 12);
+    if ((load<u8>(e, 23) & TLB_SPECIAL) != 0) {
+      // A device or hooked page (special.ts; registering one flushes the TLB): the host performs it.
+      store<u32>(s, 0, 8);
+      store<u32>(s, chunk | SEGMENT_SPECIAL, 12);
+      rangeSpecials++;
+    } else {
+      const host = load<u32>(e + hostAt);
+      store<u32>(s, host == 0 ? 0 : host + off, 8);
+      store<u32>(s, chunk, 12);
+      if (host == 0) unknown++;
+    }
     n++;
     remaining -= chunk;
     la += chunk;
   }
-  // Pass 2: find (or, for a write, give and note) each frame its storage.
-  // Device and hooked pages get none: the host performs those pieces.
-  let page = (((hi as u64) << 32) | (lo as u64)) >> PAGE_SHIFT;
-  for (let i = 0; i < n; i++, page++) {
-    const s = segPtr + (i as usize) * SEGMENT_BYTES;
-    const pa = load<u64>(s);
-    if (anySpecial() && (physSpecial(pa >> PAGE_SHIFT) || linearSpecial(page))) {
-      store<u32>(s, 0, 8);
-      store<u32>(s, load<u32>(s, 12) | SEGMENT_SPECIAL, 12);
-      continue;
+  countHits(hitCount);
+  countFastMisses(misses, entries, pscHits);
+  // Pass 2: find (or, for a write, give and note) the storage of the frames pass 1 did not know,
+  // and remember it in the page's TLB entry when that entry is still there.
+  if (unknown != 0) {
+    let page = first & PAGE_MASK;
+    for (let i = 0; i < n; i++, page += PAGE_SIZE) {
+      const s = segPtr + (i as usize) * SEGMENT_BYTES;
+      if (load<u32>(s, 8) != 0 || (load<u32>(s, 12) & SEGMENT_SPECIAL) != 0) continue;
+      const pa = load<u64>(s);
+      const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
+      if (write && (base == 0 || !noteWrite(base))) return -(reportNoMemory());
+      if (base == 0) continue;
+      store<u32>(s, (base + ((pa as u32) & OFFSET_MASK)) as u32, 8);
+      const e = tlbSlot(page);
+      if (load<u64>(e) == ((page & PAGE_MASK) ^ tlbPcid) && (load<u64>(e, 8) & PAGE_MASK) == (pa & PAGE_MASK)) {
+        store<u32>(e, base as u32, 16);
+        if (write) store<u32>(e, base as u32, 24);
+      }
     }
-    const base = write ? frameHostOrAlloc(pa >> PAGE_SHIFT) : frameHost(pa >> PAGE_SHIFT);
-    if (write && (base == 0 || !noteWrite(base))) return -(reportNoMemory());
-    store<u32>(s, base == 0 ? 0 : (base + ((pa as u32) & OFFSET_MASK)) as u32, 8);
   }
   reportStatus(STATUS_OK);
   return n;

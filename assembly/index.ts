@@ -23,7 +23,7 @@ import { MB_PA, MB_LEVEL, MB_RIGHTS, MB_LEAF } from "../src/arch/abi";
 
 export { perCpuClear } from "./percpu";
 export { journalSync, dirtyRunning } from "./journal";
-export { translate, translateBatch, translateStream, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, physRange, tlbLevel } from "./access";
+export { translate, translateBatch, translateStream, loadLinear, loadBatch, storeLinear, storeBatch, translateRange, rangeSpecialCount, physRange, tlbLevel } from "./access";
 
 @inline function u64of(lo: u32, hi: u32): u64 {
   return ((hi as u64) << 32) | (lo as u64);

@@ -88,6 +88,8 @@ export interface CoreExports {
   storeLinear(lo: number, hi: number, acc: number, vlo: number, vhi: number): number;
   storeBatch(addrPtr: number, valPtr: number, n: number, acc: number): number;
   translateRange(lo: number, hi: number, len: number, acc: number, segPtr: number): number;
+  /** Device or hooked segments the last translateRange wrote. */
+  rangeSpecialCount(): number;
   physRange(lo: number, hi: number, len: number, write: boolean, segPtr: number): number;
   tlbLevel(lo: number, hi: number): number;
   hostCopy(dst: number, src: number, len: number): void;

@@ -25,24 +25,43 @@ import { OutOfMemoryError, PageFault, NestedPageFault, type Fault } from "../bas
 import { SegmentBuffer } from "../phys/index.js";
 
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
-export interface Translated {
-  core: Core;
-  /** Linear address of the first byte, and the privilege level of the access (for hooks on special pages). */
-  va: bigint;
-  cpl: 0 | 3;
-  ptr: number;
-  n: number;
+export class Translated {
+  private copied: Uint32Array | undefined;
+
+  constructor(
+    readonly core: Core,
+    /** Linear address of the first byte, and the privilege level of the access (for hooks on special pages). */
+    readonly va: bigint,
+    readonly cpl: 0 | 3,
+    readonly ptr: number,
+    readonly n: number,
+    readonly bytes: number,
+    readonly fault: Fault | undefined,
+    /** The core's storage epoch when the range was translated: when it changes, a callback freed storage or started a journal generation, and hosts are looked up again. */
+    public epoch: number,
+    /** Whether a segment is special (a device or hooked page): only then can a callback run before the copy is done. */
+    readonly special: boolean,
+  ) {}
+
   /**
-   * The segments as u32 words (pa lo, pa hi, host, len per segment), copied
-   * out of linear memory when the range was translated: each call owns its
-   * own, so a hook or device callback that copies too (re-entrantly) cannot
-   * overwrite them, and a callback that grows linear memory cannot detach them.
+   * The segments as u32 words (pa lo, pa hi, host, len per segment). With a
+   * special segment they are copied out of linear memory at the first use,
+   * which comes before any callback runs: each call owns its own, so a hook
+   * or device callback that copies too (re-entrantly) cannot overwrite them,
+   * and one that grows linear memory cannot detach them. Without one no
+   * callback runs between translation and copy, and they are read in place
+   * (a view made afresh at each use, so a memory grown meanwhile is no harm).
    */
-  words: Uint32Array;
-  bytes: number;
-  fault: Fault | undefined;
-  /** The core's storage epoch when the range was translated: when it changes, a callback freed storage or started a journal generation, and hosts are looked up again. */
-  epoch: number;
+  get words(): Uint32Array {
+    if (this.copied) return this.copied;
+    const view = new Uint32Array(this.core.x.memory.buffer, this.ptr, this.n * (SEGMENT_BYTES / 4));
+    return this.special ? (this.copied = view.slice()) : view;
+  }
+
+  /** Takes the per-call copy of the segments now: before callbacks that the other side of a copy may run. */
+  pin(): void {
+    this.copied ??= new Uint32Array(this.core.x.memory.buffer, this.ptr, this.n * (SEGMENT_BYTES / 4)).slice();
+  }
 }
 
 export class RangeTranslator {
@@ -65,23 +84,26 @@ export class RangeTranslator {
     const ptr = this.buf.reserve(Math.floor(len / PAGE_SIZE) + 2);
     const n = x.translateRange(lo32(va), hi32(va), len, acc, ptr);
     const cpl = (acc & ACCESS_USER) !== 0 ? 3 : 0;
-    if (n >= 0) return { core: this.core, va, cpl, ptr, n, words: this.words(ptr, n), bytes: len, fault: undefined, epoch: x.storageEpoch() };
+    if (n >= 0) return this.translated(va, cpl, ptr, n, len, undefined);
     if (-n === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
     const fault = this.fault();
     const at = fault instanceof PageFault ? fault.cr2 : fault instanceof NestedPageFault ? fault.linear : fault.address;
     const prefix = at > va ? Number(at - va < BigInt(len) ? at - va : BigInt(len)) : 0;
-    if (prefix === 0) return { core: this.core, va, cpl, ptr, n: 0, words: new Uint32Array(0), bytes: 0, fault, epoch: x.storageEpoch() };
+    if (prefix === 0) return new Translated(this.core, va, cpl, ptr, 0, 0, fault, x.storageEpoch(), false);
     const m = x.translateRange(lo32(va), hi32(va), prefix, acc, ptr);
     if (m < 0) {
       if (-m === STATUS_NO_MEMORY) throw new OutOfMemoryError("storage for a written frame");
       throw new Error(`x86mmu: the prefix before a fault at 0x${at.toString(16)} faulted again (status ${-m})`);
     }
-    return { core: this.core, va, cpl, ptr, n: m, words: this.words(ptr, m), bytes: prefix, fault, epoch: x.storageEpoch() };
+    return this.translated(va, cpl, ptr, m, prefix, fault);
   }
 
-  /** A per-call copy of `n` segments at `ptr`. */
-  private words(ptr: number, n: number): Uint32Array {
-    return new Uint32Array(this.core.x.memory.buffer, ptr, n * (SEGMENT_BYTES / 4)).slice();
+  private translated(va: bigint, cpl: 0 | 3, ptr: number, n: number, bytes: number, fault: Fault | undefined): Translated {
+    const x = this.core.x;
+    const t = new Translated(this.core, va, cpl, ptr, n, bytes, fault, x.storageEpoch(), x.rangeSpecialCount() !== 0);
+    // With a special segment, callbacks will run: take the per-call copy of the segments now.
+    if (t.special) t.pin();
+    return t;
   }
 }
 
@@ -103,9 +125,10 @@ interface Segs {
 function segs(t: Translated): Segs {
   const host = new Uint32Array(t.n);
   const len = new Uint32Array(t.n);
+  const words = t.words;
   for (let i = 0; i < t.n; i++) {
-    host[i] = t.words[i * 4 + 2]!;
-    len[i] = t.words[i * 4 + 3]! & ~SEGMENT_SPECIAL;
+    host[i] = words[i * 4 + 2]!;
+    len[i] = words[i * 4 + 3]! & ~SEGMENT_SPECIAL;
   }
   return { host, len };
 }
@@ -118,7 +141,8 @@ function busFor(t: Translated) {
 
 /** The physical address of segment i's first byte. */
 function segmentPa(t: Translated, i: number): bigint {
-  return join64(t.words[i * 4]!, t.words[i * 4 + 1]!);
+  const words = t.words;
+  return join64(words[i * 4]!, words[i * 4 + 1]!);
 }
 
 /** A piece of a special segment moved through the bus (devices, unmapped space): `offset` bytes into segment i. */
@@ -136,7 +160,7 @@ function specialPiece(t: Translated, i: number, offset: number, bytes: Uint8Arra
 function prepareSpecial(count: number, ...sides: [Translated | undefined, "read" | "write"][]): () => void {
   const finishes: (() => void)[] = [];
   for (const [t, op] of sides) {
-    if (!t) continue;
+    if (!t || !t.special) continue;
     const words = t.words;
     const pieces: { va: bigint; pa: bigint; len: number }[] = [];
     let done = 0;
@@ -190,9 +214,11 @@ function runs(t: Translated, count: number, visit: (host: number, offset: number
 
 /** Visits the special segments among the first `count` bytes: segment i, its offset in the range, its length there. */
 function eachSpecial(t: Translated, count: number, visit: (i: number, offset: number, len: number) => void): void {
+  if (!t.special) return;
+  const words = t.words;
   let done = 0;
   for (let i = 0; i < t.n && done < count; i++) {
-    const raw = t.words[i * 4 + 3]!;
+    const raw = words[i * 4 + 3]!;
     const len = Math.min(raw & ~SEGMENT_SPECIAL, count - done);
     if ((raw & SEGMENT_SPECIAL) !== 0) visit(i, done, len);
     done += len;
@@ -211,11 +237,12 @@ function refreshHosts(t: Translated, count: number, write: boolean): void {
   if (x.storageEpoch() === t.epoch) return;
   let done = 0;
   for (let i = 0; i < t.n && done < count; i++) {
-    const raw = t.words[i * 4 + 3]!;
+    const words = t.words; // afresh: frameHost may grow linear memory
+    const raw = words[i * 4 + 3]!;
     done += Math.min(raw & ~SEGMENT_SPECIAL, count - done);
     if ((raw & SEGMENT_SPECIAL) !== 0) continue;
-    const lo = t.words[i * 4]!;
-    const base = x.frameHost(lo, t.words[i * 4 + 1]!, write) >>> 0;
+    const lo = words[i * 4]!;
+    const base = x.frameHost(lo, words[i * 4 + 1]!, write) >>> 0;
     if (write && base === 0) throw new OutOfMemoryError("storage for a written frame");
     t.words[i * 4 + 2] = base === 0 ? 0 : base + (lo & (PAGE_SIZE - 1));
   }
@@ -280,12 +307,13 @@ export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Tr
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
   // The common case, one core and no device or hooked page: one call, memory.copy per page in the core.
   if (src.core === dst.core && src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) return;
-  let special = false;
-  for (const t of [src, dst]) eachSpecial(t, count, () => (special = true));
-  if (!special) {
+  if (!src.special && !dst.special) {
     spaceToSpaceDirect(src, dst, count);
     return;
   }
+  // Callbacks will run (devices, hooks): neither side's segments may be read in place after them.
+  src.pin();
+  dst.pin();
   const finish = prepareSpecial(count, [src, "read"], [dst, "write"]);
   const tmp = new Uint8Array(count);
   readRange(src, count, tmp, 0);

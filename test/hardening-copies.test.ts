@@ -60,3 +60,26 @@ describe("re-entrant and memory-growing copies", () => {
     expect(mmu.memory.readBytes(0x301000n, 0x1000).every((b) => b === 0x5a)).toBe(true);
   });
 });
+
+describe("owner-guarded copies between address spaces with a hook on one side", () => {
+  it("a read hook on the source that copies too does not redirect the destination (both sides' segments are pinned)", async () => {
+    const { VmSpace } = await import("../src/ostd/vm-space.js");
+    const mmu = new Mmu();
+    const space = VmSpace.create(mmu, { kind: "user" });
+    space.activate();
+    space.map(0x10000n, 0x200000n, 0x2000n, { size: "4K" }); // source: two pages
+    space.map(0x20000n, 0x300000n, 0x2000n, { size: "4K" }); // destination: two plain pages
+    space.map(0x30000n, 0x400000n, 0x4000n, { size: "4K" }); // where the hook writes
+    mmu.memory.writeBytes(0x200000n, new Uint8Array(0x2000).fill(0x11));
+    // The hook's own copy (writeBytes: the write translator, the one the destination used) spans four pages.
+    mmu.addHook({ space: "linear", start: 0x11000n, length: 0x1000n, ops: ["read"], before: () => mmu.writeBytes(0x30000n, new Uint8Array(0x4000).fill(0x77), { cpl: 3 }) });
+    const r = space.reader(0x10000n, 0x2000n);
+    const w = space.writer(0x20000n, 0x2000n);
+    const res = r.readFallible(w);
+    r.close();
+    w.close();
+    expect(res.copied).toBe(0x2000);
+    expect(mmu.memory.readBytes(0x300000n, 0x2000).every((b) => b === 0x11)).toBe(true);
+    expect(mmu.memory.readBytes(0x400000n, 0x4000).every((b) => b === 0x77)).toBe(true);
+  });
+});

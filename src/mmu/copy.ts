@@ -22,7 +22,7 @@ import { busOf } from "../phys/index.js";
 import { lo32, hi32, join64 } from "../base/index.js";
 import type { Core } from "../core/index.js";
 import { OutOfMemoryError, PageFault, NestedPageFault, type Fault } from "../base/index.js";
-import { SegmentBuffer } from "../phys/index.js";
+import { SegmentBuffer, copyFromLinear } from "../phys/index.js";
 
 /** A translated prefix of a range: `n` segments at `ptr` covering `bytes` bytes, and the fault that ended it early. */
 export class Translated {
@@ -259,10 +259,10 @@ function readRange(src: Translated, count: number, out: Uint8Array, at: number):
   });
   refreshHosts(src, count, false);
   runs(src, count, (host, offset, len, special, i) => {
-    const piece = out.subarray(at + offset, at + offset + len);
-    if (special) piece.set(staged.get(i)!);
-    else if (host === 0) piece.fill(0);
-    else piece.set(src.core.u8().subarray(host, host + len));
+    const o = at + offset;
+    if (special) out.set(staged.get(i)!, o);
+    else if (host === 0) out.fill(0, o, o + len);
+    else copyFromLinear(src.core.u8(), host, len, out, o);
   });
 }
 

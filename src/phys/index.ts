@@ -10,3 +10,4 @@ export * from "./physical-memory.js";
 export * from "./bus.js";
 export * from "./snapshot.js";
 export * from "./image.js";
+export { copyFromLinear } from "./linear-copy.js";

@@ -8,6 +8,7 @@
  * grow, throw OutOfMemoryError having written nothing.
  */
 
+import { copyFromLinear } from "./linear-copy.js";
 import { PAGE_SIZE } from "../arch/index.js";
 import { STATUS_NO_MEMORY, STATUS_NO_FRAME, SEGMENT_BYTES, SEGMENT_SPECIAL, MB_STATUS } from "../arch/index.js";
 import type { Bus } from "./bus.js";
@@ -81,7 +82,7 @@ export function gather(core: Core, segments: Segment[], out: Uint8Array, special
   for (const s of segments) {
     const host = s.special ? -1 : stale ? hostNow(core, s, false) : s.host;
     if (host === 0) out.fill(0, at, at + s.len);
-    else if (host > 0) out.set(core.u8().subarray(host, host + s.len), at);
+    else if (host > 0) copyFromLinear(core.u8(), host, s.len, out, at);
     at += s.len;
   }
 }

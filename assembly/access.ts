@@ -25,7 +25,7 @@ import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
 import { anySpecial, physSpecial, linearSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
-import { missFast, missFastApplies, missFastFour, fourOut, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
+import { missFast, missFastApplies, missFastLanes, laneOut, LANES, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
 import { maxPhyAddr, pagingLevels } from "./state";
 
@@ -245,95 +245,95 @@ export function translateBatch(inPtr: usize, outPtr: usize, n: u32, acc: u32): u
 /** translateBatch's loop invariants (see there). */
 const batchInvariants: usize = ASC_FEATURE_THREADS ? perCpu(16, 8) : memory.data(16, 8);
 
-/** fourSlots' answer when the four addresses do not qualify. */
-const NOT_FOUR: u64 = 0xffffffffffffffff;
+/** The TLB set of each lane (u32), from laneSlots. */
+const laneSet: usize = ASC_FEATURE_THREADS ? perCpu(LANES * 4, 4) : memory.data(LANES * 4, 4);
 
 /**
- * Whether the four addresses at `p` are plain misses that missFastFour may
- * take together: in-page, canonical, their TLB slots different (no fill may
- * evict what a later address would find), none holding a global entry or
- * the same page (those go back to the hit loop or to lookup()). Returns the
- * four set numbers, 16 bits each, or NOT_FOUR.
+ * How many of the (up to `n`) addresses at `p`, from the first, are plain
+ * misses that missFastLanes may take together: in-page, canonical, their TLB
+ * slots different (no fill may evict what a later address would find), none
+ * holding a global entry or the same page (those go back to the hit loop or
+ * to lookup()). Their set numbers go to laneSet.
  */
-function fourSlots(p: usize, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u64 {
-  let slots: u64 = 0;
-  for (let i: usize = 0; i < 4; i++) {
-    const la = load<u64>(p + (i << 3));
+function laneSlots(p: usize, n: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
+  let seen: u64 = 0; // the sets taken, modulo 64: only a collision there needs the exact scan
+  for (let i: u32 = 0; i < n; i++) {
+    const la = load<u64>(p + ((i as usize) << 3));
     const set = (((la >> PAGE_SHIFT) as u32) ^ salt) & setMask;
     const e = tlb + set * stride;
-    if (((la as u32) & OFFSET_MASK) > lastOffset || !isCanonical(la)) return NOT_FOUR;
-    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) || (load<u8>(e, 23) & TLB_GLOBAL) != 0) return NOT_FOUR;
-    for (let j: usize = 0; j < i; j++) if (((slots >> (j << 4)) & 0xffff) == (set as u64)) return NOT_FOUR;
-    slots |= (set as u64) << (i << 4);
+    if (((la as u32) & OFFSET_MASK) > lastOffset || !isCanonical(la)) return i;
+    if (load<u64>(e) == ((la & PAGE_MASK) ^ pcid) || (load<u8>(e, 23) & TLB_GLOBAL) != 0) return i;
+    const bit: u64 = (1 as u64) << ((set & 63) as u64);
+    if ((seen & bit) != 0) for (let j: u32 = 0; j < i; j++) if (load<u32>(laneSet + ((j as usize) << 2)) == set) return i;
+    seen |= bit;
+    store<u32>(laneSet + ((i as usize) << 2), set);
   }
-  return slots;
+  return n;
 }
 
-/** `k` misses finished four at a time: each a walk that read one entry, from the PDE cache. */
-@inline function countFour(k: u32): void {
+/** `k` misses finished together: each a walk that read one entry, from the PDE cache. */
+@inline function countLanes(k: u32): void {
   runDone += k;
   runMisses += k;
   runEntries += k;
   runPscHits += k;
 }
 
-/** Lane i's TLB entry, from fourSlots' answer. */
-@inline function laneEntry(slots: u64, i: u32, stride: u32): usize {
-  return tlb + ((((slots >> ((i as u64) << 4)) & 0xffff) as u32) * stride);
+/** Lane i's TLB entry, from laneSlots. */
+@inline function laneEntry(i: u32, stride: u32): usize {
+  return tlb + load<u32>(laneSet + ((i as usize) << 2)) * stride;
+}
+
+/** Lane i's TLB fill from missFastLanes' results. */
+@inline function laneFill(e: usize, la: u64, i: u32): void {
+  tlbFillDirect(e, la, load<u64>(laneOut + ((i as usize) << 3)), LEVEL_PT, PAGE_SHIFT, load<u32>(laneOut + LANES * 8 + ((i as usize) << 2)), load<u8>(laneOut + LANES * 12 + (i as usize)) != 0);
 }
 
 /**
- * batchMisses' four at a time (walk.ts missFastFour, their PTE loads
- * overlapped): fills the TLB and the results of the leading addresses it
- * finished; returns how many (0: go one by one).
+ * batchMisses' lanes (walk.ts missFastLanes, their PTE loads overlapped):
+ * fills the TLB and the results of the leading addresses it finished;
+ * returns how many (0: go one by one).
  */
-function fourMisses(p: usize, q: usize, acc: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
-  const slots = fourSlots(p, lastOffset, pcid, salt, setMask, stride);
-  if (slots == NOT_FOUR) return 0;
-  const k = missFastFour(p, acc);
-  countFour(k);
+function laneMisses(p: usize, q: usize, n: u32, acc: u32, lastOffset: u32, pcid: u64, salt: u32, setMask: u32, stride: u32): u32 {
+  const m = laneSlots(p, n, lastOffset, pcid, salt, setMask, stride);
+  if (m < 2) return 0;
+  const k = missFastLanes(p, m, acc);
+  countLanes(k);
   for (let i: u32 = 0; i < k; i++) {
     const la = load<u64>(p + ((i as usize) << 3));
-    const frame = load<u64>(fourOut + ((i as usize) << 3));
-    tlbFillDirect(laneEntry(slots, i, stride), la, frame, LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
-    store<u64>(q + ((i as usize) << 3), frame | (la & ~PAGE_MASK));
+    laneFill(laneEntry(i, stride), la, i);
+    store<u64>(q + ((i as usize) << 3), load<u64>(laneOut + ((i as usize) << 3)) | (la & ~PAGE_MASK));
   }
   return k;
 }
 
+/** laneLoads' storage of each lane's frame (u32), 0 for a frame never written. */
+const laneHost: usize = ASC_FEATURE_THREADS ? perCpu(LANES * 4, 4) : memory.data(LANES * 4, 4);
+
 /**
- * loadMisses' four at a time: as fourMisses, then the frames' storage
- * looked up for all of them, then the four data loads, each step's loads
- * back to back; returns how many were finished.
+ * loadMisses' lanes: as laneMisses, then the frames' storage looked up for
+ * all of them, then their data loads, each step's loads back to back;
+ * returns how many were finished.
  */
-function fourLoads(p: usize, q: usize, acc: u32, size: u32, pcid: u64): u32 {
+function laneLoads(p: usize, q: usize, n: u32, acc: u32, size: u32, pcid: u64): u32 {
   const stride: u32 = TLB_ENTRY << tlbWayShift;
-  const slots = fourSlots(p, PAGE - size, pcid, slotSalt, tlbSetMask, stride);
-  if (slots == NOT_FOUR) return 0;
-  const k = missFastFour(p, acc);
+  const m = laneSlots(p, n, PAGE - size, pcid, slotSalt, tlbSetMask, stride);
+  if (m < 2) return 0;
+  const k = missFastLanes(p, m, acc);
   if (k == 0) return 0;
-  countFour(k);
+  countLanes(k);
   // The storage of each frame (a frame never written has none and reads as zeros).
-  let h0: usize = 0;
-  let h1: usize = 0;
-  let h2: usize = 0;
-  let h3: usize = 0;
-  h0 = frameHost(load<u64>(fourOut) >> PAGE_SHIFT);
-  if (k > 1) h1 = frameHost(load<u64>(fourOut, 8) >> PAGE_SHIFT);
-  if (k > 2) h2 = frameHost(load<u64>(fourOut, 16) >> PAGE_SHIFT);
-  if (k > 3) h3 = frameHost(load<u64>(fourOut, 24) >> PAGE_SHIFT);
-  // The data.
-  const v0: u64 = h0 == 0 ? 0 : readHost(h0 + ((load<u32>(p) as usize) & OFFSET_MASK), size);
-  const v1: u64 = h1 == 0 ? 0 : readHost(h1 + ((load<u32>(p, 8) as usize) & OFFSET_MASK), size);
-  const v2: u64 = h2 == 0 ? 0 : readHost(h2 + ((load<u32>(p, 16) as usize) & OFFSET_MASK), size);
-  const v3: u64 = h3 == 0 ? 0 : readHost(h3 + ((load<u32>(p, 24) as usize) & OFFSET_MASK), size);
+  for (let i: usize = 0; i < (k as usize); i++) store<u32>(laneHost + (i << 2), frameHost(load<u64>(laneOut + (i << 3)) >> PAGE_SHIFT) as u32);
+  // The data, into the results.
+  for (let i: usize = 0; i < (k as usize); i++) {
+    const h = load<u32>(laneHost + (i << 2)) as usize;
+    store<u64>(q + (i << 3), h == 0 ? 0 : readHost(h + ((load<u32>(p + (i << 3)) as usize) & OFFSET_MASK), size));
+  }
   for (let i: u32 = 0; i < k; i++) {
-    const la = load<u64>(p + ((i as usize) << 3));
-    const e = laneEntry(slots, i, stride);
-    tlbFillDirect(e, la, load<u64>(fourOut + ((i as usize) << 3)), LEVEL_PT, PAGE_SHIFT, load<u32>(fourOut + 32 + ((i as usize) << 2)), load<u8>(fourOut + 48 + (i as usize)) != 0);
-    const h = i == 0 ? h0 : i == 1 ? h1 : i == 2 ? h2 : h3;
-    if (h != 0) store<u32>(e, h as u32, 16);
-    store<u64>(q + ((i as usize) << 3), i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3);
+    const e = laneEntry(i, stride);
+    laneFill(e, load<u64>(p + ((i as usize) << 3)), i);
+    const h = load<u32>(laneHost + ((i as usize) << 2));
+    if (h != 0) store<u32>(e, h, 16);
   }
   return k;
 }
@@ -368,9 +368,9 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let pscHits: u32 = 0;
   let done: u32 = 0;
   do {
-    // Four misses at a time where they qualify (walk.ts missFastFour): their PTE loads overlap.
-    if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
-      const k = fourMisses(p, q, acc, lastOffset, pcid, salt, setMask, stride);
+    // Several misses at a time where they qualify (walk.ts missFastLanes): their PTE loads overlap.
+    if (fastOk && p + 16 <= end && pdeHolds(load<u64>(p))) {
+      const k = laneMisses(p, q, min<u32>(LANES, ((end - p) >> 3) as u32), acc, lastOffset, pcid, salt, setMask, stride);
       if (k != 0) {
         p += (k as usize) << 3;
         q += (k as usize) << 3;
@@ -596,9 +596,9 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
   let pscHits: u32 = 0;
   let done: u32 = 0;
   do {
-    // Four misses at a time where they qualify: their PTE, storage and data loads overlap.
-    if (fastOk && p + 32 <= end && pdeHolds(load<u64>(p))) {
-      const k = fourLoads(p, q, acc, size, pcid);
+    // Several misses at a time where they qualify: their PTE, storage and data loads overlap.
+    if (fastOk && p + 16 <= end && pdeHolds(load<u64>(p))) {
+      const k = laneLoads(p, q, min<u32>(LANES, ((end - p) >> 3) as u32), acc, size, pcid);
       if (k != 0) {
         p += (k as usize) << 3;
         q += (k as usize) << 3;

@@ -739,37 +739,37 @@ export function walkFast(la: u64, acc: u32): i32 {
   return read;
 }
 
+/** The most addresses missFastLanes takes at once. */
+export const LANES: u32 = 8;
+
 /**
- * missFast for up to four addresses at once, those whose page tables the
+ * missFast for up to LANES addresses at once, those whose page tables the
  * PDE cache holds (in the low window): their PTE loads are issued together,
  * so their cache misses overlap, where walks in turn would each wait for
- * the last. The caller guarantees missFastApplies(), four canonical,
- * in-page addresses at `p` whose TLB slots differ. Returns how many, from
- * the first, were finished this way (their results in fourOut); it stops at
- * the first address whose page table is not cached or whose PTE fails
- * missFast's checks. The rest are left to missFast one by one, in order, so
- * nothing a later one reads can have been changed by an earlier one.
+ * the last. The caller guarantees missFastApplies(), `n` canonical, in-page
+ * addresses at `p` whose TLB slots differ. Returns how many, from the
+ * first, were finished this way (their results in laneOut); it stops at the
+ * first address whose page table is not cached or whose PTE fails missFast's
+ * checks. The rest are left to missFast one by one, in order, so nothing a
+ * later one reads can have been changed by an earlier one.
  */
-export function missFastFour(p: usize, acc: u32): u32 {
+export function missFastLanes(p: usize, n: u32, acc: u32): u32 {
   const ctx = pcid as u64;
   const base = windowBase != 0 ? windowBase : windowFind();
   if (base == 0) return 0;
-  // The leading addresses whose page table the PDE cache holds, in the window (n of them).
-  const t0 = pdeTable(load<u64>(p), ctx);
-  if (t0 == NO_TABLE) return 0;
-  const t1 = pdeTable(load<u64>(p, 8), ctx);
-  const t2 = t1 == NO_TABLE ? NO_TABLE : pdeTable(load<u64>(p, 16), ctx);
-  const t3 = t2 == NO_TABLE ? NO_TABLE : pdeTable(load<u64>(p, 24), ctx);
-  // Their PTE loads, back to back.
-  const e0 = pteOf(base, t0, load<u64>(p));
-  const e1 = t1 == NO_TABLE ? 0 : pteOf(base, t1, load<u64>(p, 8));
-  const e2 = t2 == NO_TABLE ? 0 : pteOf(base, t2, load<u64>(p, 16));
-  const e3 = t3 == NO_TABLE ? 0 : pteOf(base, t3, load<u64>(p, 24));
-  if (!pteDone(0, t0, e0, acc)) return 0;
-  if (t1 == NO_TABLE || !pteDone(1, t1, e1, acc)) return 1;
-  if (t2 == NO_TABLE || !pteDone(2, t2, e2, acc)) return 2;
-  if (t3 == NO_TABLE || !pteDone(3, t3, e3, acc)) return 3;
-  return 4;
+  // The leading addresses whose page table the PDE cache holds, in the window (m of them).
+  let m: u32 = 0;
+  while (m < n) {
+    const t = pdeTable(load<u64>(p + ((m as usize) << 3)), ctx);
+    if (t == NO_TABLE) break;
+    store<u64>(laneTable + ((m as usize) << 3), t);
+    m++;
+  }
+  // Their PTE loads, back to back: no load waits for another.
+  for (let i: usize = 0; i < (m as usize); i++) store<u64>(laneOut + (i << 3), pteOf(base, load<u64>(laneTable + (i << 3)), load<u64>(p + (i << 3))));
+  // missFast's checks, in order.
+  for (let i: u32 = 0; i < m; i++) if (!pteDone(i, load<u64>(laneTable + ((i as usize) << 3)), load<u64>(laneOut + ((i as usize) << 3)), acc)) return i;
+  return m;
 }
 
 const NO_TABLE: u64 = 0xffffffffffffffff;
@@ -782,7 +782,7 @@ const NO_TABLE: u64 = 0xffffffffffffffff;
   return (t & ENTRY_ADDR_MASK) < WINDOW_BYTES ? t : NO_TABLE;
 }
 
-/** Whether the PDE cache holds `la`'s page table (batch loops ask before taking four at a time). */
+/** Whether the PDE cache holds `la`'s page table (batch loops ask before taking several at a time). */
 @inline export function pdeHolds(la: u64): bool {
   return load<u64>(pdeSlot(la)) == pdeTag(la, pcid as u64);
 }
@@ -791,8 +791,10 @@ const NO_TABLE: u64 = 0xffffffffffffffff;
   return load<u64>(base + ((t & ENTRY_ADDR_MASK) as usize) + ((((la >> PAGE_SHIFT) as usize) & 511) << 3));
 }
 
-/** missFastFour's results: lane i's frame at +8i, allowed kinds at +32+4i, global at +48+i. */
-export const fourOut: usize = ASC_FEATURE_THREADS ? perCpu(64, 8) : memory.data(64, 8);
+/** missFastLanes' results: lane i's frame at +8i, allowed kinds at +8L+4i, global at +12L+i (L = LANES); its PTEs at +8i before that. */
+export const laneOut: usize = ASC_FEATURE_THREADS ? perCpu(LANES * 13, 8) : memory.data(LANES * 13, 8);
+/** missFastLanes' page tables (with the PDE cache's rights), lane i at +8i. */
+const laneTable: usize = ASC_FEATURE_THREADS ? perCpu(LANES * 8, 8) : memory.data(LANES * 8, 8);
 
 /**
  * missFast's checks of a PTE `e` under the upper levels' rights `t` (as the
@@ -808,13 +810,13 @@ export const fourOut: usize = ASC_FEATURE_THREADS ? perCpu(64, 8) : memory.data(
   return ((allow >> (acc & 15)) & 1) == 0 ? 0 : allow;
 }
 
-/** pteAllow for lane `i` of missFastFour; on success records its result. */
+/** pteAllow for lane `i` of missFastLanes; on success records its result. */
 @inline function pteDone(i: u32, t: u64, e: u64, acc: u32): bool {
   const allow = pteAllow(t, e, acc);
   if (allow == 0) return false;
-  store<u64>(fourOut + ((i as usize) << 3), e & ENTRY_ADDR_MASK);
-  store<u32>(fourOut + 32 + ((i as usize) << 2), allow);
-  store<u8>(fourOut + 48 + (i as usize), pge && (e & G) != 0 ? 1 : 0);
+  store<u64>(laneOut + ((i as usize) << 3), e & ENTRY_ADDR_MASK);
+  store<u32>(laneOut + LANES * 8 + ((i as usize) << 2), allow);
+  store<u8>(laneOut + LANES * 12 + (i as usize), pge && (e & G) != 0 ? 1 : 0);
   return true;
 }
 

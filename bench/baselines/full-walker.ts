@@ -14,8 +14,16 @@
  *   (PKRU with CR4.PKE, IA32_PKRS with CR4.PKS);
  * - the page-fault error code.
  *
- * A table above the flat RAM reads as zero (not present), as a never-written
- * frame does in the core.
+ * - a TLB as the core's default: 1024 entries, direct-mapped, one per 4 KiB
+ *   page (a large page's 4 KiB pieces each get one), holding the frame and
+ *   the access kinds the walk allowed (a write only once the leaf is dirty),
+ *   the rights of each combination computed once and memoised, as the core
+ *   does; `flush()` empties it.
+ *
+ * Written as a skilled user would: the TLB in typed arrays, hoisted into
+ * locals in the batch loop, whose hit path is a few lines inline; a miss
+ * calls the walk. A table above the flat RAM reads as zero (not present), as
+ * a never-written frame does in the core.
  */
 
 export const OP_READ = 0;
@@ -38,6 +46,14 @@ export interface FullWalkerConfig {
   pkrs: number;
 }
 
+/** TLB entries (direct-mapped, as the core's default geometry). */
+const TLB_SETS = 1024;
+
+/** The access kind of (op, user, EFLAGS.AC): a bit of an entry's allowed-kinds mask. */
+function kindOf(op: number, user: boolean, ac: boolean): number {
+  return op + (user ? 3 : 0) + (ac ? 6 : 0);
+}
+
 export class FullWalker {
   paLo = 0;
   paHi = 0;
@@ -56,6 +72,14 @@ export class FullWalker {
   private readonly smap: boolean;
   private readonly pkru: number;
   private readonly pkrs: number;
+  /** The TLB: tag (page number's low word, and its high word + 1 so that 0 is empty), 4 KiB frame, allowed kinds. */
+  private readonly tagLo = new Int32Array(TLB_SETS);
+  private readonly tagHi = new Int32Array(TLB_SETS);
+  private readonly frameLo = new Uint32Array(TLB_SETS);
+  private readonly frameHi = new Uint32Array(TLB_SETS);
+  private readonly allow = new Uint16Array(TLB_SETS);
+  /** Allowed kinds per leaf rights (R/W, U/S, XD, key, dirty: 256 combinations), -1 until computed. */
+  private readonly allowMemo = new Int32Array(256).fill(-1);
 
   constructor(c: FullWalkerConfig) {
     this.mem = c.mem;
@@ -83,8 +107,25 @@ export class FullWalker {
     return false;
   }
 
+  /** Empties the TLB. */
+  flush(): void {
+    this.tagHi.fill(0);
+  }
+
   /** Translates hi:lo for an access (op, CPL 3 when user, EFLAGS.AC); false on a fault (errorCode). */
   translate(lo: number, hi: number, op: number, user: boolean, ac: boolean): boolean {
+    const vpn = (lo >>> 12) | (hi << 20);
+    const s = vpn & (TLB_SETS - 1);
+    if (this.tagLo[s] === vpn && this.tagHi[s] === (hi >>> 12) + 1 && ((this.allow[s]! >>> kindOf(op, user, ac)) & 1) !== 0) {
+      this.paLo = (this.frameLo[s]! | (lo & 0xfff)) >>> 0;
+      this.paHi = this.frameHi[s]!;
+      return true;
+    }
+    return this.walk(lo, hi, op, user, ac);
+  }
+
+  /** The walk of a TLB miss; fills the TLB when the access is allowed. */
+  private walk(lo: number, hi: number, op: number, user: boolean, ac: boolean): boolean {
     const mem = this.mem;
     const five = this.levels === 5;
     // Canonical: bits 63:47 (63:56 with 5 levels) all equal.
@@ -138,20 +179,8 @@ export class FullWalker {
     }
 
     // Access rights (4.6) and protection keys (4.6.2).
-    const isUserPage = us !== 0;
-    if (user && !isUserPage) return this.fault(op, user, 1);
-    if (op !== OP_FETCH) {
-      const key = (eh >>> 27) & 15;
-      const rights = isUserPage ? this.pkru : this.pkrs;
-      const bits = (rights >>> (key << 1)) & 3;
-      if ((bits & 1) !== 0) return this.fault(op, user, 0x21);
-      if ((bits & 2) !== 0 && op === OP_WRITE && (user || this.wp)) return this.fault(op, user, 0x21);
-      if (!user && this.smap && isUserPage && !ac) return this.fault(op, user, 1);
-      if (op === OP_WRITE && rw === 0 && (user || this.wp)) return this.fault(op, user, 1);
-    } else {
-      if (xd !== 0) return this.fault(op, user, 1);
-      if (!user && this.smep && isUserPage) return this.fault(op, user, 1);
-    }
+    const cause = this.denied(op, user, ac, rw !== 0, us !== 0, xd !== 0, (eh >>> 27) & 15);
+    if (cause !== 0) return this.fault(op, user, cause);
 
     // Accessed and dirty flags of the leaf.
     const updated = e | 0x20 | (op === OP_WRITE ? 0x40 : 0);
@@ -161,13 +190,67 @@ export class FullWalker {
     else if (level === 2) this.paLo = ((e & 0xffe00000) | (lo & 0x1fffff)) >>> 0;
     else this.paLo = ((e & 0xc0000000) | (lo & 0x3fffffff)) >>> 0;
     this.paHi = eh & 0xfffff;
+
+    // The TLB entry of this 4 KiB page: the kinds the leaf's rights allow (a write only when dirty).
+    const r = (rw !== 0 ? 1 : 0) | (us !== 0 ? 2 : 0) | (xd !== 0 ? 4 : 0) | ((eh >>> 27) & 15) << 3 | ((updated & 0x40) !== 0 ? 128 : 0);
+    let kinds = this.allowMemo[r]!;
+    if (kinds < 0) kinds = this.allowMemo[r] = this.kindsOf(r);
+    const vpn = (lo >>> 12) | (hi << 20);
+    const s = vpn & (TLB_SETS - 1);
+    this.tagLo[s] = vpn;
+    this.tagHi[s] = (hi >>> 12) + 1;
+    this.frameLo[s] = this.paLo & 0xfffff000;
+    this.frameHi[s] = this.paHi;
+    this.allow[s] = kinds;
     return true;
   }
 
+  /** The page-fault cause (error-code bits) denying an access to a leaf with these accumulated rights, or 0 when allowed. */
+  private denied(op: number, user: boolean, ac: boolean, writable: boolean, isUserPage: boolean, xd: boolean, key: number): number {
+    if (user && !isUserPage) return 1;
+    if (op !== OP_FETCH) {
+      const rights = isUserPage ? this.pkru : this.pkrs;
+      const bits = (rights >>> (key << 1)) & 3;
+      if ((bits & 1) !== 0) return 0x21;
+      if ((bits & 2) !== 0 && op === OP_WRITE && (user || this.wp)) return 0x21;
+      if (!user && this.smap && isUserPage && !ac) return 1;
+      if (op === OP_WRITE && !writable && (user || this.wp)) return 1;
+    } else {
+      if (xd) return 1;
+      if (!user && this.smep && isUserPage) return 1;
+    }
+    return 0;
+  }
+
+  /** The access kinds a leaf with rights `r` (bit 0 R/W, 1 U/S, 2 XD, 6:3 key, 7 dirty) allows. */
+  private kindsOf(r: number): number {
+    let m = 0;
+    for (let kind = 0; kind < 12; kind++) {
+      const op = kind % 3;
+      if (op === OP_WRITE && (r & 128) === 0) continue;
+      if (this.denied(op, (((kind / 3) | 0) & 1) !== 0, kind >= 6, (r & 1) !== 0, (r & 2) !== 0, (r & 4) !== 0, (r >>> 3) & 15) === 0) m |= 1 << kind;
+    }
+    return m;
+  }
+
   translateBatch(input: Uint32Array, out: Uint32Array, n: number, op: number, user: boolean, ac: boolean): number {
+    // The TLB's arrays in locals; the hit inline, the walk a call.
+    const tagLo = this.tagLo;
+    const tagHi = this.tagHi;
+    const frameLo = this.frameLo;
+    const frameHi = this.frameHi;
+    const allow = this.allow;
+    const bit = 1 << kindOf(op, user, ac);
     let faults = 0;
     for (let k = 0; k < n; k++) {
-      if (this.translate(input[2 * k]!, input[2 * k + 1]!, op, user, ac)) {
+      const lo = input[2 * k]!;
+      const hi = input[2 * k + 1]!;
+      const vpn = (lo >>> 12) | (hi << 20);
+      const s = vpn & (TLB_SETS - 1);
+      if (tagLo[s] === vpn && tagHi[s] === (hi >>> 12) + 1 && (allow[s]! & bit) !== 0) {
+        out[2 * k] = (frameLo[s]! | (lo & 0xfff)) >>> 0;
+        out[2 * k + 1] = frameHi[s]!;
+      } else if (this.walk(lo, hi, op, user, ac)) {
         out[2 * k] = this.paLo;
         out[2 * k + 1] = this.paHi;
       } else {

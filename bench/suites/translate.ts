@@ -127,10 +127,12 @@ function refCase(refCpu: Parameters<typeof refWalker.walk>[0], refMem: RefPhysic
   };
 }
 
-function fullCase(config: FullWalkerConfig, set: AddrSet, baseline?: string): BenchCase {
+/** The full-check walker's batch (flush: its TLB emptied before each, as the core's is). */
+function fullCase(config: FullWalkerConfig, set: AddrSet, flush: boolean, baseline?: string): BenchCase {
   const full = new FullWalker(config);
   const out = new Uint32Array(2 * set.n);
-  return { name: FULL, unit: "address", units: set.n, baseline, fn: () => consume(full.translateBatch(set.pairs, out, set.n, OP_READ, true, false)) };
+  const fn = flush ? () => (full.flush(), consume(full.translateBatch(set.pairs, out, set.n, OP_READ, true, false))) : () => consume(full.translateBatch(set.pairs, out, set.n, OP_READ, true, false));
+  return { name: FULL, unit: "address", units: set.n, baseline, fn };
 }
 
 /** The core's cases over `set` (flush: flushTlb before each operation, so every translation walks). */
@@ -210,7 +212,7 @@ async function yardstickGroups(ctx: Ctx): Promise<void> {
     const out = new Int32Array(N);
     const cases: BenchCase[] = [
       { name: YARDSTICK, unit: "address", units: N, fn: () => consume(yardstickBatch(los, out, N)) },
-      fullCase(y.fullConfig, set, YARDSTICK),
+      fullCase(y.fullConfig, set, flush, YARDSTICK),
       refCase(y.refCpu, refMem, set, YARDSTICK),
       ...coreCases(y.mmu, set, flush, YARDSTICK),
     ];
@@ -228,13 +230,13 @@ async function fullBaselineGroups(ctx: Ctx): Promise<void> {
   ];
   for (const [group, w, set, flush] of groups) {
     crossCheckFull(w, set, group);
-    await interleavedGroup(ctx, "translate", group, [fullCase(w.fullConfig, set), refCase(w.refCpu, w.refMem(), set, FULL), ...coreCases(w.mmu, set, flush, FULL)]);
+    await interleavedGroup(ctx, "translate", group, [fullCase(w.fullConfig, set, flush), refCase(w.refCpu, w.refMem(), set, FULL), ...coreCases(w.mmu, set, flush, FULL)]);
   }
   const w4 = buildWorld(4);
   const set2m = distinctPages(MISS2M_VA, GIB, N, 31);
   const group = "TLB miss, 1 GiB random, 2M pages, 4-level";
   crossCheckFull(w4, set2m, group);
-  await interleavedGroup(ctx, "translate", group, [fullCase(w4.fullConfig, set2m), refCase(w4.refCpu, w4.refMem(), set2m, FULL), ...coreCases(w4.mmu, set2m, true, FULL)]);
+  await interleavedGroup(ctx, "translate", group, [fullCase(w4.fullConfig, set2m, true), refCase(w4.refCpu, w4.refMem(), set2m, FULL), ...coreCases(w4.mmu, set2m, true, FULL)]);
 }
 
 async function modeGroups(ctx: Ctx): Promise<void> {

@@ -758,9 +758,12 @@ export function rangeSpecialCount(): u32 {
  * Per page, as the batch loops do (issue 12): a TLB hit takes the storage the
  * entry remembers (+16 for reading, +24 for writing, noted for the journal
  * already); the common miss is finished here (walk.ts missFast, the PDE
- * cache's one entry read) and fills the entry; anything else goes through
- * lookup(), which decides it by the full rules. Only pages whose storage is
- * not known yet go to the second pass.
+ * cache's one entry read) and fills the entry if its slot is free, evicting
+ * nothing (which entries a TLB keeps is the processor's choice, SDM 4.10.2:
+ * a bulk copy keeping the working set is the better one, and a copy whose
+ * source and destination share TLB sets does not miss on both sides every
+ * time); anything else goes through lookup(), which decides it by the full
+ * rules. Only pages whose storage is not known yet go to the second pass.
  */
 export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usize): i32 {
   const first = ((hi as u64) << 32) | (lo as u64);
@@ -779,8 +782,14 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
   // Pass 1: translate (sets A and D as each page is reached, like the processor).
   while (remaining > 0) {
     let e = tlbSlot(la);
+    let frame: u64;
+    let special: bool;
+    let host: u32; // 0: not known yet
     if (hits(e, la, acc)) {
       hitCount++;
+      frame = load<u64>(e, 8);
+      special = (load<u8>(e, 23) & TLB_SPECIAL) != 0;
+      host = load<u32>(e + hostAt);
     } else {
       const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ tlbPcid);
       const read = fastOk && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
@@ -788,7 +797,16 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
         misses++;
         entries += read;
         if (read == 1) pscHits++;
-        tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
+        frame = walkFastFrame;
+        host = 0;
+        // A bulk range fills free slots only: it does not evict what the TLB holds (two ranges whose pages
+        // share sets, as a copy's source and destination often do, would evict each other on every copy).
+        if (load<u16>(e, 20) == 0) {
+          tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
+          special = (load<u8>(e, 23) & TLB_SPECIAL) != 0;
+        } else {
+          special = anySpecial() && (physSpecial(frame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT));
+        }
       } else {
         e = lookup(la, acc);
         if (e == 0) {
@@ -796,19 +814,21 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
           countFastMisses(misses, entries, pscHits);
           return -(load<u32>(mailbox, MB_STATUS) as i32);
         }
+        frame = load<u64>(e, 8);
+        special = (load<u8>(e, 23) & TLB_SPECIAL) != 0;
+        host = load<u32>(e + hostAt);
       }
     }
     const off = (la as u32) & OFFSET_MASK;
     const chunk = min(PAGE_SIZE - off, remaining);
     const s = segPtr + (n as usize) * SEGMENT_BYTES;
-    store<u64>(s, load<u64>(e, 8) | (off as u64));
-    if ((load<u8>(e, 23) & TLB_SPECIAL) != 0) {
+    store<u64>(s, frame | (off as u64));
+    if (special) {
       // A device or hooked page (special.ts; registering one flushes the TLB): the host performs it.
       store<u32>(s, 0, 8);
       store<u32>(s, chunk | SEGMENT_SPECIAL, 12);
       rangeSpecials++;
     } else {
-      const host = load<u32>(e + hostAt);
       store<u32>(s, host == 0 ? 0 : host + off, 8);
       store<u32>(s, chunk, 12);
       if (host == 0) unknown++;

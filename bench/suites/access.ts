@@ -21,7 +21,7 @@
  */
 
 import { x86 } from "../lib.js";
-import { bennyGroup, interleavedGroup, consume, type BenchCase, type Ctx } from "../harness.js";
+import { interleavedGroup, consume, type BenchCase, type Ctx } from "../harness.js";
 import { walk, addresses, VA_HI, DATA_BASE } from "../baselines/minimal-walker.mjs";
 import { FullWalker, OP_READ, OP_WRITE } from "../baselines/full-walker.js";
 import { buildYardstickWorld, yardSet, HOT_SPAN, GIB, type AddrSet, type YardstickWorld } from "../world.js";
@@ -234,7 +234,7 @@ export async function run(ctx: Ctx): Promise<void> {
   const w = buildYardstickWorld();
   const set = yardSet(addresses(N, HOT_SPAN, 41));
   check(w, set);
-  for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused load, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, loadCases(w, set, size));
-  for (const size of [1, 2, 4, 8] as const) await bennyGroup(ctx, "access", `fused store, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, storeCases(w, set, size));
+  for (const size of [1, 2, 4, 8] as const) await interleavedGroup(ctx, "access", `fused load, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, loadCases(w, set, size));
+  for (const size of [1, 2, 4, 8] as const) await interleavedGroup(ctx, "access", `fused store, ${size} byte${size > 1 ? "s" : ""}, TLB hit`, storeCases(w, set, size));
   await randomLoadGroup(ctx, w);
 }

@@ -2,15 +2,17 @@
  * Copies through owner-guarded readers and writers (VmReader / VmWriter over a
  * user VmSpace, CPL 3, 4 KiB pages), 8 B to 16 MiB, each copy as a caller
  * makes it: create and activate the token(s), copy, close; and `Mmu.readInto`
- * into the caller's buffer, the raw API's copy. Baselines, same
- * bytes: `memory.copy` inside the core (VM space to VM space) and
- * `Uint8Array.prototype.set` (to or from a host buffer).
+ * into the caller's buffer, the raw API's copy. Each size's cases are timed
+ * in interleaved rounds (medians), so a slow spell of this shared machine
+ * hits them all alike. Baselines, same bytes: `memory.copy` inside the core
+ * (VM space to VM space) and `Uint8Array.prototype.set` (to or from a host
+ * buffer).
  *
  * Skipped, with the reason, when the build has no owner-guarded I/O API.
  */
 
 import { x86, loadOwnerIo, type OwnerIo, type VmSpaceLike, type Mmu } from "../lib.js";
-import { bennyGroup, rng, type BenchCase, type Ctx } from "../harness.js";
+import { interleavedGroup, rng, type BenchCase, type Ctx } from "../harness.js";
 import { MemoryCopyBaseline, TypedArraySetBaseline } from "../baselines/copy.js";
 
 const MIB = 1 << 20;
@@ -124,6 +126,6 @@ export async function run(ctx: Ctx): Promise<void> {
         },
       },
     ];
-    await bennyGroup(ctx, "copy", label, cases);
+    await interleavedGroup(ctx, "copy", label, cases);
   }
 }

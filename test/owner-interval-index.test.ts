@@ -59,4 +59,47 @@ describe("IntervalIndex", () => {
     expect((performance.now() - t) / 10_000).toBeLessThan(50e-3); // < 50 µs per query even on a slow machine
     expect(idx.check()).toBe(true);
   });
+
+  it("keeps answering like a brute-force scan with thousands of ranges, growing and shrinking", () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (closed, seed) => {
+        let x = seed >>> 0;
+        const next = (n: number) => {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          return x % n;
+        };
+        const idx = new IntervalIndex<number>(closed);
+        const live = new Map<number, readonly [bigint, bigint]>();
+        const test = closed ? overlapsClosed : overlapsHalfOpen;
+        let key = 0;
+        // Grow to about 2,800 ranges, then shrink to about 500, checking along the way.
+        for (let step = 0; step < 6000; step++) {
+          const growing = step < 3500;
+          if (growing ? next(10) < 9 : next(10) < 1) {
+            const s0 = BigInt(next(1 << 20)) * 0x100n;
+            const iv = [s0, s0 + BigInt(next(8)) * 0x80n] as const;
+            idx.insert(key, iv[0], iv[1], key);
+            live.set(key++, iv);
+          } else if (live.size > 0) {
+            const keys = [...live.keys()];
+            const k = keys[next(keys.length)]!;
+            expect(idx.remove(k)).toBe(true);
+            live.delete(k);
+          }
+          if (step % 97 === 0) {
+            const a = BigInt(next(1 << 20)) * 0x100n;
+            const b = a + BigInt(next(64)) * 0x100n;
+            const want = [...live].filter(([, [s1, e1]]) => test(s1, e1, a, b)).map(([k]) => k).sort((p1, q1) => p1 - q1);
+            expect(idx.overlapping(a, b).sort((p1, q1) => p1 - q1)).toEqual(want);
+            expect(idx.anyOverlap(a, b)).toBe(want.length > 0);
+          }
+          if (step % 499 === 0) expect(idx.check()).toBe(true);
+        }
+        expect(idx.check()).toBe(true);
+        expect(idx.size).toBe(live.size);
+        expect(idx.entries().map((e) => e.key).sort((p1, q1) => p1 - q1)).toEqual([...live.keys()].sort((p1, q1) => p1 - q1));
+      }),
+      { numRuns: 6 },
+    );
+  }, 60_000);
 });

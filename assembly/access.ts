@@ -23,7 +23,7 @@ import { frameHostOrAlloc } from "./physmem";
 import { exitInfo1, exitInfo2 } from "./nested";
 import { countHits, countMiss, countFastMisses } from "./stats";
 import { noteWrite } from "./journal";
-import { anySpecial, physSpecial, linearSpecial } from "./special";
+import { anySpecial, physSpecial, pageSpecial } from "./special";
 import { walk, walkFast, WALK_OK, WALK_PF, WALK_NPF, faultCode, faultAddr, walkFrame, walkLevel, walkShift, walkAllow, walkGlobal } from "./walk";
 import { missFast, missFastApplies, missFastLanes, laneOut, LANES, pdeHolds, isCanonical, walkFastFrame, walkFastAllow, walkFastGlobal, walkFastLevel, walkFastShift } from "./walk";
 import { tlb, tlbSlot, tlbFill, tlbFillDirect, tlbFind, tlbFlushPage, tlbPcid, tlbWays, slotSalt, tlbSetMask, tlbWayShift, TLB_ENTRY, TLB_SPECIAL, TLB_GLOBAL } from "./tlb";
@@ -805,7 +805,7 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
           tlbFillDirect(e, la, walkFastFrame, walkFastLevel, walkFastShift, walkFastAllow, walkFastGlobal);
           special = (load<u8>(e, 23) & TLB_SPECIAL) != 0;
         } else {
-          special = anySpecial() && (physSpecial(frame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT));
+          special = pageSpecial(frame, la);
         }
       } else {
         e = lookup(la, acc);

@@ -9,6 +9,8 @@
  *     range (16 bytes): +0 u64 first page number, +8 u64 page number past the last
  */
 
+import { PAGE_SHIFT } from "../src/arch/bits";
+
 const MAX_RANGES: u32 = 1024;
 const physRanges: usize = memory.data(MAX_RANGES * 16, 16);
 const linRanges: usize = memory.data(MAX_RANGES * 16, 16);
@@ -56,4 +58,9 @@ function contains(base: usize, count: u32, page: u64): bool {
 
 @inline export function linearSpecial(vpn: u64): bool {
   return linCount != 0 && contains(linRanges, linCount, vpn);
+}
+
+/** Whether the 4 KiB page at linear `la`, on physical frame `frame`, is special: a device's or hooked frame, or a hooked linear page. */
+@inline export function pageSpecial(frame: u64, la: u64): bool {
+  return anySpecial() && (physSpecial(frame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT));
 }

@@ -32,7 +32,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/arch/bits";
 import { perCpu } from "./percpu";
-import { anySpecial, physSpecial, linearSpecial } from "./special";
+import { pageSpecial } from "./special";
 import { pscMarkLive, pscFlushAll } from "./psc";
 
 export const TLB_MAX_ENTRIES: u32 = 8192;
@@ -119,7 +119,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
   store<u16>(e, walkAllow as u16, 20);
   store<u8>(e, walkLevel as u8, 22);
   let flags: u8 = walkGlobal ? TLB_GLOBAL : 0;
-  if (anySpecial() && (physSpecial(walkFrame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT))) flags |= TLB_SPECIAL;
+  if (pageSpecial(walkFrame, la)) flags |= TLB_SPECIAL;
   store<u8>(e, flags, 23);
   store<u32>(e, 0, 24);
   store<u8>(e, walkShift as u8, 28);
@@ -133,7 +133,7 @@ const PAGE_MASK: u64 = ~((PAGE_SIZE - 1) as u64);
  */
 @inline export function tlbFillDirect(e: usize, la: u64, walkFrame: u64, walkLevel: i32, walkShift: u32, walkAllow: u32, walkGlobal: bool): void {
   let flags: u64 = walkGlobal ? TLB_GLOBAL : 0;
-  if (anySpecial() && (physSpecial(walkFrame >> PAGE_SHIFT) || linearSpecial(la >> PAGE_SHIFT))) flags |= TLB_SPECIAL;
+  if (pageSpecial(walkFrame, la)) flags |= TLB_SPECIAL;
   store<u64>(e, (la & PAGE_MASK) ^ tlbPcid);
   store<u64>(e, walkFrame, 8);
   // +16 host 0, +20 allow, +22 level, +23 flags; +24 whost 0, +28 log2 of the page size.

@@ -4,7 +4,8 @@
  * gets the core's answers. Over pages of every kind of rights, for reads,
  * writes and fetches at CPL 3 and 0 (with and without EFLAGS.AC), twice over
  * (the second pass served by its TLB, writes to clean pages missing it until
- * the walk sets D), it must give the core's physical address or fault.
+ * the walk sets D), at low and high addresses and under protection keys, it
+ * must give the core's physical address or fault.
  */
 import { describe, it, expect } from "vitest";
 import { Mmu, LONG_MODE, encodeAccess } from "../src/index.js";
@@ -25,10 +26,16 @@ describe("the full-check walker baseline", () => {
     ];
     for (let i = 0; i < 64; i++) pt.map(0x400000n + BigInt(i) * 0x1000n, 0x800000n + BigInt(i) * 0x1000n, 0x1000n, { flags: kinds[i % kinds.length]! });
     pt.map(0x40000000n, 0x1000000n, 0x400000n, { size: "2M", flags: { writable: true, user: true } });
-    mmu.loadState({ ...LONG_MODE, cr0: LONG_MODE.cr0 | (1n << 16n), cr3: pt.root, cr4: LONG_MODE.cr4 | (1n << 20n) | (1n << 21n) });
+    // High addresses (the TLB tag's upper word) with protection keys 0-3: PKRU denies access to key 2, writes to key 3.
+    for (let i = 0; i < 8; i++) pt.map(0x7f0000000000n + BigInt(i) * 0x1000n, 0x900000n + BigInt(i) * 0x1000n, 0x1000n, { flags: { writable: true, user: true, pkey: i % 4 } });
+    // And a page whose number differs from 0x400000's only above bit 31: the same TLB slot and low tag word.
+    pt.map(0x100000400000n, 0xa00000n, 0x1000n, { flags: { writable: true, user: true } });
+    const pkru = (1 << (2 * 2)) | (2 << (2 * 3));
+    mmu.loadState({ ...LONG_MODE, cr0: LONG_MODE.cr0 | (1n << 16n), cr3: pt.root, cr4: LONG_MODE.cr4 | (1n << 20n) | (1n << 21n) | (1n << 22n), pkru });
     const flat = new Uint32Array(mmu.memory.readBytes(0n, 0x1800000).buffer);
-    const full = new FullWalker({ mem: flat, root: Number(pt.root), levels: 4, maxPhyAddr: mmu.state.maxPhyAddr, wp: true, nxe: true, smep: true, smap: true, pke: false, pks: false, pkru: 0, pkrs: 0 });
-    const vas = [...Array.from({ length: 66 }, (_, i) => 0x400000 + i * 0x1000 + 0x18), 0x40000000 + 0x123458, 0x40200000 + 0x1ff000];
+    const full = new FullWalker({ mem: flat, root: Number(pt.root), levels: 4, maxPhyAddr: mmu.state.maxPhyAddr, wp: true, nxe: true, smep: true, smap: true, pke: true, pks: false, pkru, pkrs: 0 });
+    const high = Array.from({ length: 8 }, (_, i) => 0x7f0000000000 + i * 0x1000 + 0x40);
+    const vas = [...Array.from({ length: 66 }, (_, i) => 0x400000 + i * 0x1000 + 0x18), 0x100000400000 + 0x18, 0x40000000 + 0x123458, 0x40200000 + 0x1ff000, ...high];
     const ops = [
       ["read", OP_READ],
       ["write", OP_WRITE],
@@ -41,7 +48,7 @@ describe("the full-check walker baseline", () => {
         for (const [op, fop] of ops) {
           for (const [cpl, ac] of [[3, false], [0, false], [0, true]] as const) {
             const core = mmu.translateNumber(va, encodeAccess({ op, cpl, ac }));
-            const ok = full.translate(va >>> 0, 0, fop, cpl === 3, ac);
+            const ok = full.translate(va >>> 0, Math.floor(va / 2 ** 32), fop, cpl === 3, ac);
             expect(ok ? full.paLo + full.paHi * 2 ** 32 : -1, `${op} cpl ${cpl} ac ${ac} at 0x${va.toString(16)}, pass ${pass}`).toBe(core);
             if (core < 0) faults++;
             else if (pass === 1) hits++;

@@ -1,39 +1,32 @@
 /**
- * A bulk copy's translations (readBytes, readInto, writeBytes, readers and
- * writers) fill free TLB slots only: they never evict an entry (which
- * entries a TLB keeps is the processor's choice, SDM 4.10.2), so a copy's
- * source and destination that share TLB sets do not evict each other on
- * every copy, and a large copy does not flush the working set. A single
- * access fills as before, evicting the slot's entry. Counts by hand.
+ * A bulk copy's common misses (readBytes, readInto, writeBytes, readers and
+ * writers; a 4 KiB or 2 MiB page whose flags are set, 4- or 5-level paging)
+ * fill free TLB slots only: they never evict an entry (which entries a TLB
+ * keeps is the processor's choice, SDM 4.10.2), so a copy's source and
+ * destination that share TLB sets do not evict each other on every copy,
+ * and a large copy does not flush the working set. A single access fills
+ * as before, evicting the slot's entry. Counts by hand.
  */
 import { describe, it, expect } from "vitest";
-import { Mmu, LONG_MODE } from "../src/index.js";
+import type { Mmu } from "../src/index.js";
+import { handMadeMmu } from "./helpers/hand-tables.js";
 
-// PML4 0x1000 [0] → PDPT 0x2000 [0] → PD 0x3000: [2] → PT 0x4000 (A, B), [4] → PT 0x5000 (C).
-// A = 0x400000 → 0x10000, B = 0x401000 → 0x11000, C = 0x800000 → 0x12000. A and C share set 0 of the
-// default direct-mapped TLB (page numbers 0x400 and 0x800, modulo 1024).
+// The tables of helpers/hand-tables.ts (A = 0x400000 → 0x10000, B = 0x401000 → 0x11000), and PD [4] → PT 0x5000
+// (C = 0x800000 → 0x12000). A and C share set 0 of the default direct-mapped TLB (page numbers 0x400 and 0x800,
+// modulo 1024).
 const A = 0x400000n;
 const B = 0x401000n;
 const C = 0x800000n;
-function setup(): Mmu {
-  const mmu = new Mmu();
-  const w = (pa: bigint, v: bigint) => mmu.memory.write(pa, 8, v);
-  w(0x1000n, 0x2027n); // P RW US A
-  w(0x2000n, 0x3027n);
-  w(0x3010n, 0x4027n);
-  w(0x3020n, 0x5027n);
-  w(0x4000n, 0x10067n); // P RW US A D
-  w(0x4008n, 0x11067n);
-  w(0x5000n, 0x12067n);
-  mmu.memory.write(0x12000n, 8, 0x1122334455667788n);
-  mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
-  mmu.resetTlbStats();
-  return mmu;
-}
+const setup = (): Mmu =>
+  handMadeMmu((w, mmu) => {
+    w(0x3020n, 0x5027n);
+    w(0x5000n, 0x12067n);
+    mmu.memory.write(0x12000n, 8, 0x1122334455667788n);
+  });
 const pages = (mmu: Mmu) => mmu.tlbEntries().map((e) => e.linear);
 
 describe("bulk copies and the TLB", () => {
-  it("a copy fills a free slot but never evicts; a single access does", () => {
+  it("a copy's common miss fills a free slot but never evicts; a single access does", () => {
     const mmu = setup();
     expect(mmu.translate(A)).toBe(0x10000n);
     expect(pages(mmu)).toEqual([A]);

@@ -5,23 +5,12 @@
  */
 import { describe, it, expect } from "vitest";
 import { Mmu, LONG_MODE, encodeAccess, decodeBatchFault, PageFault } from "../src/index.js";
+import { handMadeMmu } from "./helpers/hand-tables.js";
 
-// PML4 0x1000 [0] → PDPT 0x2000 [0] → PD 0x3000 [2] → PT 0x4000 [0], [1].
-// VA A = 0x400000 (PD index 2, PT index 0) → 0x10000; VA B = 0x401000 (PT index 1) → 0x11000.
+// The tables of helpers/hand-tables.ts: VA A = 0x400000 (PD index 2, PT index 0) → 0x10000; VA B = 0x401000 (PT index 1) → 0x11000.
 const A = 0x400000n;
 const B = 0x401000n;
-function setup(): Mmu {
-  const mmu = new Mmu();
-  const w = (pa: bigint, v: bigint) => mmu.memory.write(pa, 8, v);
-  w(0x1000n, 0x2027n); // P RW US A
-  w(0x2000n, 0x3027n);
-  w(0x3010n, 0x4027n);
-  w(0x4000n, 0x10067n); // P RW US A D
-  w(0x4008n, 0x11067n);
-  mmu.loadState({ ...LONG_MODE, cr3: 0x1000n });
-  mmu.resetTlbStats();
-  return mmu;
-}
+const setup = (): Mmu => handMadeMmu();
 
 describe("TLB statistics", () => {
   it("counts hits, misses, walks and entries read exactly", () => {

@@ -44,23 +44,25 @@ export class Translated {
   ) {}
 
   /**
-   * The segments as u32 words (pa lo, pa hi, host, len per segment). With a
-   * special segment they are copied out of linear memory at the first use,
-   * which comes before any callback runs: each call owns its own, so a hook
-   * or device callback that copies too (re-entrantly) cannot overwrite them,
-   * and one that grows linear memory cannot detach them. Without one no
-   * callback runs between translation and copy, and they are read in place
-   * (a view made afresh at each use, so a memory grown meanwhile is no harm).
+   * The segments as u32 words (pa lo, pa hi, host, len per segment). A range
+   * with a special segment is pinned when it is translated (`pin`): callbacks
+   * will run, and each call owns its copy, so a hook or device callback that
+   * copies too (re-entrantly) cannot overwrite it, and one that grows linear
+   * memory cannot detach it. Without one no callback runs between
+   * translation and copy, and the segments are read in place (a view made
+   * afresh at each use, so a memory grown meanwhile is no harm).
    */
   get words(): Uint32Array {
-    if (this.copied) return this.copied;
-    const view = new Uint32Array(this.core.x.memory.buffer, this.ptr, this.n * (SEGMENT_BYTES / 4));
-    return this.special ? (this.copied = view.slice()) : view;
+    return this.copied ?? this.view();
   }
 
-  /** Takes the per-call copy of the segments now: before callbacks that the other side of a copy may run. */
+  /** Takes the per-call copy of the segments now: before any callback runs (this side's, or the other side's of a copy). */
   pin(): void {
-    this.copied ??= new Uint32Array(this.core.x.memory.buffer, this.ptr, this.n * (SEGMENT_BYTES / 4)).slice();
+    this.copied ??= this.view().slice();
+  }
+
+  private view(): Uint32Array {
+    return new Uint32Array(this.core.x.memory.buffer, this.ptr, this.n * (SEGMENT_BYTES / 4));
   }
 }
 
@@ -235,16 +237,19 @@ function eachSpecial(t: Translated, count: number, visit: (i: number, offset: nu
 function refreshHosts(t: Translated, count: number, write: boolean): void {
   const x = t.core.x;
   if (x.storageEpoch() === t.epoch) return;
+  // Only a callback changes the epoch, and callbacks run only for pinned ranges; pinning here keeps the
+  // rewrite below out of the shared segment buffer whatever changes.
+  t.pin();
+  const words = t.words; // the copy: frameHost may grow linear memory
   let done = 0;
   for (let i = 0; i < t.n && done < count; i++) {
-    const words = t.words; // afresh: frameHost may grow linear memory
     const raw = words[i * 4 + 3]!;
     done += Math.min(raw & ~SEGMENT_SPECIAL, count - done);
     if ((raw & SEGMENT_SPECIAL) !== 0) continue;
     const lo = words[i * 4]!;
     const base = x.frameHost(lo, words[i * 4 + 1]!, write) >>> 0;
     if (write && base === 0) throw new OutOfMemoryError("storage for a written frame");
-    t.words[i * 4 + 2] = base === 0 ? 0 : base + (lo & (PAGE_SIZE - 1));
+    words[i * 4 + 2] = base === 0 ? 0 : base + (lo & (PAGE_SIZE - 1));
   }
   t.epoch = x.storageEpoch();
 }
@@ -305,10 +310,9 @@ export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Tr
  * hostToSpace writes: a throwing device leaves the destination's RAM as it was.
  */
 export function spaceToSpace(src: Translated, dst: Translated, count: number): void {
-  // The common case, one core and no device or hooked page: one call, memory.copy per page in the core.
-  if (src.core === dst.core && src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) return;
   if (!src.special && !dst.special) {
-    spaceToSpaceDirect(src, dst, count);
+    // The common case, no device or hooked page: one core, one call (memory.copy per run in the core); two cores, set.
+    if (src.core !== dst.core || !src.core.x.copySegments(src.ptr, src.n, dst.ptr, dst.n, count)) spaceToSpaceDirect(src, dst, count);
     return;
   }
   // Callbacks will run (devices, hooks): neither side's segments may be read in place after them.

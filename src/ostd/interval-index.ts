@@ -99,6 +99,7 @@ export class IntervalIndex<T> {
     }
     if (before(n, t)) t.left = n;
     else t.right = n;
+    const filled = depth;
     // Up by rotations while n's priority is above its parent's (expected fewer than two).
     while (depth > 0) {
       const p = path[depth - 1]!;
@@ -118,7 +119,7 @@ export class IntervalIndex<T> {
       else if (g.left === p) g.left = n;
       else g.right = n;
     }
-    for (let i = 0; i < depth; i++) path[i] = null as unknown as Node<T>;
+    for (let i = 0; i < filled; i++) path[i] = null as unknown as Node<T>;
   }
 
   /** Removes the range under `key`; returns whether it was present. */

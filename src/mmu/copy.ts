@@ -256,16 +256,16 @@ function refreshHosts(t: Translated, count: number, write: boolean): void {
 
 /** The first `count` bytes of a translated range into `out` at `at`, without hooks: device pieces first (into their own buffers), then the RAM, so `out` changes only once every device read succeeded. */
 function readRange(src: Translated, count: number, out: Uint8Array, at: number): void {
-  const staged = new Map<number, Uint8Array>();
+  const staged = src.special ? new Map<number, Uint8Array>() : undefined;
   eachSpecial(src, count, (i, _offset, len) => {
     const tmp = new Uint8Array(len);
     specialPiece(src, i, 0, tmp, "read");
-    staged.set(i, tmp);
+    staged!.set(i, tmp);
   });
   refreshHosts(src, count, false);
   runs(src, count, (host, offset, len, special, i) => {
     const o = at + offset;
-    if (special) out.set(staged.get(i)!, o);
+    if (special) out.set(staged!.get(i)!, o);
     else if (host === 0) out.fill(0, o, o + len);
     else copyFromLinear(src.core.u8(), host, len, out, o);
   });
@@ -291,6 +291,14 @@ function writeRange(data: Uint8Array, at: number, count: number, dst: Translated
 
 /** Copies the first `count` bytes of a translated range into `out` at `at`. */
 export function spaceToHost(src: Translated, count: number, out: Uint8Array, at: number): void {
+  if (!src.special && src.n === 1) {
+    // One plain page (a page-sized read, the common call): no run to merge, no callback.
+    const words = src.words;
+    const host = words[2]!;
+    if (host === 0) out.fill(0, at, at + count);
+    else copyFromLinear(src.core.u8(), host, count, out, at);
+    return;
+  }
   const finish = prepareSpecial(count, [src, "read"]);
   readRange(src, count, out, at);
   finish();
@@ -298,6 +306,11 @@ export function spaceToHost(src: Translated, count: number, out: Uint8Array, at:
 
 /** Copies `count` bytes of `data` from `at` into the first `count` bytes of a translated (written) range. */
 export function hostToSpace(data: Uint8Array, at: number, count: number, dst: Translated): void {
+  if (!dst.special && dst.n === 1) {
+    // One plain page: its storage was given when it was translated.
+    dst.core.u8().set(data.subarray(at, at + count), dst.words[2]!);
+    return;
+  }
   const finish = prepareSpecial(count, [dst, "write"]);
   writeRange(data, at, count, dst);
   finish();

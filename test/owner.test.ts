@@ -300,6 +300,18 @@ describe("page-table changes under tokens", () => {
     space.unmap(BASE + 0x1000n, 0x1000n);
     refused(space, "VmSpaceOwner::activate_writer", () => w.activate());
   });
+
+  it("with strictOverlap (vostd's <= between tokens), a change back to back with a held range is still allowed", () => {
+    const { space } = setup({ strictOverlap: true });
+    const w = space.writer(BASE + 0x1000n, 0x1000);
+    const r = space.reader(BASE + 0x3000n, 0x1000);
+    space.unmap(BASE, 0x1000n); // ends where the writer starts
+    space.unmap(BASE + 0x2000n, 0x1000n); // starts where the writer ends, ends where the reader starts
+    refused(space, "VmSpaceOwner::mem_view_wf", () => space.unmap(BASE + 0x3000n, 0x1000n));
+    w.close();
+    r.close();
+    space.unmap(BASE + 0x1000n, 0x1000n);
+  });
 });
 
 describe("physical aliasing", () => {

@@ -346,6 +346,17 @@ let runEntries: u32 = 0;
 let runPscHits: u32 = 0;
 
 /**
+ * The common miss (walk.ts missFast) of `la`, whose slot `e` holds another
+ * page (the caller checked the tag: a rights miss is lookup()'s), for the
+ * batch and range loops: not when that slot's entry is global (another
+ * PCID's global entry may serve `la`) or `la` is not canonical; lookup()
+ * decides those. Returns the entries missFast read, 0 for the general path.
+ */
+@inline function commonMiss(e: usize, la: u64, acc: u32): u32 {
+  return (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
+}
+
+/**
  * translateBatch's misses: translates from `p` (whose address missed) on,
  * walking, until an address the TLB would serve or `end`; returns where it
  * stopped. Counts into the run counters above.
@@ -384,9 +395,7 @@ export function batchMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
     // The first address missed; a later one that hits goes back to the hit loop.
     if (p != start && inPage && tagHit && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
-    // The common miss (walk.ts missFast); not when the entry's page is this one (a rights miss) or global (another PCID's
-    // global entry may serve it): lookup() decides those.
-    const read = fastOk && inPage && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
+    const read = fastOk && inPage && !tagHit ? commonMiss(e, la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;
@@ -612,7 +621,7 @@ export function loadMisses(p: usize, q: usize, end: usize, acc: u32): usize {
     const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ pcid);
     if (p != start && off <= lastOffset && tagHit && load<u32>(e, 16) != 0 && ((load<u16>(e, 20) as u32) & allowBit) != 0) break;
     let v: u64;
-    const read = fastOk && off <= lastOffset && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
+    const read = fastOk && off <= lastOffset && !tagHit ? commonMiss(e, la, acc) : 0;
     if (read != 0) {
       misses++;
       entries += read;
@@ -792,7 +801,7 @@ export function translateRange(lo: u32, hi: u32, len: u32, acc: u32, segPtr: usi
       host = load<u32>(e + hostAt);
     } else {
       const tagHit = load<u64>(e) == ((la & PAGE_MASK) ^ tlbPcid);
-      const read = fastOk && !tagHit && (load<u8>(e, 23) & TLB_GLOBAL) == 0 && isCanonical(la) ? missFast(la, acc) : 0;
+      const read = fastOk && !tagHit ? commonMiss(e, la, acc) : 0;
       if (read != 0) {
         misses++;
         entries += read;

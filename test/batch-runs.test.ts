@@ -9,17 +9,9 @@
  */
 import { describe, it, expect } from "vitest";
 import { Mmu, LONG_MODE, encodeAccess } from "../src/index.js";
+import { xorshift32 } from "./helpers/xorshift.mjs";
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
+const rng = xorshift32;
 
 /** 64 pages mapped at 0x400000 (every 5th global, every 7th read-only), then a hole, then 2 MiB pages at 0x40000000. */
 function machine(tlb?: { entries: number; ways: number }): Mmu {

@@ -8,25 +8,13 @@
  * invalidate), 4.8 (A and D are set in the one memory).
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CoreEngine, ReferenceEngine, ScenarioError, X86MmuError, formatResult, parseScenario } from "../src/index.js";
+import { ReferenceEngine, ScenarioError, X86MmuError, parseScenario } from "../src/index.js";
 import { main } from "../src/cli/main.js";
+import { root, run, tables as walkTables } from "./helpers/tlb-scenarios.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const engine = new CoreEngine();
-const run = (s: object) => formatResult(engine.run(parseScenario(s))) as { results: Record<string, unknown>[]; memory: unknown[] };
-
-/** PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000; va 0x0 -> 0x5000, va 0x1000 -> 0x7000 (global, G=1). */
-const tables = [
-  { paddr: "0x1000", qwords: ["0x2007"] },
-  { paddr: "0x2000", qwords: ["0x3007"] },
-  { paddr: "0x3000", qwords: ["0x4007"] },
-  { paddr: "0x4000", qwords: ["0x5007", "0x7107"] },
-  { paddr: "0x5010", qwords: ["0x5555"] },
-  { paddr: "0x6010", qwords: ["0x6666"] },
-  { paddr: "0x7010", qwords: ["0x7777"] },
-];
+/** The shared tables (va 0x0 -> 0x5000, va 0x1000 -> 0x7000, global) and data at 0x5010, 0x6010, 0x7010. */
+const tables = [...walkTables, { paddr: "0x5010", qwords: ["0x5555"] }, { paddr: "0x6010", qwords: ["0x6666"] }, { paddr: "0x7010", qwords: ["0x7777"] }];
 const cpu = { cr0: "0x80010033", cr3: "0x1000", cr4: "0xa0", efer: "0xd00" }; // PAE, PGE; long mode
 const read = (on: number, va: string) => ({ cpu: on, va, op: "read", size: 8, cpl: 3 });
 

@@ -7,22 +7,11 @@
  * ones survive a MOV to CR3).
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CoreEngine, ReferenceEngine, ScenarioError, X86MmuError, formatResult, parseScenario } from "../src/index.js";
+import { ReferenceEngine, ScenarioError, X86MmuError, parseScenario } from "../src/index.js";
 import { main } from "../src/cli/main.js";
+import { root, run, tables } from "./helpers/tlb-scenarios.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const engine = new CoreEngine();
-const run = (s: object) => formatResult(engine.run(parseScenario(s))) as { results: Record<string, unknown>[]; memory: unknown[] };
-
-/** PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000; va 0x0 -> 0x5000 (user, writable), va 0x1000 -> 0x7000 (global). */
-const tables = [
-  { paddr: "0x1000", qwords: ["0x2007"] },
-  { paddr: "0x2000", qwords: ["0x3007"] },
-  { paddr: "0x3000", qwords: ["0x4007"] },
-  { paddr: "0x4000", qwords: ["0x5007", "0x7107"] },
-];
 const read = (va: string) => ({ va, op: "read", size: 8, cpl: 3 });
 
 describe("TLB steps", () => {

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { attachCpu, LONG_MODE, encodeAccess } from "../../dist/index.js";
+import { xorshift32 } from "./xorshift.mjs";
 
 const { handle, index, cr3, task } = workerData;
 const cpu = attachCpu(handle, index, { state: { ...LONG_MODE, cr3 } });
@@ -19,18 +20,7 @@ function barrier() {
   }
 }
 
-/** A small deterministic generator (xorshift32). */
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 function shuffled(n, seed) {
   const next = rng(seed);

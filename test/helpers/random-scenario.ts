@@ -32,6 +32,7 @@
  * always 8-byte aligned.
  */
 import fc from "fast-check";
+import { xorshift32 } from "./xorshift.mjs";
 import {
   CR0_PE_BIT,
   CR0_PG_BIT,
@@ -287,15 +288,7 @@ const U64 = (1n << 64n) - 1n;
 
 /** xorshift32, for data-page contents. */
 function prng(seed: number): () => bigint {
-  let s = seed >>> 0 || 1;
-  const next32 = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const next32 = xorshift32(seed);
   return () => (BigInt(next32()) << 32n) | BigInt(next32());
 }
 

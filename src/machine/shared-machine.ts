@@ -253,33 +253,45 @@ export class SharedShootdown {
    * main thread uses waitAsync.
    */
   wait(timeoutMs = Infinity): boolean {
-    const end = Date.now() + timeoutMs;
-    for (let i = 0; i < this.targets.length; i++) {
-      const at = INBOX0 + this.targets[i] * INBOX_INTS + DONE;
-      while (this.left(i)) {
-        const left = end - Date.now();
-        if (left <= 0) return this.done;
-        this.poster?.poll();
-        Atomics.wait(this.control, at, Atomics.load(this.control, at), Math.min(left, 1));
-      }
+    const steps = this.waits(timeoutMs);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      const at = r.value[0];
+      Atomics.wait(this.control, at, Atomics.load(this.control, at), Math.min(r.value[1], 1));
     }
-    return true;
   }
 
   /** As wait, without blocking the thread: resolves to `done`. */
   async waitAsync(timeoutMs = Infinity): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
     const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
+    const steps = this.waits(timeoutMs);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      const at = r.value[0];
+      if (waitAsync) {
+        const w = waitAsync(this.control, at, Atomics.load(this.control, at), Math.min(r.value[1], 5));
+        if (w.async) await w.value;
+      } else await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  /**
+   * The loop of wait and waitAsync, without the waiting itself: for each
+   * target that has not performed the shootdown, after the poster performed
+   * its own pending ones, the inbox word to wait on and the milliseconds
+   * left; returns `done` when time is up, true when every target is done.
+   */
+  private *waits(timeoutMs: number): Generator<[number, number], boolean> {
+    const end = Date.now() + timeoutMs;
     for (let i = 0; i < this.targets.length; i++) {
       const at = INBOX0 + this.targets[i] * INBOX_INTS + DONE;
       while (this.left(i)) {
         const left = end - Date.now();
         if (left <= 0) return this.done;
         this.poster?.poll();
-        if (waitAsync) {
-          const r = waitAsync(this.control, at, Atomics.load(this.control, at), Math.min(left, 5));
-          if (r.async) await r.value;
-        } else await new Promise((resolve) => setTimeout(resolve, 1));
+        yield [at, left];
       }
     }
     return true;
